@@ -1,0 +1,26 @@
+import Foundation
+import PackagePlugin
+
+/// Compiles every `Shaders/*.comp` with glslc and embeds the SPIR-V in generated Swift source,
+/// so a binary carries its shaders and never looks for them on disk.
+@main
+struct ShaderCompiler: BuildToolPlugin {
+    func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
+        let shaderDir = context.package.directoryURL.appending(path: "Shaders")
+        let script = context.package.directoryURL.appending(path: "Plugins/ShaderCompiler/embed.sh")
+        let files = try FileManager.default.contentsOfDirectory(at: shaderDir, includingPropertiesForKeys: nil)
+            .sorted { $0.lastPathComponent < $1.lastPathComponent }
+        // Every shader depends on the shared includes, so a change to one rebuilds all.
+        let includes = files.filter { $0.pathExtension == "glsl" }
+        return files.filter { $0.pathExtension == "comp" }.map { source in
+            let name = source.deletingPathExtension().lastPathComponent
+            let output = context.pluginWorkDirectoryURL.appending(path: "Shader+\(name).swift")
+            return .buildCommand(
+                displayName: "Compiling shader \(name)",
+                executable: URL(filePath: "/bin/sh"),
+                arguments: [script.path, source.path, output.path, name, shaderDir.path],
+                inputFiles: [source, script] + includes,
+                outputFiles: [output])
+        }
+    }
+}
