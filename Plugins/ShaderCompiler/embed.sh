@@ -4,7 +4,7 @@ set -eu
 src=$1 out=$2 name=$3 inc=$4
 command -v glslc >/dev/null || { echo "error: glslc not found (apt-get install glslc)" >&2; exit 1; }
 spv="$out.spv"
-glslc --target-env=vulkan1.1 -O -I "$inc" -o "$spv" "$src"
+glslc --target-env=vulkan1.2 -O -I "$inc" -o "$spv" "$src"
 # Base64 in a string literal compiles far faster than a large array literal.
 {
   echo "// Generated from Shaders/$(basename "$src") by the ShaderCompiler plugin. Do not edit."

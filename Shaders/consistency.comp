@@ -1,0 +1,24 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Forward–backward consistency: |F_a→b(x) + F_b→a(x + F_a→b(x))| in full-resolution pixels, per
+// direction. Large where a pixel of frame a has no counterpart in frame b (it becomes occluded).
+layout(local_size_x = 8, local_size_y = 8) in;
+layout(std430, binding = 0) readonly buffer Flow { vec2 flow[]; };
+layout(std430, binding = 1) writeonly buffer Consistency { float consistency[]; };
+layout(push_constant) uniform Push { int flowOffset; int width; int height; float flowScale; } pc;
+
+#define SAMPLE_FUNCTION sampleFlow
+#define SAMPLE_BUFFER flow
+#define SAMPLE_TYPE vec2
+#include "sampling.glsl"
+
+void main() {
+    ivec2 p = ivec2(gl_GlobalInvocationID.xy);
+    int direction = int(gl_GlobalInvocationID.z);
+    if (p.x >= pc.width || p.y >= pc.height) return;
+    int plane = pc.width * pc.height;
+    int own = pc.flowOffset + direction * plane, other = pc.flowOffset + (1 - direction) * plane;
+    vec2 u = flow[own + p.y * pc.width + p.x];
+    vec2 back = sampleFlow(other, pc.width, pc.height, vec2(p) + u);
+    consistency[direction * plane + p.y * pc.width + p.x] = length(u + back) * pc.flowScale;
+}

@@ -1,0 +1,116 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// DIS patch inverse search (Kroeger et al. 2016) for one pyramid level, both directions at once
+// (gl_GlobalInvocationID.y: 0 for frame 0 → 1, 1 for 1 → 0). Each invocation refines one patch's
+// translation by inverse-compositional Gauss–Newton on mean-normalised intensities.
+layout(local_size_x = 64) in;
+layout(constant_id = 0) const int PATCH = 8;
+layout(std430, binding = 0) readonly buffer Pyramid { float pyramid[]; };
+layout(std430, binding = 1) readonly buffer Flow { vec2 flow[]; };
+layout(std430, binding = 2) writeonly buffer Patches { vec2 patches[]; };
+layout(std430, binding = 3) readonly buffer Params { float times[16]; int warmStart; } params;
+layout(push_constant) uniform Push {
+    int base0; int base1;          // pyramid offsets of the two frames' levels
+    int width; int height;         // this level's size
+    int columns; int rows; int stride;
+    int iterations;
+    int initOffset; int initWidth; int initHeight;  // flow to start from; width 0: start at zero
+    float initScale;               // this level's resolution over the init flow's resolution
+    int initIsWarm;                // the init flow is the previous pair's: used only if params.warmStart
+} pc;
+
+#define SAMPLE_FUNCTION sampleLevel
+#define SAMPLE_BUFFER pyramid
+#define SAMPLE_TYPE float
+#include "sampling.glsl"
+#define SAMPLE_FUNCTION sampleFlow
+#define SAMPLE_BUFFER flow
+#define SAMPLE_TYPE vec2
+#include "sampling.glsl"
+
+const int N = PATCH * PATCH;
+float templ[N];
+vec2 grad[N];
+
+// Mean-normalised sum of squared differences between the template and the image at offset u.
+float cost(int imageBase, ivec2 origin, vec2 u, float templateMean) {
+    float values[N];
+    float mean = 0.0;
+    for (int i = 0; i < N; i++) {
+        values[i] = sampleLevel(imageBase, pc.width, pc.height, vec2(origin + ivec2(i % PATCH, i / PATCH)) + u);
+        mean += values[i];
+    }
+    mean /= float(N);
+    float sum = 0.0;
+    for (int i = 0; i < N; i++) {
+        float r = (values[i] - mean) - (templ[i] - templateMean);
+        sum += r * r;
+    }
+    return sum;
+}
+
+void main() {
+    int index = int(gl_GlobalInvocationID.x);
+    int direction = int(gl_GlobalInvocationID.y);
+    if (index >= pc.columns * pc.rows) return;
+    ivec2 origin = max(ivec2(min((index % pc.columns) * pc.stride, pc.width - PATCH),
+                             min((index / pc.columns) * pc.stride, pc.height - PATCH)), ivec2(0));
+    int templateBase = direction == 0 ? pc.base0 : pc.base1;
+    int imageBase = direction == 0 ? pc.base1 : pc.base0;
+
+    float templateMean = 0.0;
+    vec2 gradMean = vec2(0.0);
+    for (int i = 0; i < N; i++) {
+        ivec2 p = origin + ivec2(i % PATCH, i / PATCH);
+        templ[i] = pyramid[templateBase + p.y * pc.width + p.x];
+        ivec2 lo = max(p - 1, ivec2(0)), hi = min(p + 1, ivec2(pc.width - 1, pc.height - 1));
+        grad[i] = vec2(pyramid[templateBase + p.y * pc.width + hi.x] - pyramid[templateBase + p.y * pc.width + lo.x],
+                       pyramid[templateBase + hi.y * pc.width + p.x] - pyramid[templateBase + lo.y * pc.width + p.x]) * 0.5;
+        templateMean += templ[i];
+        gradMean += grad[i];
+    }
+    templateMean /= float(N);
+    gradMean /= float(N);
+    mat2 hessian = mat2(0.0);
+    for (int i = 0; i < N; i++) {
+        grad[i] -= gradMean;
+        hessian += outerProduct(grad[i], grad[i]);
+    }
+    // A small ridge keeps flat patches from producing huge steps.
+    hessian += mat2(1e-6);
+    float det = determinant(hessian);
+    mat2 inverse = det > 1e-12 ? inverse(hessian) : mat2(0.0);
+
+    vec2 center = vec2(origin) + 0.5 * float(PATCH - 1);
+    vec2 u = vec2(0.0);
+    bool useInit = pc.initWidth > 0 && (pc.initIsWarm == 0 || params.warmStart != 0);
+    if (useInit) {
+        vec2 at = (center + 0.5) / pc.initScale - 0.5;
+        u = pc.initScale * sampleFlow(pc.initOffset + direction * pc.initWidth * pc.initHeight, pc.initWidth, pc.initHeight, at);
+        // The previous pair's motion is only a guess: keep it only where it beats standing still.
+        if (pc.initIsWarm != 0 && cost(imageBase, origin, vec2(0.0), templateMean) <= cost(imageBase, origin, u, templateMean)) {
+            u = vec2(0.0);
+        }
+    }
+    vec2 start = u;
+
+    float values[N];
+    for (int iteration = 0; iteration < pc.iterations; iteration++) {
+        float mean = 0.0;
+        for (int i = 0; i < N; i++) {
+            values[i] = sampleLevel(imageBase, pc.width, pc.height, vec2(origin + ivec2(i % PATCH, i / PATCH)) + u);
+            mean += values[i];
+        }
+        mean /= float(N);
+        vec2 b = vec2(0.0);
+        for (int i = 0; i < N; i++) {
+            b += grad[i] * ((values[i] - mean) - (templ[i] - templateMean));
+        }
+        vec2 step = inverse * b;
+        u -= step;
+        if (dot(step, step) < 1e-4) break;
+    }
+    // Gauss–Newton can walk off on ambiguous patches; never return worse than the start.
+    if (cost(imageBase, origin, u, templateMean) > cost(imageBase, origin, start, templateMean)) u = start;
+    patches[direction * pc.columns * pc.rows + index] = u;
+}

@@ -1,0 +1,81 @@
+#version 450
+#extension GL_EXT_shader_8bit_storage : require
+#extension GL_GOOGLE_include_directive : require
+// Super SloMo's synthesis for every time step of a pair at once (gl_GlobalInvocationID.z = step):
+// intermediate flows F_t→0 = −(1−t)t·F_0→1 + t²·F_1→0 and F_t→1 = (1−t)²·F_0→1 − t(1−t)·F_1→0,
+// backward warps of both frames, and fusion weighted by visibility,
+// I_t = ((1−t)V_0·g(I_0,F_t→0) + t·V_1·g(I_1,F_t→1)) / ((1−t)V_0 + t·V_1).
+// V_0 falls where the point that frame 1 contributes is occluded in frame 0, and V_1 likewise.
+// With useFlow = 0 it is a plain cross-fade. Writes the packed output frame, 2×2 pixels per invocation.
+layout(local_size_x = 8, local_size_y = 8) in;
+layout(constant_id = 0) const int FORMAT = 0;
+layout(std430, binding = 0) readonly buffer Frames { vec4 frames[]; };
+layout(std430, binding = 1) readonly buffer Flow { vec2 flow[]; };
+layout(std430, binding = 2) readonly buffer Consistency { float consistency[]; };
+layout(std430, binding = 3) readonly buffer Params { float times[16]; int warmStart; } params;
+layout(std430, binding = 4) writeonly buffer Packed { uint8_t packed[]; };
+#include "color.glsl"
+layout(push_constant) uniform Push {
+    ColorParams color;
+    int frame0; int frame1;             // offsets of the two frames in `frames`
+    int flowOffset; int flowWidth; int flowHeight;
+    float flowScale;                    // full resolution over flow resolution
+    int outputBytes;                    // bytes of one packed frame
+    int useFlow;
+    float occlusionSigma;               // consistency error, in pixels, at which visibility halves
+} pc;
+#include "pack.glsl"
+
+#define SAMPLE_FUNCTION sampleFrame
+#define SAMPLE_BUFFER frames
+#define SAMPLE_TYPE vec4
+#include "sampling.glsl"
+#define SAMPLE_FUNCTION sampleFlow
+#define SAMPLE_BUFFER flow
+#define SAMPLE_TYPE vec2
+#include "sampling.glsl"
+#define SAMPLE_FUNCTION sampleConsistency
+#define SAMPLE_BUFFER consistency
+#define SAMPLE_TYPE float
+#include "sampling.glsl"
+
+vec2 toFlowGrid(vec2 p) { return (p + 0.5) / pc.flowScale - 0.5; }
+
+bool inside(vec2 p, int w, int h) { return p.x >= -0.5 && p.y >= -0.5 && p.x <= float(w) - 0.5 && p.y <= float(h) - 0.5; }
+
+vec3 synthesize(ivec2 p, float t) {
+    int w = pc.color.width, h = pc.color.height;
+    vec4 a = frames[pc.frame0 + p.y * w + p.x], b = frames[pc.frame1 + p.y * w + p.x];
+    if (pc.useFlow == 0) return mix(a, b, t).xyz;
+    int plane = pc.flowWidth * pc.flowHeight;
+    vec2 g = toFlowGrid(vec2(p));
+    vec2 f01 = sampleFlow(pc.flowOffset, pc.flowWidth, pc.flowHeight, g) * pc.flowScale;
+    vec2 f10 = sampleFlow(pc.flowOffset + plane, pc.flowWidth, pc.flowHeight, g) * pc.flowScale;
+    vec2 ft0 = -(1.0 - t) * t * f01 + t * t * f10;
+    vec2 ft1 = (1.0 - t) * (1.0 - t) * f01 - t * (1.0 - t) * f10;
+    vec2 p0 = vec2(p) + ft0, p1 = vec2(p) + ft1;
+    vec4 warped0 = sampleFrame(pc.frame0, w, h, p0);
+    vec4 warped1 = sampleFrame(pc.frame1, w, h, p1);
+    float c0 = sampleConsistency(0, pc.flowWidth, pc.flowHeight, toFlowGrid(p0)) / pc.occlusionSigma;
+    float c1 = sampleConsistency(plane, pc.flowWidth, pc.flowHeight, toFlowGrid(p1)) / pc.occlusionSigma;
+    float v0 = 1.0 / (1.0 + c1 * c1);
+    float v1 = 1.0 / (1.0 + c0 * c0);
+    // A warp that reads from outside its frame has nothing to show.
+    if (!inside(p0, w, h)) v0 *= 0.01;
+    if (!inside(p1, w, h)) v1 *= 0.01;
+    float w0 = (1.0 - t) * v0, w1 = t * v1;
+    return ((w0 * warped0 + w1 * warped1) / max(w0 + w1, 1e-6)).xyz;
+}
+
+void main() {
+    ivec2 origin = ivec2(gl_GlobalInvocationID.xy) * 2;
+    int step = int(gl_GlobalInvocationID.z);
+    if (origin.x >= pc.color.width || origin.y >= pc.color.height) return;
+    float t = params.times[step];
+    vec3 values[4];
+    for (int i = 0; i < 4; i++) {
+        ivec2 p = min(origin + ivec2(i & 1, i >> 1), ivec2(pc.color.width - 1, pc.color.height - 1));
+        values[i] = synthesize(p, t);
+    }
+    storeBlock(origin, values, step * pc.outputBytes, pc.color);
+}

@@ -1,0 +1,252 @@
+import CVulkan
+import Foundation
+
+/// How a dispatch uses a buffer; barriers are derived from this, never written at call sites.
+public enum BufferUse {
+    case read(GPUBuffer)
+    case write(GPUBuffer)
+    case readWrite(GPUBuffer)
+
+    var buffer: GPUBuffer {
+        switch self { case let .read(b), let .write(b), let .readWrite(b): return b }
+    }
+    var reads: Bool { if case .write = self { return false } else { return true } }
+    var writes: Bool { if case .read = self { return false } else { return true } }
+}
+
+/// A value passed to a shader as a 32-bit push constant.
+public enum PushValue {
+    case int(Int)
+    case float(Float)
+    var word: UInt32 {
+        switch self {
+        case let .int(value): return UInt32(bitPattern: Int32(truncatingIfNeeded: value))
+        case let .float(value): return value.bitPattern
+        }
+    }
+}
+
+/// Records compute work once and replays it: one command buffer, the descriptor sets it
+/// binds and the fence that says it finished. The sequence owns all three.
+public final class GPUSequence {
+    private let context: GPUContext
+    private let commandBuffer: VkCommandBuffer
+    private var descriptorPool: VkDescriptorPool?
+    private let fence: VkFence
+    private var pending = false
+
+    public init(context: GPUContext) throws {
+        self.context = context
+        var allocation = VkCommandBufferAllocateInfo()
+        allocation.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
+        allocation.commandPool = context.commandPool
+        allocation.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY
+        allocation.commandBufferCount = 1
+        var buffer: VkCommandBuffer?
+        try check(vkAllocateCommandBuffers(context.device, &allocation, &buffer), "vkAllocateCommandBuffers")
+        commandBuffer = buffer!
+        var fenceInfo = VkFenceCreateInfo()
+        fenceInfo.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO
+        var fence: VkFence?
+        try check(vkCreateFence(context.device, &fenceInfo, nil, &fence), "vkCreateFence")
+        self.fence = fence!
+    }
+
+    deinit {
+        if pending { _ = try? wait() }
+        let device = context.device
+        var buffer: VkCommandBuffer? = commandBuffer
+        vkFreeCommandBuffers(device, context.commandPool, 1, &buffer)
+        vkDestroyFence(device, fence, nil)
+        if let descriptorPool { vkDestroyDescriptorPool(device, descriptorPool, nil) }
+    }
+
+    /// Records the sequence, replacing any earlier recording.
+    public func record(_ body: (inout Recorder) throws -> Void) throws {
+        precondition(!pending, "re-recording a sequence that is still executing")
+        // Dispatches are counted first so the descriptor pool is sized exactly.
+        var plan = Recorder(planningFor: context)
+        try body(&plan)
+        let device = context.device
+        if let descriptorPool { vkDestroyDescriptorPool(device, descriptorPool, nil) }
+        descriptorPool = nil
+        if plan.dispatchCount > 0 {
+            var size = VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, descriptorCount: UInt32(max(plan.bindingCount, 1)))
+            var info = VkDescriptorPoolCreateInfo()
+            info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO
+            info.maxSets = UInt32(plan.dispatchCount)
+            info.poolSizeCount = 1
+            try withUnsafePointer(to: &size) { sizePointer in
+                info.pPoolSizes = sizePointer
+                try check(vkCreateDescriptorPool(device, &info, nil, &descriptorPool), "vkCreateDescriptorPool")
+            }
+        }
+        try check(vkResetCommandBuffer(commandBuffer, 0), "vkResetCommandBuffer")
+        var begin = VkCommandBufferBeginInfo()
+        begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO
+        try check(vkBeginCommandBuffer(commandBuffer, &begin), "vkBeginCommandBuffer")
+        var recorder = Recorder(context: context, commandBuffer: commandBuffer, descriptorPool: descriptorPool)
+        try body(&recorder)
+        recorder.finishForHost()
+        try check(vkEndCommandBuffer(commandBuffer), "vkEndCommandBuffer")
+    }
+
+    /// Starts the recorded work; host writes to host-visible buffers made before this are seen by it.
+    public func submit() throws {
+        precondition(!pending, "submitting a sequence that is still executing")
+        try check(vkResetFences(context.device, 1, [fence]), "vkResetFences")
+        var buffer: VkCommandBuffer? = commandBuffer
+        try withUnsafePointer(to: &buffer) { bufferPointer in
+            var submit = VkSubmitInfo()
+            submit.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO
+            submit.commandBufferCount = 1
+            submit.pCommandBuffers = bufferPointer
+            try context.queueLock.withLock {
+                try check(vkQueueSubmit(context.queue, 1, &submit, fence), "vkQueueSubmit")
+            }
+        }
+        pending = true
+    }
+
+    /// Waits for the last submission; afterwards its results in host buffers are readable.
+    public func wait() throws {
+        guard pending else { return }
+        pending = false
+        try check(vkWaitForFences(context.device, 1, [fence], VkBool32(VK_TRUE), UInt64.max), "vkWaitForFences")
+    }
+
+    public func run() throws {
+        try submit()
+        try wait()
+    }
+}
+
+/// Records dispatches into a command buffer, inserting a barrier only where a buffer
+/// written earlier is used again or a buffer read earlier is overwritten.
+public struct Recorder {
+    private let context: GPUContext
+    private let commandBuffer: VkCommandBuffer?
+    private let descriptorPool: VkDescriptorPool?
+    private var unsettledWrites = Set<GPUBuffer>()
+    private var unsettledReads = Set<GPUBuffer>()
+    private(set) var dispatchCount = 0
+    private(set) var bindingCount = 0
+    public private(set) var barrierCount = 0
+
+    init(planningFor context: GPUContext) {
+        self.context = context
+        commandBuffer = nil
+        descriptorPool = nil
+    }
+
+    init(context: GPUContext, commandBuffer: VkCommandBuffer, descriptorPool: VkDescriptorPool?) {
+        self.context = context
+        self.commandBuffer = commandBuffer
+        self.descriptorPool = descriptorPool
+    }
+
+    /// Runs `pipeline` over `groups` workgroups with the given buffers at bindings 0, 1, ...
+    public mutating func dispatch(_ pipeline: ComputePipeline, _ uses: [BufferUse], push: [PushValue] = [],
+                                  groups: (x: Int, y: Int, z: Int)) throws {
+        precondition(uses.count == pipeline.bindingCount, "\(pipeline.name) takes \(pipeline.bindingCount) buffers")
+        precondition(push.count * 4 <= ComputePipeline.pushConstantBytes, "\(pipeline.name): too many push constants")
+        dispatchCount += 1
+        bindingCount += uses.count
+        guard let commandBuffer, groups.x > 0, groups.y > 0, groups.z > 0 else { return }
+        settle(before: uses)
+        let device = context.device
+        var set: VkDescriptorSet?
+        var layout: VkDescriptorSetLayout? = pipeline.setLayout
+        try withUnsafePointer(to: &layout) { layoutPointer in
+            var allocation = VkDescriptorSetAllocateInfo()
+            allocation.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO
+            allocation.descriptorPool = descriptorPool
+            allocation.descriptorSetCount = 1
+            allocation.pSetLayouts = layoutPointer
+            try check(vkAllocateDescriptorSets(device, &allocation, &set), "vkAllocateDescriptorSets(\(pipeline.name))")
+        }
+        let infos = uses.map { VkDescriptorBufferInfo(buffer: $0.buffer.handle, offset: 0, range: VkDeviceSize(VK_WHOLE_SIZE)) }
+        infos.withUnsafeBufferPointer { infoPointer in
+            var writes = uses.indices.map { index -> VkWriteDescriptorSet in
+                var write = VkWriteDescriptorSet()
+                write.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
+                write.dstSet = set
+                write.dstBinding = UInt32(index)
+                write.descriptorCount = 1
+                write.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
+                write.pBufferInfo = infoPointer.baseAddress! + index
+                return write
+            }
+            vkUpdateDescriptorSets(device, UInt32(writes.count), &writes, 0, nil)
+        }
+        vkCmdBindPipeline(commandBuffer, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.pipeline)
+        vkCmdBindDescriptorSets(commandBuffer, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.layout, 0, 1, &set, 0, nil)
+        if !push.isEmpty {
+            let words = push.map(\.word)
+            words.withUnsafeBytes { bytes in
+                vkCmdPushConstants(commandBuffer, pipeline.layout, VK_SHADER_STAGE_COMPUTE_BIT.rawValue, 0,
+                                   UInt32(bytes.count), bytes.baseAddress)
+            }
+        }
+        vkCmdDispatch(commandBuffer, UInt32(groups.x), UInt32(groups.y), UInt32(groups.z))
+        track(uses)
+    }
+
+    /// Fills a buffer with a repeated 32-bit word (0 clears floats and ints alike).
+    public mutating func fill(_ buffer: GPUBuffer, word: UInt32 = 0) {
+        guard let commandBuffer else { return }
+        settle(before: [.write(buffer)])
+        vkCmdFillBuffer(commandBuffer, buffer.handle, 0, VkDeviceSize(VK_WHOLE_SIZE), word)
+        track([.write(buffer)])
+    }
+
+    /// Copies the first `byteCount` bytes (default: all of the smaller buffer) from one buffer to another.
+    public mutating func copy(from source: GPUBuffer, to destination: GPUBuffer, byteCount: Int? = nil) {
+        guard let commandBuffer else { return }
+        let uses: [BufferUse] = [.read(source), .write(destination)]
+        settle(before: uses)
+        var region = VkBufferCopy(srcOffset: 0, dstOffset: 0,
+                                  size: VkDeviceSize(byteCount ?? min(source.byteCount, destination.byteCount)))
+        vkCmdCopyBuffer(commandBuffer, source.handle, destination.handle, 1, &region)
+        track(uses)
+    }
+
+    private mutating func settle(before uses: [BufferUse]) {
+        let hazard = uses.contains { use in
+            unsettledWrites.contains(use.buffer) || (use.writes && unsettledReads.contains(use.buffer))
+        }
+        guard hazard else { return }
+        let stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue | VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue
+        barrier(from: stages, to: stages,
+                access: VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue,
+                then: VK_ACCESS_SHADER_READ_BIT.rawValue | VK_ACCESS_SHADER_WRITE_BIT.rawValue
+                    | VK_ACCESS_TRANSFER_READ_BIT.rawValue | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue)
+        unsettledWrites.removeAll(keepingCapacity: true)
+        unsettledReads.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func track(_ uses: [BufferUse]) {
+        for use in uses {
+            if use.writes { unsettledWrites.insert(use.buffer) }
+            if use.reads { unsettledReads.insert(use.buffer) }
+        }
+    }
+
+    /// Makes every write visible to the host once the fence signals.
+    mutating func finishForHost() {
+        barrier(from: VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue | VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue,
+                to: VK_PIPELINE_STAGE_HOST_BIT.rawValue,
+                access: VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue,
+                then: VK_ACCESS_HOST_READ_BIT.rawValue)
+    }
+
+    private mutating func barrier(from: VkPipelineStageFlags, to: VkPipelineStageFlags, access: VkAccessFlags, then: VkAccessFlags) {
+        guard let commandBuffer else { return }
+        var memoryBarrier = VkMemoryBarrier()
+        memoryBarrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER
+        memoryBarrier.srcAccessMask = access
+        memoryBarrier.dstAccessMask = then
+        vkCmdPipelineBarrier(commandBuffer, from, to, 0, 1, &memoryBarrier, 0, nil, 0, nil)
+        barrierCount += 1
+    }
+}

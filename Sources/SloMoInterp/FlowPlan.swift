@@ -1,0 +1,119 @@
+import Foundation
+import SloMoCore
+
+/// How frames are interpolated.
+public enum InterpolationMode: String, CaseIterable, Sendable {
+    /// Each slot shows the nearest real frame.
+    case `repeat`
+    /// A cross-fade of the two frames.
+    case blend
+    /// Motion-compensated synthesis from bidirectional optical flow (the default).
+    case flow
+}
+
+/// Speed against quality for the flow mode.
+public enum FlowPreset: String, CaseIterable, Sendable {
+    case fast, quality
+
+    public var parameters: FlowParameters {
+        switch self {
+        // DIS "fast"-like: flow at quarter resolution.
+        case .fast: return FlowParameters(finestLevel: 2, patchSize: 8, stride: 4, iterations: 12)
+        // DIS "medium"-like: flow at half resolution, denser and longer search.
+        case .quality: return FlowParameters(finestLevel: 1, patchSize: 8, stride: 3, iterations: 16)
+        }
+    }
+}
+
+/// Pictures of what the synthesis used, written instead of frames.
+public enum Visualization: String, CaseIterable, Sendable {
+    case flow, visibility
+}
+
+/// The knobs of the DIS flow estimator.
+public struct FlowParameters: Equatable, Sendable {
+    /// Pyramid level (0 = full resolution) at which flow is finally estimated.
+    public var finestLevel: Int
+    public var patchSize: Int
+    public var stride: Int
+    /// Gauss–Newton iterations per patch and level.
+    public var iterations: Int
+}
+
+/// Sizes and buffer offsets of the luma pyramid, the per-level flow and the patch grids
+/// for one frame size: computed once per configuration, shared by the GPU and CPU paths.
+public struct FlowPlan: Equatable, Sendable {
+    public struct Level: Equatable, Sendable {
+        public var width: Int
+        public var height: Int
+        /// Offset (in floats) of this level in one frame's pyramid.
+        public var pyramidOffset: Int
+        /// Offset (in vec2s) of this level's two flow planes in the flow buffer; nil below the finest level.
+        public var flowOffset: Int?
+        public var columns: Int
+        public var rows: Int
+    }
+
+    public let parameters: FlowParameters
+    public let levels: [Level]
+    public let finest: Int
+    public let coarsest: Int
+    /// Floats in one frame's pyramid.
+    public let pyramidSize: Int
+    /// vec2s in the flow buffer (both directions, finest to coarsest level).
+    public let flowSize: Int
+    /// vec2s in the largest level's patch buffer (both directions).
+    public let patchSize: Int
+
+    public init(width: Int, height: Int, parameters: FlowParameters) {
+        self.parameters = parameters
+        let p = parameters.patchSize
+        // As in OpenCV's DIS: the coarsest level is where the frame is about four patches wide.
+        var coarsest = max(parameters.finestLevel, Int((log2(Double(max(width, height)) / Double(4 * p))).rounded()))
+        var sizes = [(width, height)]
+        while sizes.count <= coarsest {
+            let (w, h) = sizes.last!
+            sizes.append(((w + 1) / 2, (h + 1) / 2))
+        }
+        while coarsest > 0 && min(sizes[coarsest].0, sizes[coarsest].1) < p { coarsest -= 1 }
+        let finest = min(parameters.finestLevel, coarsest)
+        var levels: [Level] = []
+        var pyramidOffset = 0, flowOffset = 0, patchSize = 0
+        for (index, (w, h)) in sizes.prefix(coarsest + 1).enumerated() {
+            let columns = FlowPlan.gridCount(w, p, parameters.stride)
+            let rows = FlowPlan.gridCount(h, p, parameters.stride)
+            var level = Level(width: w, height: h, pyramidOffset: pyramidOffset, flowOffset: nil, columns: columns, rows: rows)
+            pyramidOffset += w * h
+            if index >= finest {
+                level.flowOffset = flowOffset
+                flowOffset += 2 * w * h
+                patchSize = max(patchSize, 2 * columns * rows)
+            }
+            levels.append(level)
+        }
+        self.levels = levels
+        self.finest = finest
+        self.coarsest = coarsest
+        self.pyramidSize = pyramidOffset
+        self.flowSize = flowOffset
+        self.patchSize = patchSize
+    }
+
+    /// Patches along one axis: every `stride` pixels, plus one flush with the far edge.
+    static func gridCount(_ length: Int, _ patch: Int, _ stride: Int) -> Int {
+        length <= patch ? 1 : (length - patch + stride - 1) / stride + 1
+    }
+
+    /// Full resolution over the finest flow level's resolution.
+    public var flowScale: Float { Float(1 << finest) }
+}
+
+extension ColorSpace {
+    /// (kr, kb) of the matrix.
+    var coefficients: (kr: Float, kb: Float) {
+        switch matrix {
+        case .bt601: return (0.299, 0.114)
+        case .bt709: return (0.2126, 0.0722)
+        }
+    }
+}

@@ -1,0 +1,271 @@
+import Foundation
+import SloMoCore
+import SloMoGPU
+
+/// What one call to `synthesize` produced.
+public struct Synthesis: Sendable {
+    /// Frames written, one per requested time.
+    public var count: Int
+    /// The pair straddles a scene cut: every slot holds its nearest real frame instead of a blend.
+    public var sceneCut: Bool
+    /// Wall time of the GPU submission, in milliseconds (0 when nothing ran).
+    public var gpuMilliseconds: Double
+}
+
+/// Turns a stream of frames into intermediate frames on the GPU.
+///
+/// Frames are appended one at a time; `synthesize(times:)` makes frames at times t in (0, 1) between
+/// the last two. The frame path creates no Vulkan objects: buffers live in two arenas made at
+/// init, and each kind of submission is recorded once and replayed.
+public final class Interpolator {
+    public static let maxStepsLimit = 16
+
+    public let format: FrameFormat
+    public let preset: FlowPreset
+    public let plan: FlowPlan
+    public let maxSteps: Int
+    public var mode: InterpolationMode = .flow
+    /// When set, flow and visibility pictures replace synthesised frames.
+    public var visualization: Visualization?
+    /// Consistency error (pixels) at which a frame's visibility weight halves.
+    public var occlusionSigma: Float = 1.5
+    public var sceneCuts = SceneCutDetector()
+    /// Bytes of device and host memory this interpolator holds.
+    public var memory: (device: Int, host: Int) { (deviceArena.byteCount, hostArena.byteCount) }
+
+    private let context: GPUContext
+    private let deviceArena: BufferArena
+    private let hostArena: BufferArena
+    private let frames: GPUBuffer, pyramids: GPUBuffer, flow: GPUBuffer, patches: GPUBuffer, consistency: GPUBuffer
+    private let staging: GPUBuffer, outputs: GPUBuffer, params: GPUBuffer
+    private let frameBytes: Int
+    private let slotStride: Int
+    private var sequences: [SequenceKey: GPUSequence] = [:]
+    private var thumbnails: [LumaThumbnail?] = [nil, nil]
+
+    /// Slot of the newest frame; the one before it is in the other slot.
+    private var newest = 1
+    private var appended = 0
+    private var ingestPending = false
+    private var lastPairHadFlow = false
+    private var lastOutcome: (repeatFrom: [Int]?, steps: Int) = (nil, 0)
+
+    private struct SequenceKey: Hashable {
+        enum Work: Hashable { case ingest, blend, flow, visualize(Visualization) }
+        var slot: Int
+        var work: Work
+        var steps: Int
+    }
+
+    public init(context: GPUContext, format: FrameFormat, preset: FlowPreset = .quality, maxSteps: Int = 15) throws {
+        precondition((1...Interpolator.maxStepsLimit).contains(maxSteps), "maxSteps must be 1...\(Interpolator.maxStepsLimit)")
+        precondition(format.width >= 2 && format.height >= 2, "frames must be at least 2×2")
+        self.context = context
+        self.format = format
+        self.preset = preset
+        self.maxSteps = maxSteps
+        plan = FlowPlan(width: format.width, height: format.height, parameters: preset.parameters)
+        frameBytes = format.byteCount
+        // Slots start on 16-byte boundaries so a slot is a valid place to read words from.
+        slotStride = (frameBytes + 15) / 16 * 16
+        let pixels = format.width * format.height
+        let finest = plan.levels[plan.finest]
+        deviceArena = BufferArena(context: context, placement: .device)
+        let device = try deviceArena.allocate([
+            ("frames", 2 * pixels * 16),
+            ("pyramids", 2 * plan.pyramidSize * 4),
+            ("flow", plan.flowSize * 8),
+            ("patches", plan.patchSize * 8),
+            ("consistency", 2 * finest.width * finest.height * 4),
+        ])
+        (frames, pyramids, flow, patches, consistency) = (device[0], device[1], device[2], device[3], device[4])
+        hostArena = BufferArena(context: context, placement: .host)
+        let host = try hostArena.allocate([
+            ("staging", 2 * slotStride),
+            ("outputs", maxSteps * slotStride),
+            ("params", 80),
+        ])
+        (staging, outputs, params) = (host[0], host[1], host[2])
+    }
+
+    // MARK: - Input
+
+    /// Copies the next frame (format.byteCount bytes, tightly packed) in.
+    public func append(_ frame: UnsafeRawBufferPointer) throws {
+        precondition(frame.count >= frameBytes, "a frame has \(frameBytes) bytes")
+        _ = try append { slot in
+            slot.copyMemory(from: UnsafeRawBufferPointer(rebasing: frame[..<frameBytes]))
+            return true
+        }
+    }
+
+    /// Lets `fill` write the next frame straight into GPU-visible memory (no copy).
+    /// Returns false, appending nothing, when `fill` does.
+    public func append(_ fill: (UnsafeMutableRawBufferPointer) throws -> Bool) throws -> Bool {
+        if ingestPending { try ingest() }
+        let slot = 1 - newest
+        let target = UnsafeMutableRawBufferPointer(start: staging.contents! + slot * slotStride, count: frameBytes)
+        guard try fill(target) else { return false }
+        newest = slot
+        appended += 1
+        ingestPending = true
+        thumbnails[slot] = LumaThumbnail(frame: UnsafeRawBufferPointer(target), format: format)
+        return true
+    }
+
+    /// Forgets the previous frame, so the next pair starts without a warm start (after a seek or a gap).
+    public func reset() {
+        lastPairHadFlow = false
+        appended = min(appended, 0)
+    }
+
+    // MARK: - Synthesis
+
+    /// Makes one frame for each t in `times` (each in (0, 1)) between the last two appended frames.
+    @discardableResult
+    public func synthesize(times: [Float]) throws -> Synthesis {
+        precondition(appended >= 2, "synthesis needs two frames")
+        precondition(!times.isEmpty && times.count <= maxSteps, "1...\(maxSteps) times per pair")
+        precondition(times.allSatisfy { $0 > 0 && $0 < 1 }, "times lie in (0, 1)")
+        let cut = visualization == nil && sceneCuts.isCut(thumbnails[1 - newest], thumbnails[newest])
+        let work: SequenceKey.Work
+        if let visualization {
+            work = .visualize(visualization)
+        } else if cut || mode == .repeat {
+            if ingestPending { try ingest() }
+            // The nearest real frame, straight from the input slots.
+            lastOutcome = (times.map { $0 < 0.5 ? 1 - newest : newest }, times.count)
+            lastPairHadFlow = false
+            return Synthesis(count: times.count, sceneCut: cut, gpuMilliseconds: 0)
+        } else {
+            work = mode == .blend ? .blend : .flow
+        }
+        let writesFlow = work != .blend
+        let parameterWords = params.contents!.bindMemory(to: Float.self, capacity: 20)
+        for (index, t) in times.enumerated() { parameterWords[index] = t }
+        (params.contents! + 64).storeBytes(of: Int32(writesFlow && lastPairHadFlow ? 1 : 0), as: Int32.self)
+        let sequence = try self.sequence(SequenceKey(slot: newest, work: work, steps: times.count))
+        let start = DispatchTime.now().uptimeNanoseconds
+        try sequence.run()
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        ingestPending = false
+        lastPairHadFlow = writesFlow
+        lastOutcome = (nil, times.count)
+        return Synthesis(count: times.count, sceneCut: false, gpuMilliseconds: elapsed)
+    }
+
+    /// Frame `index` of the last synthesis, in the input's format.
+    public func output(_ index: Int) -> UnsafeRawBufferPointer {
+        precondition(index < lastOutcome.steps, "output \(index) was not synthesised")
+        let base = lastOutcome.repeatFrom.map { staging.contents! + $0[index] * slotStride }
+            ?? outputs.contents! + index * slotStride
+        return UnsafeRawBufferPointer(start: base, count: frameBytes)
+    }
+
+    // MARK: - Recording
+
+    private func ingest() throws {
+        try sequence(SequenceKey(slot: newest, work: .ingest, steps: 0)).run()
+        ingestPending = false
+        lastPairHadFlow = false
+    }
+
+    private func sequence(_ key: SequenceKey) throws -> GPUSequence {
+        if let recorded = sequences[key] { return recorded }
+        let sequence = try GPUSequence(context: context)
+        try sequence.record { recorder in try self.record(key, into: &recorder) }
+        sequences[key] = sequence
+        return sequence
+    }
+
+    private var colorPush: [PushValue] {
+        let (kr, kb) = format.color.coefficients
+        let full = format.pixelFormat.isRGB || format.color.range == .full
+        return [.int(format.width), .int(format.height), .int(full ? 1 : 0), .float(kr), .float(kb)]
+    }
+
+    private var formatConstant: Int32 { Int32(PixelFormat.allCases.firstIndex(of: format.pixelFormat)!) }
+
+    private func record(_ key: SequenceKey, into recorder: inout Recorder) throws {
+        let slot = key.slot, previous = 1 - key.slot
+        let pixels = format.width * format.height
+        let blocks = (x: groups(half(format.width), 8), y: groups(half(format.height), 8))
+
+        // Ingest: unpack the new frame and build its pyramid.
+        let unpack = try context.pipeline(.unpack, bindings: 3, specialization: [formatConstant])
+        try recorder.dispatch(unpack, [.read(staging), .write(frames), .write(pyramids)],
+                              push: colorPush + [.int(slot * slotStride), .int(slot * pixels), .int(slot * plan.pyramidSize)],
+                              groups: (blocks.x, blocks.y, 1))
+        let downsample = try context.pipeline(.downsample, bindings: 1)
+        for level in 1...max(plan.coarsest, 1) where level <= plan.coarsest {
+            let source = plan.levels[level - 1], target = plan.levels[level]
+            let base = slot * plan.pyramidSize
+            try recorder.dispatch(downsample, [.readWrite(pyramids)],
+                                  push: [.int(base + source.pyramidOffset), .int(source.width), .int(source.height),
+                                         .int(base + target.pyramidOffset), .int(target.width), .int(target.height)],
+                                  groups: (groups(target.width, 8), groups(target.height, 8), 1))
+        }
+        if key.work == .ingest { return }
+
+        let finest = plan.levels[plan.finest]
+        if key.work != .blend {
+            try recordFlow(frame0Slot: previous, frame1Slot: slot, into: &recorder)
+            let consistencyPipeline = try context.pipeline(.consistency, bindings: 2)
+            try recorder.dispatch(consistencyPipeline, [.read(flow), .write(consistency)],
+                                  push: [.int(finest.flowOffset!), .int(finest.width), .int(finest.height), .float(plan.flowScale)],
+                                  groups: (groups(finest.width, 8), groups(finest.height, 8), 2))
+        }
+        let flowPush: [PushValue] = [.int(finest.flowOffset!), .int(finest.width), .int(finest.height), .float(plan.flowScale)]
+        switch key.work {
+        case .blend, .flow:
+            let fuse = try context.pipeline(.fuse, bindings: 5, specialization: [formatConstant])
+            try recorder.dispatch(fuse, [.read(frames), .read(flow), .read(consistency), .read(params), .write(outputs)],
+                                  push: colorPush + [.int(previous * pixels), .int(slot * pixels)] + flowPush
+                                      + [.int(slotStride), .int(key.work == .flow ? 1 : 0), .float(occlusionSigma)],
+                                  groups: (blocks.x, blocks.y, key.steps))
+        case let .visualize(kind):
+            let visualize = try context.pipeline(.visualize, bindings: 4, specialization: [formatConstant])
+            let maxMotion = Float(max(format.width, format.height)) / 20
+            try recorder.dispatch(visualize, [.read(flow), .read(consistency), .read(params), .write(outputs)],
+                                  push: colorPush + flowPush
+                                      + [.int(slotStride), .int(kind == .flow ? 0 : 1), .float(occlusionSigma), .float(maxMotion)],
+                                  groups: (blocks.x, blocks.y, key.steps))
+        case .ingest:
+            break
+        }
+    }
+
+    /// Coarse to fine: patch search, then densification, at each level from the coarsest to the finest.
+    private func recordFlow(frame0Slot: Int, frame1Slot: Int, into recorder: inout Recorder) throws {
+        let parameters = plan.parameters
+        let search = try context.pipeline(.flow_search, bindings: 4, specialization: [Int32(parameters.patchSize)])
+        let densify = try context.pipeline(.flow_densify, bindings: 3, specialization: [Int32(parameters.patchSize)])
+        let finest = plan.levels[plan.finest]
+        for index in stride(from: plan.coarsest, through: plan.finest, by: -1) {
+            let level = plan.levels[index]
+            let base0 = frame0Slot * plan.pyramidSize + level.pyramidOffset
+            let base1 = frame1Slot * plan.pyramidSize + level.pyramidOffset
+            // Each level starts from the coarser one; the coarsest from the previous pair's result.
+            let initPush: [PushValue]
+            if index == plan.coarsest {
+                initPush = [.int(finest.flowOffset!), .int(finest.width), .int(finest.height),
+                            .float(Float(level.width) / Float(finest.width)), .int(1)]
+            } else {
+                let coarser = plan.levels[index + 1]
+                initPush = [.int(coarser.flowOffset!), .int(coarser.width), .int(coarser.height),
+                            .float(Float(level.width) / Float(coarser.width)), .int(0)]
+            }
+            let grid: [PushValue] = [.int(base0), .int(base1), .int(level.width), .int(level.height),
+                                     .int(level.columns), .int(level.rows), .int(parameters.stride)]
+            try recorder.dispatch(search, [.read(pyramids), .read(flow), .write(patches), .read(params)],
+                                  push: grid + [.int(parameters.iterations)] + initPush,
+                                  groups: (groups(level.columns * level.rows, 64), 2, 1))
+            try recorder.dispatch(densify, [.read(pyramids), .read(patches), .write(flow)],
+                                  push: grid + [.int(level.flowOffset!)],
+                                  groups: (groups(level.width, 8), groups(level.height, 8), 2))
+        }
+    }
+
+    private func half(_ n: Int) -> Int { (n + 1) / 2 }
+    private func groups(_ n: Int, _ size: Int) -> Int { (n + size - 1) / size }
+}
