@@ -9,6 +9,8 @@ void storeBlock(ivec2 origin, vec3 values[4], int base, ColorParams c) {
         ivec3 at = sampleIndices(p, c) + base;
         uvec3 s = encodeSamples(values[i], c);
         packed[at.x] = uint8_t(s.x);
+        // Packed 4:2:2 rows of odd width end in a half pair: its unused luma repeats the last pixel.
+        if ((FORMAT == F_YUYV || FORMAT == F_UYVY) && p.x == c.width - 1 && (p.x & 1) == 0) packed[at.x + 2] = uint8_t(s.x);
         if (isRGB()) {
             packed[at.y] = uint8_t(s.y);
             packed[at.z] = uint8_t(s.z);

@@ -269,3 +269,27 @@ public final class Interpolator {
     private func half(_ n: Int) -> Int { (n + 1) / 2 }
     private func groups(_ n: Int, _ size: Int) -> Int { (n + size - 1) / size }
 }
+
+extension Interpolator {
+    /// The engine's working buffers, for tests that check each stage against the CPU reference.
+    enum Stage { case frames, pyramids, flow, patches, consistency }
+
+    /// Copies a working buffer to the host. Creates Vulkan objects, so it is kept off the frame path.
+    func read(_ stage: Stage) throws -> [Float] {
+        let buffer: GPUBuffer
+        switch stage {
+        case .frames: buffer = frames
+        case .pyramids: buffer = pyramids
+        case .flow: buffer = flow
+        case .patches: buffer = patches
+        case .consistency: buffer = consistency
+        }
+        let arena = BufferArena(context: context, placement: .host)
+        let host = try arena.allocate([("readback", buffer.byteCount)])[0]
+        let sequence = try GPUSequence(context: context)
+        try sequence.record { $0.copy(from: buffer, to: host) }
+        try sequence.run()
+        return Array(UnsafeBufferPointer(start: host.contents!.bindMemory(to: Float.self, capacity: buffer.byteCount / 4),
+                                         count: buffer.byteCount / 4))
+    }
+}

@@ -1,0 +1,288 @@
+import SloMoCore
+
+/// Plain-Swift versions of every shader, written for clarity, used by the tests to check the GPU
+/// on random inputs. Each function mirrors one `.comp` file.
+public enum CPUReference {
+    public struct Plane<T> {
+        public var width: Int
+        public var height: Int
+        public var values: [T]
+        public init(width: Int, height: Int, values: [T]) {
+            self.width = width
+            self.height = height
+            self.values = values
+        }
+        public subscript(x: Int, y: Int) -> T { values[y * width + x] }
+    }
+
+    // MARK: color.glsl, unpack.comp, pack.glsl
+
+    static func sampleIndices(_ x: Int, _ y: Int, _ format: FrameFormat) -> (Int, Int, Int) {
+        let w = format.width, h = format.height
+        let shift = format.pixelFormat.chromaShift
+        let cw = (w + (1 << shift.x) - 1) >> shift.x, ch = (h + (1 << shift.y) - 1) >> shift.y
+        let qx = x >> shift.x, qy = y >> shift.y
+        switch format.pixelFormat {
+        case .yuv420p, .yuv422p, .yuv444p:
+            let cb = w * h + qy * cw + qx
+            return (y * w + x, cb, cb + cw * ch)
+        case .nv12:
+            let uv = w * h + qy * cw * 2 + qx * 2
+            return (y * w + x, uv, uv + 1)
+        case .yuyv:
+            let base = y * cw * 4 + qx * 4
+            return (base + (x & 1) * 2, base + 1, base + 3)
+        case .uyvy:
+            let base = y * cw * 4 + qx * 4
+            return (base + 1 + (x & 1) * 2, base, base + 2)
+        case .rgb24:
+            let base = (y * w + x) * 3
+            return (base, base + 1, base + 2)
+        case .bgr24:
+            let base = (y * w + x) * 3
+            return (base + 2, base + 1, base)
+        case .xrgb8888:
+            let base = (y * w + x) * 4
+            return (base + 2, base + 1, base)
+        }
+    }
+
+    /// Packed bytes to internal YCbCr (Y in 0...1, chroma centred on 0).
+    public static func unpack(_ bytes: [UInt8], _ format: FrameFormat) -> Plane<SIMD3<Float>> {
+        let (kr, kb) = format.color.coefficients
+        var values: [SIMD3<Float>] = []
+        values.reserveCapacity(format.width * format.height)
+        for y in 0..<format.height {
+            for x in 0..<format.width {
+                let (i0, i1, i2) = sampleIndices(x, y, format)
+                let s = SIMD3<Float>(Float(bytes[i0]), Float(bytes[i1]), Float(bytes[i2]))
+                if format.pixelFormat.isRGB {
+                    let rgb = s / 255
+                    let luma = kr * rgb.x + (1 - kr - kb) * rgb.y + kb * rgb.z
+                    values.append([luma, (rgb.z - luma) / (2 * (1 - kb)), (rgb.x - luma) / (2 * (1 - kr))])
+                } else if format.color.range == .full {
+                    values.append([s.x / 255, (s.y - 128) / 255, (s.z - 128) / 255])
+                } else {
+                    values.append([(s.x - 16) / 219, (s.y - 128) / 224, (s.z - 128) / 224])
+                }
+            }
+        }
+        return Plane(width: format.width, height: format.height, values: values)
+    }
+
+    /// Internal YCbCr to packed bytes; subsampled chroma is the mean over its footprint.
+    public static func pack(_ plane: Plane<SIMD3<Float>>, _ format: FrameFormat) -> [UInt8] {
+        let (kr, kb) = format.color.coefficients
+        func encode(_ v: SIMD3<Float>) -> SIMD3<Float> {
+            var s: SIMD3<Float>
+            if format.pixelFormat.isRGB {
+                let r = v.x + 2 * (1 - kr) * v.z, b = v.x + 2 * (1 - kb) * v.y
+                s = SIMD3(r, (v.x - kr * r - kb * b) / (1 - kr - kb), b) * 255
+            } else if format.color.range == .full {
+                s = [v.x * 255, v.y * 255 + 128, v.z * 255 + 128]
+            } else {
+                s = [v.x * 219 + 16, v.y * 224 + 128, v.z * 224 + 128]
+            }
+            return (s + 0.5).rounded(.down).clamped(lowerBound: .zero, upperBound: SIMD3(repeating: 255))
+        }
+        var bytes = [UInt8](repeating: 0, count: format.byteCount)
+        let shift = format.pixelFormat.chromaShift
+        for y in 0..<format.height {
+            for x in 0..<format.width {
+                let (i0, i1, i2) = sampleIndices(x, y, format)
+                let s = encode(plane[x, y])
+                bytes[i0] = UInt8(s.x)
+                if format.pixelFormat == .yuyv || format.pixelFormat == .uyvy, x == format.width - 1, x & 1 == 0 {
+                    bytes[i0 + 2] = UInt8(s.x)
+                }
+                if format.pixelFormat.isRGB {
+                    bytes[i1] = UInt8(s.y)
+                    bytes[i2] = UInt8(s.z)
+                    if format.pixelFormat == .xrgb8888 { bytes[i0 + 1] = 255 }
+                    continue
+                }
+                guard x & ((1 << shift.x) - 1) == 0, y & ((1 << shift.y) - 1) == 0 else { continue }
+                var sum = SIMD2<Float>.zero, count: Float = 0
+                for qy in y..<min(y + (1 << shift.y), format.height) {
+                    for qx in x..<min(x + (1 << shift.x), format.width) {
+                        sum += SIMD2(plane[qx, qy].y, plane[qx, qy].z)
+                        count += 1
+                    }
+                }
+                let chroma = encode(SIMD3(plane[x, y].x, sum.x / count, sum.y / count))
+                bytes[i1] = UInt8(chroma.y)
+                bytes[i2] = UInt8(chroma.z)
+            }
+        }
+        return bytes
+    }
+
+    // MARK: sampling.glsl, downsample.comp
+
+    public static func bilinear<T: SIMDOrFloat>(_ plane: Plane<T>, _ px: Float, _ py: Float) -> T {
+        let x = min(max(px, 0), Float(plane.width - 1)), y = min(max(py, 0), Float(plane.height - 1))
+        let ax = Int(x.rounded(.down)), ay = Int(y.rounded(.down))
+        let bx = min(ax + 1, plane.width - 1), by = min(ay + 1, plane.height - 1)
+        let fx = x - Float(ax), fy = y - Float(ay)
+        let top = plane[ax, ay].mixed(plane[bx, ay], fx)
+        let bottom = plane[ax, by].mixed(plane[bx, by], fx)
+        return top.mixed(bottom, fy)
+    }
+
+    public static func downsample(_ plane: Plane<Float>, width: Int, height: Int) -> Plane<Float> {
+        var values = [Float](repeating: 0, count: width * height)
+        for y in 0..<height {
+            for x in 0..<width {
+                let ax = min(2 * x, plane.width - 1), bx = min(2 * x + 1, plane.width - 1)
+                let ay = min(2 * y, plane.height - 1), by = min(2 * y + 1, plane.height - 1)
+                values[y * width + x] = 0.25 * (plane[ax, ay] + plane[bx, ay] + plane[ax, by] + plane[bx, by])
+            }
+        }
+        return Plane(width: width, height: height, values: values)
+    }
+
+    // MARK: flow_search.comp
+
+    static func patchOrigin(_ index: Int, _ stride: Int, _ limit: Int, _ patch: Int) -> Int {
+        max(min(index * stride, limit - patch), 0)
+    }
+
+    /// One patch's inverse search: `initial` is the flow it starts from.
+    public static func searchPatch(template: Plane<Float>, image: Plane<Float>, origin: (x: Int, y: Int),
+                                   patch: Int, iterations: Int, initial: SIMD2<Float>, compareWithZero: Bool) -> SIMD2<Float> {
+        let n = patch * patch
+        var templ = [Float](repeating: 0, count: n), grad = [SIMD2<Float>](repeating: .zero, count: n)
+        for i in 0..<n {
+            let x = origin.x + i % patch, y = origin.y + i / patch
+            templ[i] = template[x, y]
+            let lx = max(x - 1, 0), hx = min(x + 1, template.width - 1)
+            let ly = max(y - 1, 0), hy = min(y + 1, template.height - 1)
+            grad[i] = SIMD2(template[hx, y] - template[lx, y], template[x, hy] - template[x, ly]) * 0.5
+        }
+        let templateMean = templ.reduce(0, +) / Float(n)
+        let gradMean = grad.reduce(.zero, +) / Float(n)
+        var hxx: Float = 1e-6, hxy: Float = 1e-6, hyy: Float = 1e-6
+        for i in 0..<n {
+            grad[i] -= gradMean
+            hxx += grad[i].x * grad[i].x
+            hxy += grad[i].x * grad[i].y
+            hyy += grad[i].y * grad[i].y
+        }
+        let det = hxx * hyy - hxy * hxy
+        func solve(_ b: SIMD2<Float>) -> SIMD2<Float> {
+            det > 1e-12 ? SIMD2(hyy * b.x - hxy * b.y, -hxy * b.x + hxx * b.y) / det : .zero
+        }
+        func warped(_ u: SIMD2<Float>) -> [Float] {
+            (0..<n).map { bilinear(image, Float(origin.x + $0 % patch) + u.x, Float(origin.y + $0 / patch) + u.y) }
+        }
+        func cost(_ u: SIMD2<Float>) -> Float {
+            let values = warped(u)
+            let mean = values.reduce(0, +) / Float(n)
+            return (0..<n).reduce(0) { sum, i in
+                let r = (values[i] - mean) - (templ[i] - templateMean)
+                return sum + r * r
+            }
+        }
+        var u = initial
+        if compareWithZero && cost(.zero) <= cost(u) { u = .zero }
+        let start = u
+        for _ in 0..<iterations {
+            let values = warped(u)
+            let mean = values.reduce(0, +) / Float(n)
+            var b = SIMD2<Float>.zero
+            for i in 0..<n { b += grad[i] * ((values[i] - mean) - (templ[i] - templateMean)) }
+            let step = solve(b)
+            u -= step
+            if (step * step).sum() < 1e-4 { break }
+        }
+        return cost(u) > cost(start) ? start : u
+    }
+
+    // MARK: flow_densify.comp
+
+    public static func densify(template: Plane<Float>, image: Plane<Float>, patches: [SIMD2<Float>],
+                               columns: Int, rows: Int, patch: Int, stride: Int) -> Plane<SIMD2<Float>> {
+        var values = [SIMD2<Float>](repeating: .zero, count: template.width * template.height)
+        for y in 0..<template.height {
+            for x in 0..<template.width {
+                var sum = SIMD2<Float>.zero, weight: Float = 0
+                for j in 0..<rows {
+                    let y0 = patchOrigin(j, stride, template.height, patch)
+                    guard y >= y0 && y < y0 + patch else { continue }
+                    for i in 0..<columns {
+                        let x0 = patchOrigin(i, stride, template.width, patch)
+                        guard x >= x0 && x < x0 + patch else { continue }
+                        let u = patches[j * columns + i]
+                        let difference = abs(bilinear(image, Float(x) + u.x, Float(y) + u.y) - template[x, y]) * 255
+                        let w = 1 / max(1, difference)
+                        sum += w * u
+                        weight += w
+                    }
+                }
+                if weight == 0 {
+                    let nx = min(x / stride, columns - 1), ny = min(y / stride, rows - 1)
+                    sum = patches[ny * columns + nx]
+                    weight = 1
+                }
+                values[y * template.width + x] = sum / weight
+            }
+        }
+        return Plane(width: template.width, height: template.height, values: values)
+    }
+
+    // MARK: consistency.comp
+
+    public static func consistency(_ forward: Plane<SIMD2<Float>>, _ backward: Plane<SIMD2<Float>>, scale: Float) -> Plane<Float> {
+        var values = [Float](repeating: 0, count: forward.width * forward.height)
+        for y in 0..<forward.height {
+            for x in 0..<forward.width {
+                let u = forward[x, y]
+                let back = bilinear(backward, Float(x) + u.x, Float(y) + u.y)
+                let sum = u + back
+                values[y * forward.width + x] = (sum * sum).sum().squareRoot() * scale
+            }
+        }
+        return Plane(width: forward.width, height: forward.height, values: values)
+    }
+
+    // MARK: fuse.comp
+
+    /// One synthesised pixel at time t, from full-resolution frames and finest-level flow.
+    public static func fusePixel(x: Int, y: Int, t: Float, frame0: Plane<SIMD3<Float>>, frame1: Plane<SIMD3<Float>>,
+                                 flow01: Plane<SIMD2<Float>>, flow10: Plane<SIMD2<Float>>,
+                                 consistency0: Plane<Float>, consistency1: Plane<Float>,
+                                 flowScale: Float, sigma: Float, useFlow: Bool) -> SIMD3<Float> {
+        if !useFlow { return frame0[x, y] + (frame1[x, y] - frame0[x, y]) * t }
+        func grid(_ px: Float, _ py: Float) -> (Float, Float) { ((px + 0.5) / flowScale - 0.5, (py + 0.5) / flowScale - 0.5) }
+        let (gx, gy) = grid(Float(x), Float(y))
+        let f01 = bilinear(flow01, gx, gy) * flowScale, f10 = bilinear(flow10, gx, gy) * flowScale
+        let ft0 = -(1 - t) * t * f01 + t * t * f10
+        let ft1 = (1 - t) * (1 - t) * f01 - t * (1 - t) * f10
+        let p0 = SIMD2(Float(x), Float(y)) + ft0, p1 = SIMD2(Float(x), Float(y)) + ft1
+        let warped0 = bilinear(frame0, p0.x, p0.y), warped1 = bilinear(frame1, p1.x, p1.y)
+        let (g0x, g0y) = grid(p0.x, p0.y), (g1x, g1y) = grid(p1.x, p1.y)
+        let c0 = bilinear(consistency0, g0x, g0y) / sigma, c1 = bilinear(consistency1, g1x, g1y) / sigma
+        var v0 = 1 / (1 + c1 * c1), v1 = 1 / (1 + c0 * c0)
+        func inside(_ p: SIMD2<Float>) -> Bool {
+            p.x >= -0.5 && p.y >= -0.5 && p.x <= Float(frame0.width) - 0.5 && p.y <= Float(frame0.height) - 0.5
+        }
+        if !inside(p0) { v0 *= 0.01 }
+        if !inside(p1) { v1 *= 0.01 }
+        let w0 = (1 - t) * v0, w1 = t * v1
+        return (w0 * warped0 + w1 * warped1) / max(w0 + w1, 1e-6)
+    }
+}
+
+/// Values the reference's bilinear sampler interpolates.
+public protocol SIMDOrFloat {
+    func mixed(_ other: Self, _ t: Float) -> Self
+}
+extension Float: SIMDOrFloat {
+    public func mixed(_ other: Float, _ t: Float) -> Float { self + (other - self) * t }
+}
+extension SIMD2: SIMDOrFloat where Scalar == Float {
+    public func mixed(_ other: SIMD2<Float>, _ t: Float) -> SIMD2<Float> { self + (other - self) * t }
+}
+extension SIMD3: SIMDOrFloat where Scalar == Float {
+    public func mixed(_ other: SIMD3<Float>, _ t: Float) -> SIMD3<Float> { self + (other - self) * t }
+}

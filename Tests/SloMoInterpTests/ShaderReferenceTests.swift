@@ -1,0 +1,186 @@
+@testable import SloMoInterp
+import SloMoCore
+import SloMoGPU
+import XCTest
+
+/// Every shader against its CPU reference on random inputs.
+final class ShaderReferenceTests: XCTestCase {
+    override func tearDown() { assertNoValidationMessages() }
+
+    /// Unpack then pack through a cross-fade of a frame with itself returns the same bytes, in every format.
+    func testEveryPixelFormatRoundTripsExactly() throws {
+        for (index, pixelFormat) in PixelFormat.allCases.enumerated() {
+            for range in [ColorSpace.Range.limited, .full] {
+                let format = FrameFormat(width: 37, height: 21, pixelFormat: pixelFormat, color: ColorSpace(matrix: .bt709, range: range))
+                var bytes = randomBytes(format.byteCount, seed: UInt64(index))
+                if pixelFormat == .xrgb8888 { for i in stride(from: 3, to: bytes.count, by: 4) { bytes[i] = 255 } }
+                if pixelFormat == .yuyv || pixelFormat == .uyvy {
+                    // The odd width's half pair carries no pixel; its luma byte repeats the last one.
+                    let yOffset = pixelFormat == .yuyv ? 0 : 1, stride = (format.width + 1) / 2 * 4
+                    for row in 0..<format.height { bytes[row * stride + stride - 4 + yOffset + 2] = bytes[row * stride + stride - 4 + yOffset] }
+                }
+                let interpolator = try Interpolator(context: sharedContext, format: format, maxSteps: 1)
+                interpolator.mode = .blend
+                try bytes.withUnsafeBytes { try interpolator.append($0) }
+                try bytes.withUnsafeBytes { try interpolator.append($0) }
+                try interpolator.synthesize(times: [0.5])
+                let output = Array(interpolator.output(0))
+                XCTAssertEqual(output, bytes, "\(pixelFormat) \(range) does not round-trip")
+            }
+        }
+    }
+
+    /// The unpacked planes and a blend of two random frames match the CPU reference.
+    func testUnpackAndBlendMatchReference() throws {
+        for pixelFormat in [PixelFormat.yuv420p, .yuyv, .nv12, .rgb24, .xrgb8888] {
+            let format = FrameFormat(width: 30, height: 17, pixelFormat: pixelFormat, color: ColorSpace(matrix: .bt601, range: .limited))
+            let a = randomBytes(format.byteCount, seed: 7), b = randomBytes(format.byteCount, seed: 8)
+            let interpolator = try Interpolator(context: sharedContext, format: format, maxSteps: 3)
+            interpolator.mode = .blend
+            interpolator.sceneCuts.enabled = false
+            try a.withUnsafeBytes { try interpolator.append($0) }
+            try b.withUnsafeBytes { try interpolator.append($0) }
+            let times: [Float] = [0.25, 0.5, 0.75]
+            try interpolator.synthesize(times: times)
+
+            let frameA = CPUReference.unpack(a, format), frameB = CPUReference.unpack(b, format)
+            let gpuFrames = try interpolator.read(.frames)
+            let pixels = format.width * format.height
+            // Slot 0 holds the first frame, slot 1 the second.
+            for i in 0..<pixels {
+                for c in 0..<3 {
+                    XCTAssertEqual(gpuFrames[i * 4 + c], frameA.values[i][c], accuracy: 1e-5, "\(pixelFormat) unpack")
+                    XCTAssertEqual(gpuFrames[(pixels + i) * 4 + c], frameB.values[i][c], accuracy: 1e-5, "\(pixelFormat) unpack")
+                }
+            }
+            for (step, t) in times.enumerated() {
+                let mixed = CPUReference.Plane(width: format.width, height: format.height,
+                                               values: zip(frameA.values, frameB.values).map { $0 + ($1 - $0) * t })
+                let expected = CPUReference.pack(mixed, format)
+                let actual = Array(interpolator.output(step))
+                let worst = zip(expected, actual).map { abs(Int($0) - Int($1)) }.max()!
+                XCTAssertLessThanOrEqual(worst, 1, "\(pixelFormat) blend at t=\(t)")
+            }
+        }
+    }
+
+    /// Pyramid, patch search, densification, consistency and fusion, each checked against the
+    /// reference fed with the GPU's own inputs to that stage, on a random smooth moving picture.
+    func testFlowStagesMatchReference() throws {
+        let width = 96, height = 64
+        let format = FrameFormat(width: width, height: height, pixelFormat: .yuv420p, color: ColorSpace(matrix: .bt601, range: .full))
+        func frame(_ luma: [UInt8]) -> [UInt8] { luma + [UInt8](repeating: 128, count: format.byteCount - luma.count) }
+        let a = frame(smoothPicture(width: width, height: height, seed: 3))
+        let b = frame(smoothPicture(width: width, height: height, seed: 3, shift: (2.6, -1.3)))
+        let interpolator = try Interpolator(context: sharedContext, format: format, preset: .quality, maxSteps: 2)
+        try a.withUnsafeBytes { try interpolator.append($0) }
+        try b.withUnsafeBytes { try interpolator.append($0) }
+        let times: [Float] = [0.3, 0.5]
+        try interpolator.synthesize(times: times)
+        let plan = interpolator.plan
+        let pyramids = try interpolator.read(.pyramids)
+        func level(_ slot: Int, _ index: Int) -> CPUReference.Plane<Float> {
+            let l = plan.levels[index]
+            let start = slot * plan.pyramidSize + l.pyramidOffset
+            return .init(width: l.width, height: l.height, values: Array(pyramids[start..<start + l.width * l.height]))
+        }
+        // Pyramid levels.
+        for slot in 0..<2 {
+            for index in 1...plan.coarsest {
+                let expected = CPUReference.downsample(level(slot, index - 1), width: plan.levels[index].width, height: plan.levels[index].height)
+                XCTAssertEqual(expected.values, level(slot, index).values, "pyramid level \(index)")
+            }
+        }
+        let flow = try interpolator.read(.flow)
+        func flowPlane(_ index: Int, _ direction: Int) -> CPUReference.Plane<SIMD2<Float>> {
+            let l = plan.levels[index]
+            let start = (l.flowOffset! + direction * l.width * l.height) * 2
+            let values = (0..<l.width * l.height).map { SIMD2(flow[start + 2 * $0], flow[start + 2 * $0 + 1]) }
+            return .init(width: l.width, height: l.height, values: values)
+        }
+        // Patch search at the finest level, started from the GPU's coarser level.
+        let finest = plan.levels[plan.finest], coarser = plan.levels[plan.finest + 1]
+        let patches = try interpolator.read(.patches)
+        let p = plan.parameters
+        var searchErrors: [Float] = []
+        for direction in 0..<2 {
+            let template = level(direction, plan.finest), image = level(1 - direction, plan.finest)
+            let initial = flowPlane(plan.finest + 1, direction)
+            let scale = Float(finest.width) / Float(coarser.width)
+            for row in 0..<finest.rows {
+                for column in 0..<finest.columns {
+                    let origin = (CPUReference.patchOrigin(column, p.stride, finest.width, p.patchSize),
+                                  CPUReference.patchOrigin(row, p.stride, finest.height, p.patchSize))
+                    let center = SIMD2(Float(origin.0), Float(origin.1)) + 0.5 * Float(p.patchSize - 1)
+                    let at = (center + 0.5) / scale - 0.5
+                    let start = CPUReference.bilinear(initial, at.x, at.y) * scale
+                    let expected = CPUReference.searchPatch(template: template, image: image, origin: origin, patch: p.patchSize,
+                                                            iterations: p.iterations, initial: start, compareWithZero: false)
+                    let index = (direction * finest.rows + row) * finest.columns + column
+                    let actual = SIMD2(patches[2 * index], patches[2 * index + 1])
+                    let d = expected - actual
+                    searchErrors.append((d * d).sum().squareRoot())
+                }
+            }
+        }
+        // Iterative search is sensitive to rounding at its stopping test: nearly all patches must agree.
+        let agreeing = searchErrors.filter { $0 < 0.01 }.count
+        XCTAssertGreaterThan(Double(agreeing) / Double(searchErrors.count), 0.97, "patch search disagrees with the reference")
+
+        // Densification from the GPU's patches.
+        for direction in 0..<2 {
+            let count = finest.columns * finest.rows
+            let gpuPatches = (0..<count).map { i in SIMD2(patches[2 * (direction * count + i)], patches[2 * (direction * count + i) + 1]) }
+            let expected = CPUReference.densify(template: level(direction, plan.finest), image: level(1 - direction, plan.finest),
+                                                patches: gpuPatches, columns: finest.columns, rows: finest.rows,
+                                                patch: p.patchSize, stride: p.stride)
+            let actual = flowPlane(plan.finest, direction)
+            for (e, g) in zip(expected.values, actual.values) {
+                XCTAssertEqual(e.x, g.x, accuracy: 1e-3)
+                XCTAssertEqual(e.y, g.y, accuracy: 1e-3)
+            }
+        }
+        // The recovered motion is the true one (shift 2.6, -1.3 at full resolution) away from the borders.
+        let forward = flowPlane(plan.finest, 0)
+        var inner: [SIMD2<Float>] = []
+        for y in 4..<finest.height - 4 { for x in 4..<finest.width - 4 { inner.append(forward[x, y] * plan.flowScale) } }
+        let mean = inner.reduce(.zero, +) / Float(inner.count)
+        XCTAssertEqual(mean.x, 2.6, accuracy: 0.15)
+        XCTAssertEqual(mean.y, -1.3, accuracy: 0.15)
+
+        // Consistency.
+        let consistency = try interpolator.read(.consistency)
+        let plane = finest.width * finest.height
+        for direction in 0..<2 {
+            let expected = CPUReference.consistency(flowPlane(plan.finest, direction), flowPlane(plan.finest, 1 - direction), scale: plan.flowScale)
+            for (i, e) in expected.values.enumerated() {
+                XCTAssertEqual(consistency[direction * plane + i], e, accuracy: 1e-3)
+            }
+        }
+        // Fusion, from the GPU's frames, flow and consistency.
+        let frames = try interpolator.read(.frames)
+        func framePlane(_ slot: Int) -> CPUReference.Plane<SIMD3<Float>> {
+            let values = (0..<width * height).map { i in SIMD3(frames[(slot * width * height + i) * 4], frames[(slot * width * height + i) * 4 + 1], frames[(slot * width * height + i) * 4 + 2]) }
+            return .init(width: width, height: height, values: values)
+        }
+        let c0 = CPUReference.Plane(width: finest.width, height: finest.height, values: Array(consistency[0..<plane]))
+        let c1 = CPUReference.Plane(width: finest.width, height: finest.height, values: Array(consistency[plane..<2 * plane]))
+        let frame0 = framePlane(0), frame1 = framePlane(1)
+        let flow01 = flowPlane(plan.finest, 0), flow10 = flowPlane(plan.finest, 1)
+        for (step, t) in times.enumerated() {
+            var fused: [SIMD3<Float>] = []
+            for y in 0..<height {
+                for x in 0..<width {
+                    fused.append(CPUReference.fusePixel(x: x, y: y, t: t, frame0: frame0, frame1: frame1,
+                                                        flow01: flow01, flow10: flow10,
+                                                        consistency0: c0, consistency1: c1, flowScale: plan.flowScale,
+                                                        sigma: interpolator.occlusionSigma, useFlow: true))
+                }
+            }
+            let expected = CPUReference.pack(.init(width: width, height: height, values: fused), format)
+            let actual = Array(interpolator.output(step))
+            let worst = zip(expected, actual).map { abs(Int($0) - Int($1)) }.max()!
+            XCTAssertLessThanOrEqual(worst, 1, "fusion at t=\(t)")
+        }
+    }
+}
