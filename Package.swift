@@ -28,15 +28,18 @@ let package = Package(
         .target(name: "SloMoInterp", dependencies: ["SloMoCore", "SloMoGPU"], plugins: ["ShaderCompiler"]),
         // Files: Y4M natively, everything else through libavformat/libavcodec.
         .target(name: "SloMoMedia", dependencies: ["SloMoCore", "CFFmpeg"]),
+        // Offline work on files: the converter loop and the quality/speed benchmark.
+        .target(name: "SloMoOffline", dependencies: ["SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoMedia"]),
         // Executables: argument parsing and wiring only.
         .executableTarget(name: "slomo", dependencies: [
-            "SloMoCore", "SloMoInterp", "SloMoMedia",
+            "SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoOffline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "SloMoCoreTests", dependencies: ["SloMoCore"]),
         .testTarget(name: "SloMoInterpTests", dependencies: ["SloMoInterp", "SloMoMedia"]),
         .testTarget(name: "SloMoMediaTests", dependencies: ["SloMoMedia"]),
+        .testTarget(name: "SloMoOfflineTests", dependencies: ["SloMoOffline", "SloMoMedia", "SloMoInterp"]),
         .testTarget(name: "SlomoCLITests", dependencies: ["SloMoMedia"]),
     ],
     swiftLanguageModes: [.v5]

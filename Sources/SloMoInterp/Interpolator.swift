@@ -64,7 +64,12 @@ public final class Interpolator {
         self.format = format
         self.preset = preset
         self.maxSteps = maxSteps
-        plan = FlowPlan(width: format.width, height: format.height, parameters: preset.parameters)
+        var parameters = preset.parameters
+        if let tuning = ProcessInfo.processInfo.environment["SLOMO_TUNE"]?.split(separator: ",").compactMap({ Int($0) }), tuning.count == 4 {
+            parameters = FlowParameters(finestLevel: tuning[0], patchSize: tuning[1], stride: tuning[2], iterations: tuning[3])
+        }
+        if let sigma = ProcessInfo.processInfo.environment["SLOMO_SIGMA"].flatMap(Float.init) { occlusionSigma = sigma }
+        plan = FlowPlan(width: format.width, height: format.height, parameters: parameters)
         frameBytes = format.byteCount
         // Slots start on 16-byte boundaries so a slot is a valid place to read words from.
         slotStride = (frameBytes + 15) / 16 * 16
@@ -116,7 +121,7 @@ public final class Interpolator {
     /// Forgets the previous frame, so the next pair starts without a warm start (after a seek or a gap).
     public func reset() {
         lastPairHadFlow = false
-        appended = min(appended, 0)
+        appended = 0
     }
 
     // MARK: - Synthesis
@@ -134,7 +139,7 @@ public final class Interpolator {
         } else if cut || mode == .repeat {
             if ingestPending { try ingest() }
             // The nearest real frame, straight from the input slots.
-            lastOutcome = (times.map { $0 < 0.5 ? 1 - newest : newest }, times.count)
+            lastOutcome = (times.map { $0 <= 0.5 ? 1 - newest : newest }, times.count)
             lastPairHadFlow = false
             return Synthesis(count: times.count, sceneCut: cut, gpuMilliseconds: 0)
         } else {

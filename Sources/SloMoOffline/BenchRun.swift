@@ -1,0 +1,79 @@
+import Foundation
+import SloMoCore
+import SloMoGPU
+import SloMoInterp
+
+/// `slomo bench`: every clip of the protocol, Middlebury and the memory figures, printed as
+/// they come and written to the report and its chart.
+public enum BenchRun {
+    public static func run(data: String, report: String, chart: String, quick: Bool, context: GPUContext, command: String) throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("slomo-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let benchmark = Benchmark(context: context, scratch: scratch)
+        var clips = [Benchmark.Clip(name: "bikes 640×272", path: "\(data)/bikes.mp4"),
+                     Benchmark.Clip(name: "carphone 176×144", path: "\(data)/carphone_pristine.mp4")]
+        if !quick { clips.append(Benchmark.Clip(name: "bikes 1280×720", path: "\(data)/bikes.mp4", size: (1280, 720))) }
+        var output = BenchmarkReport(command: command, machine: machineDescription(), device: context.info.description)
+        for clip in clips {
+            output.clips.append(try benchmark.run(clip, log: { print($0) }))
+        }
+        if !quick {
+            let middlebury = try benchmark.runMiddlebury(directory: "\(data)/middlebury", log: { print($0) })
+            output.middlebury = middlebury.mean
+            output.middleburyPerSequence = middlebury.perSequence
+            for result in middlebury.mean { print(String(format: "middlebury mean %@: %.2f dB", result.method.rawValue, result.psnr)) }
+        }
+        output.memory = try memoryFigures(context: context)
+        output.memory.forEach { print($0) }
+        let chartURL = URL(fileURLWithPath: chart)
+        try FileManager.default.createDirectory(at: chartURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try output.svg().write(to: chartURL, atomically: true, encoding: .utf8)
+        let reportURL = URL(fileURLWithPath: report)
+        let relativeChart = chartURL.path.hasPrefix(reportURL.deletingLastPathComponent().path + "/")
+            ? String(chartURL.path.dropFirst(reportURL.deletingLastPathComponent().path.count + 1)) : chartURL.path
+        try output.markdown(chartPath: relativeChart).write(to: reportURL, atomically: true, encoding: .utf8)
+        print("slomo bench: wrote \(report) and \(chart)")
+    }
+
+    /// The engine's own buffers at 1080p for each scale, and the process's resident memory over a
+    /// long run (600 pairs of the test pattern at 640×360, ×4), which must stay flat.
+    static func memoryFigures(context: GPUContext) throws -> [String] {
+        var lines: [String] = []
+        let format1080 = FrameFormat(width: 1920, height: 1080, pixelFormat: .yuv420p, color: ColorSpace(matrix: .bt709, range: .limited))
+        for (preset, steps) in [(FlowPreset.fast, 1), (.quality, 1), (.quality, 15)] {
+            let interpolator = try Interpolator(context: context, format: format1080, preset: preset, maxSteps: steps)
+            let (device, host) = interpolator.memory
+            lines.append(String(format: "1920×1080 yuv420p, %@ preset, up to %d frames per pair: %.1f MiB device, %.1f MiB host-visible",
+                                preset.rawValue, steps, Double(device) / 1048576, Double(host) / 1048576))
+        }
+        let pattern = TestPattern(width: 640, height: 360)
+        let interpolator = try Interpolator(context: context, format: pattern.format, preset: .fast, maxSteps: 3)
+        var frame = [UInt8](repeating: 0, count: pattern.format.byteCount)
+        var samples: [(Int, Double)] = []
+        // Two rendered frames alternate so the loop measures the engine, not the renderer.
+        var rendered = [frame, frame]
+        for i in 0..<2 { rendered[i].withUnsafeMutableBytes { pattern.render(time: Double(i), into: $0) } }
+        for pair in 0...600 {
+            frame = rendered[pair % 2]
+            try frame.withUnsafeBytes { try interpolator.append($0) }
+            if pair > 0 { try interpolator.synthesize(times: [0.25, 0.5, 0.75]) }
+            if pair == 50 || pair == 300 || pair == 600 { samples.append((pair, residentMiB())) }
+        }
+        lines.append("Resident memory over 600 pairs (640×360, ×4, fast): " + samples.map { String(format: "%.1f MiB after %d", $0.1, $0.0) }.joined(separator: ", "))
+        return lines
+    }
+
+    static func residentMiB() -> Double {
+        guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+              let pages = statm.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else { return 0 }
+        return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / 1048576
+    }
+
+    static func machineDescription() -> String {
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }?
+            .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
+        return "\(model), \(ProcessInfo.processInfo.activeProcessorCount) cores"
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import SloMoCore
+import SloMoGPU
+import SloMoInterp
+import SloMoMedia
+
+/// The standard frame-interpolation protocol: keep a clip's even frames, synthesise the odd ones
+/// at t = 0.5 and score them against the real odd frames (PSNR and SSIM on 8-bit luma), for
+/// slomo's modes beside repeat, blend and FFmpeg's minterpolate, all in the same run.
+public struct Benchmark {
+    public struct Clip: Sendable {
+        public var name: String
+        public var path: String
+        /// Resize to this before the protocol runs (the speed case).
+        public var size: (width: Int, height: Int)?
+        public init(name: String, path: String, size: (width: Int, height: Int)? = nil) {
+            self.name = name
+            self.path = path
+            self.size = size
+        }
+    }
+
+    public enum Method: String, CaseIterable, Sendable {
+        case `repeat` = "repeat", blend, minterpolate, flowFast = "slomo flow fast", flowQuality = "slomo flow quality"
+    }
+
+    public struct Result: Sendable {
+        public var clip: String
+        public var method: Method
+        public var psnr: Double
+        /// Luma SSIM for video clips; nil for Middlebury, scored in RGB PSNR alone.
+        public var ssim: Double?
+        public var millisecondsPerFrame: Double
+    }
+
+    /// 61 frames give 31 inputs and 30 frames to synthesise.
+    public var frameCount = 61
+    public var methods = Method.allCases
+    public let context: GPUContext
+    public let scratch: URL
+
+    public init(context: GPUContext, scratch: URL) {
+        self.context = context
+        self.scratch = scratch
+    }
+
+    // MARK: - Video clips
+
+    public func run(_ clip: Clip, log: (String) -> Void = { _ in }) throws -> [Result] {
+        let frames = try loadFrames(clip)
+        let format = frames.format
+        let inputs = stride(from: 0, to: frames.frames.count, by: 2).map { frames.frames[$0] }
+        let truth = stride(from: 1, to: frames.frames.count, by: 2).map { frames.frames[$0] }
+        let lumaCount = format.width * format.height
+        func score(_ method: Method, _ synthesised: [[UInt8]], _ milliseconds: Double) -> Result {
+            var psnrSum = 0.0, ssimSum = 0.0
+            for (made, real) in zip(synthesised, truth) {
+                made.withUnsafeBytes { a in
+                    real.withUnsafeBytes { b in
+                        let luma = (UnsafeRawBufferPointer(rebasing: a[..<lumaCount]), UnsafeRawBufferPointer(rebasing: b[..<lumaCount]))
+                        psnrSum += min(Quality.psnr(luma.0, luma.1), 100)
+                        ssimSum += Quality.ssim(luma.0, luma.1, width: format.width, height: format.height)
+                    }
+                }
+            }
+            let n = Double(truth.count)
+            let result = Result(clip: clip.name, method: method, psnr: psnrSum / n, ssim: ssimSum / n, millisecondsPerFrame: milliseconds)
+            log(String(format: "%@ %@: PSNR-Y %.2f dB, SSIM-Y %.4f, %.1f ms/frame", clip.name, method.rawValue, result.psnr, result.ssim!, milliseconds))
+            return result
+        }
+        var results: [Result] = []
+        for method in methods {
+            switch method {
+            case .minterpolate:
+                let (made, milliseconds) = try minterpolate(inputs, format: format, rate: frames.rate, expected: truth.count)
+                results.append(score(method, made, milliseconds))
+            default:
+                let (made, milliseconds) = try synthesise(inputs, format: format, method: method, count: truth.count)
+                results.append(score(method, made, milliseconds))
+            }
+        }
+        return results
+    }
+
+    private func loadFrames(_ clip: Clip) throws -> (format: FrameFormat, rate: Rational, frames: [[UInt8]]) {
+        var reader = try openVideoReader(path: clip.path)
+        if clip.size != nil || reader.format.pixelFormat != .yuv420p {
+            // The protocol works on yuv420p; ffmpeg converts (and for the speed case scales) once.
+            let size = clip.size.map { "scale=\($0.width):\($0.height):flags=bicubic," } ?? ""
+            let path = scratch.appendingPathComponent("\(clip.name).y4m").path
+            try FFmpegTool.run(["-i", clip.path, "-frames:v", "\(frameCount)", "-vf", size + "format=yuv420p", path])
+            reader = try openVideoReader(path: path)
+        }
+        var frames: [[UInt8]] = []
+        while frames.count < frameCount, let frame = try reader.readFrame() { frames.append(frame) }
+        return (reader.format, reader.frameRate, frames)
+    }
+
+    /// Runs slomo over the inputs; the timing covers upload, flow, synthesis and conversion back.
+    private func synthesise(_ inputs: [[UInt8]], format: FrameFormat, method: Method, count: Int) throws -> ([[UInt8]], Double) {
+        let preset: FlowPreset = method == .flowFast ? .fast : .quality
+        let interpolator = try Interpolator(context: context, format: format, preset: preset, maxSteps: 1)
+        switch method {
+        case .repeat: interpolator.mode = .repeat
+        case .blend: interpolator.mode = .blend
+        default: interpolator.mode = .flow
+        }
+        // Warm-up over three frames builds the pipelines and both slots' recordings.
+        for (index, frame) in [inputs[0], inputs[1], inputs[0]].enumerated() {
+            try frame.withUnsafeBytes { try interpolator.append($0) }
+            if index > 0 { try interpolator.synthesize(times: [0.5]) }
+        }
+        interpolator.reset()
+        var made: [[UInt8]] = []
+        var elapsed: UInt64 = 0
+        for (index, frame) in inputs.enumerated() {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try frame.withUnsafeBytes { try interpolator.append($0) }
+            if index > 0 {
+                try interpolator.synthesize(times: [0.5])
+                elapsed += DispatchTime.now().uptimeNanoseconds - start
+                made.append(Array(interpolator.output(0)))
+            }
+        }
+        return (Array(made.prefix(count)), Double(elapsed) / 1e6 / Double(made.count))
+    }
+
+    /// FFmpeg's minterpolate over the same inputs, timed as a whole process run.
+    private func minterpolate(_ inputs: [[UInt8]], format: FrameFormat, rate: Rational, expected: Int) throws -> ([[UInt8]], Double) {
+        let source = scratch.appendingPathComponent("minterpolate-in.y4m").path
+        let target = scratch.appendingPathComponent("minterpolate-out.y4m").path
+        let writer = try makeVideoWriter(path: source, format: format, frameRate: rate / 2, audioFrom: nil)
+        for frame in inputs { try frame.withUnsafeBytes { try writer.write($0) } }
+        try writer.finish()
+        let seconds = try FFmpegTool.run(["-i", source, "-vf", FFmpegTool.minterpolateFilter(rate: rate.description), target])
+        let reader = try openVideoReader(path: target)
+        var frames: [[UInt8]] = []
+        while let frame = try reader.readFrame() { frames.append(frame) }
+        let odd = stride(from: 1, to: frames.count, by: 2).map { frames[$0] }
+        return (Array(odd.prefix(expected)), seconds * 1000 / Double(expected))
+    }
+
+    // MARK: - Middlebury
+
+    /// The Middlebury "other" pairs: synthesise frame10i11 from frame10 and frame11; RGB PSNR.
+    public func runMiddlebury(directory: String, log: (String) -> Void = { _ in }) throws -> (mean: [Result], perSequence: [String: [Method: Double]]) {
+        let sequences = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+            .filter { FileManager.default.fileExists(atPath: "\(directory)/\($0)/frame10i11.png") }
+        var sums: [Method: (psnr: Double, milliseconds: Double)] = [:]
+        var perSequence: [String: [Method: Double]] = [:]
+        let methods = self.methods.filter { $0 != .repeat }
+        for sequence in sequences {
+            let first = try readImage(path: "\(directory)/\(sequence)/frame10.png")
+            let second = try readImage(path: "\(directory)/\(sequence)/frame11.png")
+            let truth = try readImage(path: "\(directory)/\(sequence)/frame10i11.png")
+            let format = FrameFormat(width: first.width, height: first.height, pixelFormat: .rgb24, color: ColorSpace(matrix: .bt601, range: .full))
+            for method in methods {
+                let made: [UInt8], milliseconds: Double
+                if method == .minterpolate {
+                    (made, milliseconds) = try minterpolatePair(first.rgb, second.rgb, format: format)
+                } else {
+                    let (frames, ms) = try synthesise([first.rgb, second.rgb], format: format, method: method, count: 1)
+                    (made, milliseconds) = (frames[0], ms)
+                }
+                let psnr = made.withUnsafeBytes { a in truth.rgb.withUnsafeBytes { b in Quality.psnr(a, b) } }
+                perSequence[sequence, default: [:]][method] = psnr
+                sums[method, default: (0, 0)].psnr += psnr
+                sums[method, default: (0, 0)].milliseconds += milliseconds
+            }
+            log("middlebury \(sequence): " + methods.map { String(format: "%@ %.2f", $0.rawValue, perSequence[sequence]![$0]!) }.joined(separator: ", "))
+        }
+        let n = Double(sequences.count)
+        let mean = methods.map { Result(clip: "middlebury", method: $0, psnr: sums[$0]!.psnr / n, ssim: nil, millisecondsPerFrame: sums[$0]!.milliseconds / n) }
+        return (mean, perSequence)
+    }
+
+    private func minterpolatePair(_ a: [UInt8], _ b: [UInt8], format: FrameFormat) throws -> ([UInt8], Double) {
+        let source = scratch.appendingPathComponent("pair.rgb").path
+        let target = scratch.appendingPathComponent("pair-out.rgb").path
+        FileManager.default.createFile(atPath: source, contents: Data(a + b))
+        let size = "\(format.width)x\(format.height)"
+        let seconds = try FFmpegTool.run(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", size, "-framerate", "1", "-i", source,
+                                          "-vf", FFmpegTool.minterpolateFilter(rate: "2"), "-f", "rawvideo", "-pix_fmt", "rgb24", target])
+        let data = try Data(contentsOf: URL(fileURLWithPath: target))
+        let frameBytes = format.byteCount
+        guard data.count >= 2 * frameBytes else { throw FFmpegTool.Failure(arguments: [], message: "minterpolate returned \(data.count / max(frameBytes, 1)) frames") }
+        return (Array(data[frameBytes..<2 * frameBytes]), seconds * 1000)
+    }
+}

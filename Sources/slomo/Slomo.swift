@@ -1,0 +1,164 @@
+import ArgumentParser
+import Foundation
+import SloMoCore
+import SloMoGPU
+import SloMoInterp
+import SloMoOffline
+
+@main
+struct Slomo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Frame-rate upconversion and slow motion on Vulkan compute.",
+        subcommands: [Interpolate.self, Demo.self, Bench.self, Devices.self])
+}
+
+extension InterpolationMode: ExpressibleByArgument {}
+extension FlowPreset: ExpressibleByArgument {}
+extension Visualization: ExpressibleByArgument {}
+
+/// Options every GPU command shares.
+struct DeviceOptions: ParsableArguments {
+    @Option(name: .long, help: "Vulkan device: an index or part of its name (see `slomo devices`).")
+    var device: String?
+
+    func context() throws -> GPUContext { try GPUContext(options: GPUOptions(device: device)) }
+}
+
+/// Runs `body`, turning any error into one line on stderr and exit status 1.
+func reportingErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        FileHandle.standardError.write(Data("slomo: error: \(error)\n".utf8))
+        throw ExitCode.failure
+    }
+}
+
+/// A one-line progress bar on a terminal; silent otherwise.
+final class ProgressBar {
+    private let enabled = isatty(STDERR_FILENO) != 0
+    private var last = Date.distantPast
+
+    func update(_ done: Int, _ total: Int?) {
+        guard enabled, Date().timeIntervalSince(last) > 0.1 else { return }
+        last = Date()
+        if let total, total > 0 {
+            let width = 30, filled = min(width, done * width / total)
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total) frames".utf8))
+        } else {
+            FileHandle.standardError.write(Data("\r\(done) frames".utf8))
+        }
+    }
+
+    func finish() {
+        if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}
+
+struct Interpolate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Interpolate a video file.",
+        discussion: """
+            Writes scale − 1 synthesised frames between every pair of input frames. By default the frame rate \
+            rises by the scale and the duration (and audio) is kept; --slowmo keeps the input rate, so the \
+            clip plays scale times slower (`--scale 4 --slowmo` is Super SloMo's `eval.py --scale 4`).
+            Output by extension: .y4m, .mp4, .mkv, .mov.
+            """)
+
+    @Argument(help: "Input video (Y4M, or anything FFmpeg's libraries decode).") var input: String
+    @Argument(help: "Output video (.y4m, .mp4, .mkv, .mov).") var output: String
+    @Option(help: "Output frames per input frame (2...16).") var scale: Int
+    @Option(help: "repeat, blend or flow.") var mode: InterpolationMode = .flow
+    @Option(help: "fast or quality (flow mode).") var preset: FlowPreset = .quality
+    @Option(help: "Output frame rate (default: input rate × scale).") var fps: Double?
+    @Flag(help: "Keep the input frame rate: slow motion.") var slowmo = false
+    @Option(help: "Write pictures of the flow or visibility maps instead of frames.") var visualize: Visualization?
+    @OptionGroup var deviceOptions: DeviceOptions
+
+    func validate() throws {
+        guard ConversionOptions.scales.contains(scale) else {
+            throw ValidationError("--scale must be between \(ConversionOptions.scales.lowerBound) and \(ConversionOptions.scales.upperBound)")
+        }
+        if fps != nil && slowmo { throw ValidationError("--fps and --slowmo exclude each other") }
+        if let fps, !(fps > 0 && fps <= 1000) { throw ValidationError("--fps must be between 0 and 1000") }
+    }
+
+    func run() throws {
+        var options = ConversionOptions(scale: scale)
+        options.mode = mode
+        options.preset = preset
+        options.slowMotion = slowmo
+        options.frameRate = fps.map(Rational.approximating)
+        options.visualization = visualize
+        let progress = ProgressBar()
+        let summary = try reportingErrors {
+            let context = try deviceOptions.context()
+            defer { progress.finish() }
+            return try FileConverter.convert(input: input, output: output, options: options, context: context, progress: progress.update)
+        }
+        let detail = mode == .flow ? "flow/\(preset.rawValue)" : mode.rawValue
+        print(String(format: "slomo: %d frames in, %d out (%d synthesised, %d scene cuts) at %@ fps, %.1f ms per synthesised frame (%@), %.1f s%@",
+                     summary.framesIn, summary.framesOut, summary.synthesised, summary.sceneCuts, summary.outputRate.description,
+                     summary.millisecondsPerSynthesisedFrame, detail, summary.seconds, summary.keptAudio ? ", audio kept" : ""))
+    }
+}
+
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Interpolate the built-in moving test pattern and score it against the true in-between frames.")
+
+    @Argument(help: "Where to write the interpolated pattern (.y4m, .mp4, .mkv).") var output = "slomo-demo.y4m"
+    @Option(help: "Output frames per input frame (2...16).") var scale = 4
+    @Option(help: "Input frames to render.") var frames = 24
+    @Option(help: "fast or quality.") var preset: FlowPreset = .quality
+    @OptionGroup var deviceOptions: DeviceOptions
+
+    func validate() throws {
+        guard ConversionOptions.scales.contains(scale) else { throw ValidationError("--scale must be between 2 and 16") }
+        guard frames >= 2 else { throw ValidationError("--frames must be at least 2") }
+    }
+
+    func run() throws {
+        let result = try reportingErrors {
+            try DemoRun.run(output: output, scale: scale, frames: frames, preset: preset, context: try deviceOptions.context())
+        }
+        print(String(format: "slomo demo: wrote %d frames (%dx%d, %d× of %d rendered frames) to %@ on %@",
+                     result.framesOut, result.width, result.height, scale, frames, output, result.device))
+        print(String(format: "slomo demo: in-between frames against the true pattern: flow %.2f dB, blend %.2f dB, repeat %.2f dB (PSNR-Y); %.1f ms per synthesised frame",
+                     result.flowPSNR, result.blendPSNR, result.repeatPSNR, result.millisecondsPerFrame))
+    }
+}
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Quality and speed against repeat, blend and FFmpeg's minterpolate; writes BENCHMARKS.md and its chart.")
+
+    @Option(help: "Folder with bikes.mp4, carphone_pristine.mp4 and middlebury/.") var data = "../shared/data"
+    @Option(help: "Report to write.") var report = "BENCHMARKS.md"
+    @Option(help: "Chart to write, referenced from the report.") var chart = "benchmarks/quality-speed.svg"
+    @Flag(help: "Skip the 1280×720 speed case and Middlebury.") var quick = false
+    @OptionGroup var deviceOptions: DeviceOptions
+
+    func run() throws {
+        try reportingErrors {
+            try BenchRun.run(data: data, report: report, chart: chart, quick: quick, context: try deviceOptions.context(),
+                             command: (["slomo"] + CommandLine.arguments.dropFirst()).joined(separator: " "))
+        }
+    }
+}
+
+struct Devices: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the Vulkan devices, the one chosen by default first.")
+
+    func run() throws {
+        let devices = try reportingErrors { try GPUContext.availableDevices() }
+        if devices.isEmpty {
+            FileHandle.standardError.write(Data("slomo: error: \(GPUError.noDevice)\n".utf8))
+            throw ExitCode.failure
+        }
+        for device in devices.sorted(by: { ($0.kind, $0.index) < ($1.kind, $1.index) }) { print(device) }
+    }
+}
