@@ -69,10 +69,10 @@ public final class LibavReader: VideoReader {
         guard format.hasPlausibleSize else {
             throw MediaError.corruptStream(path: path, reason: "frame size \(frame.width)x\(frame.height)")
         }
-        switch frame.chroma_location {
-        case AVCHROMA_LOC_CENTER: chromaSiting = .center
-        case AVCHROMA_LOC_LEFT: chromaSiting = .left
-        case AVCHROMA_LOC_TOPLEFT: chromaSiting = .topLeft
+        switch (format.pixelFormat, frame.chroma_location) {
+        case (.yuv420p, AVCHROMA_LOC_CENTER): chromaSiting = .center
+        case (.yuv420p, AVCHROMA_LOC_LEFT): chromaSiting = .left
+        case (.yuv420p, AVCHROMA_LOC_TOPLEFT): chromaSiting = .topLeft
         default: chromaSiting = nil
         }
         let stream = demuxer.videoStream.pointee

@@ -89,6 +89,7 @@ final class FrameTransfer {
     init(from source: (format: AVPixelFormat, width: Int, height: Int),
          to destination: (format: AVPixelFormat, width: Int, height: Int),
          color: ColorSpace, path: String) throws {
+        _ = quietLibavLogging
         self.source = source
         self.destination = destination
         if FrameTransfer.sameLayout(source.format, destination.format),

@@ -14,6 +14,8 @@ final class LibavReaderTests: XCTestCase {
         XCTAssertEqual(reader.format.byteCount, 640 * 272 * 3 / 2)
         XCTAssertEqual(reader.frameRate, Rational(25))
         XCTAssertEqual(reader.frameCountHint, 250)
+        XCTAssertEqual(reader.chromaSiting, .left)
+        XCTAssertEqual(reader.format.color, ColorSpace(matrix: .bt601, range: .limited), "untagged: guessed")
 
         let first = try XCTUnwrap(try reader.readFrame())
         let reference = [UInt8](try runTool("ffmpeg", ["-v", "error", "-i", path, "-frames:v", "1",

@@ -82,6 +82,23 @@ final class LibavWriterTests: XCTestCase {
         }
     }
 
+    func testChromaSitingSurvivesConversions() throws {
+        let directory = try temporaryDirectory()
+        let y4m = directory.appendingPathComponent("bikes.y4m").path
+        let mkv = directory.appendingPathComponent("bikes.mkv").path
+        for (input, output) in [(try TestData.path("bikes.mp4"), y4m), (y4m, mkv)] {
+            let reader = try openVideoReader(path: input)
+            XCTAssertEqual(reader.chromaSiting, .left, input)
+            let writer = try makeVideoWriter(path: output, format: reader.format, frameRate: reader.frameRate,
+                                             audioFrom: nil, chromaSiting: reader.chromaSiting)
+            for _ in 0..<2 { try writer.write(try XCTUnwrap(try reader.readFrame())) }
+            try writer.finish()
+        }
+        let header = String(decoding: try Data(contentsOf: URL(fileURLWithPath: y4m)).prefix { $0 != 0x0A }, as: UTF8.self)
+        XCTAssertEqual(header, "YUV4MPEG2 W640 H272 F25:1 Ip C420mpeg2 XCOLORRANGE=LIMITED")
+        XCTAssertEqual(try videoStream(mkv)["chroma_location"] as? String, "left")
+    }
+
     func testLosslessFallbackIsExact() throws {
         let directory = try temporaryDirectory()
         let cases: [(String, PixelFormat, String)] = [

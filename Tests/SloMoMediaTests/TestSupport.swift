@@ -67,7 +67,7 @@ func runTool(_ name: String, _ arguments: [String]) throws -> Data {
 /// The streams ffprobe sees, frames counted by decoding.
 func probeStreams(_ path: String) throws -> [[String: Any]] {
     let json = try runTool("ffprobe", ["-v", "error", "-count_frames", "-show_entries",
-                                       "stream=codec_type,codec_name,width,height,pix_fmt,avg_frame_rate,r_frame_rate,nb_read_frames,duration,color_space,color_range",
+                                       "stream=codec_type,codec_name,width,height,pix_fmt,avg_frame_rate,r_frame_rate,nb_read_frames,duration,color_space,color_range,chroma_location",
                                        "-of", "json", path])
     let root = try JSONSerialization.jsonObject(with: json) as? [String: Any]
     return root?["streams"] as? [[String: Any]] ?? []
