@@ -16,4 +16,7 @@ static inline const char *slomo_av_strerror(int e, char *buf, size_t size) {
     av_strerror(e, buf, size);
     return buf;
 }
+// AVERROR_INVALIDDATA and AV_NOPTS_VALUE are built from macros Swift cannot evaluate.
+static inline int slomo_averror_invaliddata(void) { return AVERROR_INVALIDDATA; }
+static inline int64_t slomo_nopts_value(void) { return AV_NOPTS_VALUE; }
 #endif
