@@ -17,6 +17,9 @@ let package = Package(
         .systemLibrary(name: "CVulkan", pkgConfig: "vulkan", providers: [.apt(["libvulkan-dev"])]),
         .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat",
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
+        // Linux UAPI constants Swift cannot import (ioctl numbers, fourccs), as prefixed static inlines.
+        .target(name: "CV4L2"),
+        .target(name: "CDRM"),
         // Build tool: compiles Shaders/*.comp to SPIR-V and embeds it as Swift source.
         .plugin(name: "ShaderCompiler", capability: .buildTool()),
 
@@ -28,6 +31,14 @@ let package = Package(
         .target(name: "SloMoInterp", dependencies: ["SloMoCore", "SloMoGPU"], plugins: ["ShaderCompiler"]),
         // Files: Y4M natively, everything else through libavformat/libavcodec.
         .target(name: "SloMoMedia", dependencies: ["SloMoCore", "CFFmpeg"]),
+        // Kernel I/O: V4L2 capture and loopback output, DRM/KMS output.
+        .target(name: "SloMoV4L2", dependencies: ["SloMoCore", "CV4L2", "CFFmpeg"]),
+        .target(name: "SloMoDRM", dependencies: ["SloMoCore", "CDRM"]),
+        // The service: pipeline, scheduler, budget controller, control socket, systemd integration.
+        .target(name: "SloMoDaemon", dependencies: [
+            "SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoMedia", "SloMoV4L2", "SloMoDRM",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Offline work on files: the converter loop and the quality/speed benchmark.
         .target(name: "SloMoOffline", dependencies: ["SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoMedia"]),
         // Executables: argument parsing and wiring only.
@@ -36,11 +47,20 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .executableTarget(name: "slomod", dependencies: [
+            "SloMoDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "slomoctl", dependencies: [
+            "SloMoDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
         .testTarget(name: "SloMoCoreTests", dependencies: ["SloMoCore"]),
         .testTarget(name: "SloMoInterpTests", dependencies: ["SloMoInterp", "SloMoMedia"]),
         .testTarget(name: "SloMoMediaTests", dependencies: ["SloMoMedia"]),
         .testTarget(name: "SloMoOfflineTests", dependencies: ["SloMoOffline", "SloMoMedia", "SloMoInterp"]),
         .testTarget(name: "SlomoCLITests", dependencies: ["SloMoMedia"]),
+        .testTarget(name: "SloMoDaemonTests", dependencies: ["SloMoDaemon"]),
+        .testTarget(name: "SloMoV4L2Tests", dependencies: ["SloMoV4L2", "SloMoDRM"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,0 +1,1 @@
+/* placeholder: filled by the CV4L2 shim */

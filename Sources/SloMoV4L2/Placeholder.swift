@@ -1,0 +1,1 @@
+public enum SloMoV4L2Placeholder {}
