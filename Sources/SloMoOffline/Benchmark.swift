@@ -177,7 +177,7 @@ public struct Benchmark {
     private func minterpolatePair(_ a: [UInt8], _ b: [UInt8], format: FrameFormat) throws -> ([UInt8], Double) {
         let source = scratch.appendingPathComponent("pair.rgb").path
         let target = scratch.appendingPathComponent("pair-out.rgb").path
-        FileManager.default.createFile(atPath: source, contents: Data(a + b))
+        try Data(a + b).write(to: URL(fileURLWithPath: source))
         let size = "\(format.width)x\(format.height)"
         let seconds = try FFmpegTool.run(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", size, "-framerate", "1", "-i", source,
                                           "-vf", FFmpegTool.minterpolateFilter(rate: "2"), "-f", "rawvideo", "-pix_fmt", "rgb24", target])

@@ -1,0 +1,41 @@
+/// A frame lent by a source: its bytes are valid only inside the closure it is passed to,
+/// after which the buffer goes back to its owner (for V4L2, a QBUF to the driver).
+public struct LentFrame {
+    public var format: FrameFormat
+    /// Capture time on CLOCK_MONOTONIC, in nanoseconds (from the driver where it provides one).
+    public var timestamp: UInt64
+    /// Driver sequence number, or a running count; gaps reveal dropped frames.
+    public var sequence: UInt64
+    public var bytes: UnsafeRawBufferPointer
+
+    public init(format: FrameFormat, timestamp: UInt64, sequence: UInt64, bytes: UnsafeRawBufferPointer) {
+        self.format = format
+        self.timestamp = timestamp
+        self.sequence = sequence
+        self.bytes = bytes
+    }
+}
+
+/// Where frames come from: a camera, a capture card, a file or the built-in test pattern.
+public protocol FrameSource: AnyObject {
+    /// Valid after `open`.
+    var format: FrameFormat { get }
+    /// Nominal input rate (frames per second), valid after `open`.
+    var frameRate: Rational { get }
+    func open() throws
+    /// Waits up to `timeoutNanoseconds` for the next frame and lends it to `body`.
+    /// Returns false on timeout; throws when the device fails or disappears.
+    func next(timeoutNanoseconds: UInt64, _ body: (LentFrame) throws -> Void) throws -> Bool
+    func close()
+}
+
+/// Where frames go: v4l2loopback, a DRM/KMS display, a Y4M file or nowhere.
+public protocol FrameSink: AnyObject {
+    /// Prepares for frames of `format` at `frameRate`; the format never changes while open.
+    func open(format: FrameFormat, frameRate: Rational) throws
+    /// Delivers one frame of exactly `format.byteCount` bytes, presented at `timestamp` (CLOCK_MONOTONIC ns).
+    func write(_ frame: UnsafeRawBufferPointer, timestamp: UInt64) throws
+    /// Changes the rate without reopening (a live scale change); sinks that pace themselves use it.
+    func setFrameRate(_ frameRate: Rational) throws
+    func close()
+}
