@@ -1,7 +1,8 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Forward–backward consistency: |F_a→b(x) + F_b→a(x + F_a→b(x))| in full-resolution pixels, per
-// direction. Large where a pixel of frame a has no counterpart in frame b (it becomes occluded).
+// Forward–backward consistency, per direction: how far |F_a→b(x) + F_b→a(x + F_a→b(x))|² exceeds the
+// tolerance of Sundaram et al. (ECCV 2010), 0.01·(|F|² + |B|²) + 0.5, in full-resolution pixels².
+// Positive where a pixel of frame a has no counterpart in frame b (it becomes occluded).
 layout(local_size_x = 8, local_size_y = 8) in;
 layout(std430, binding = 0) readonly buffer Flow { vec2 flow[]; };
 layout(std430, binding = 1) writeonly buffer Consistency { float consistency[]; };
@@ -20,5 +21,7 @@ void main() {
     int own = pc.flowOffset + direction * plane, other = pc.flowOffset + (1 - direction) * plane;
     vec2 u = flow[own + p.y * pc.width + p.x];
     vec2 back = sampleFlow(other, pc.width, pc.height, vec2(p) + u);
-    consistency[direction * plane + p.y * pc.width + p.x] = length(u + back) * pc.flowScale;
+    vec2 f = u * pc.flowScale, b = back * pc.flowScale;
+    float excess = dot(f + b, f + b) - 0.01 * (dot(f, f) + dot(b, b)) - 0.5;
+    consistency[direction * plane + p.y * pc.width + p.x] = max(excess, 0.0);
 }

@@ -43,39 +43,47 @@ vec2 toFlowGrid(vec2 p) { return (p + 0.5) / pc.flowScale - 0.5; }
 
 bool inside(vec2 p, int w, int h) { return p.x >= -0.5 && p.y >= -0.5 && p.x <= float(w) - 0.5 && p.y <= float(h) - 0.5; }
 
-vec3 synthesize(ivec2 p, float t) {
+// Flow varies slowly at flow resolution (half or quarter of full), so one flow sample and one
+// visibility estimate serve a whole 2×2 block; only the frame samples are per pixel.
+void synthesizeBlock(ivec2 origin, float t, out vec3 values[4]) {
     int w = pc.color.width, h = pc.color.height;
-    vec4 a = frames[pc.frame0 + p.y * w + p.x], b = frames[pc.frame1 + p.y * w + p.x];
-    if (pc.useFlow == 0) return mix(a, b, t).xyz;
+    if (pc.useFlow == 0) {
+        for (int i = 0; i < 4; i++) {
+            ivec2 p = min(origin + ivec2(i & 1, i >> 1), ivec2(w - 1, h - 1));
+            values[i] = mix(frames[pc.frame0 + p.y * w + p.x], frames[pc.frame1 + p.y * w + p.x], t).xyz;
+        }
+        return;
+    }
     int plane = pc.flowWidth * pc.flowHeight;
-    vec2 g = toFlowGrid(vec2(p));
+    vec2 center = vec2(origin) + 0.5;
+    vec2 g = toFlowGrid(center);
     vec2 f01 = sampleFlow(pc.flowOffset, pc.flowWidth, pc.flowHeight, g) * pc.flowScale;
     vec2 f10 = sampleFlow(pc.flowOffset + plane, pc.flowWidth, pc.flowHeight, g) * pc.flowScale;
     vec2 ft0 = -(1.0 - t) * t * f01 + t * t * f10;
     vec2 ft1 = (1.0 - t) * (1.0 - t) * f01 - t * (1.0 - t) * f10;
-    vec2 p0 = vec2(p) + ft0, p1 = vec2(p) + ft1;
-    vec4 warped0 = sampleFrame(pc.frame0, w, h, p0);
-    vec4 warped1 = sampleFrame(pc.frame1, w, h, p1);
-    float c0 = sampleConsistency(0, pc.flowWidth, pc.flowHeight, toFlowGrid(p0)) / pc.occlusionSigma;
-    float c1 = sampleConsistency(plane, pc.flowWidth, pc.flowHeight, toFlowGrid(p1)) / pc.occlusionSigma;
-    float v0 = 1.0 / (1.0 + c1 * c1);
-    float v1 = 1.0 / (1.0 + c0 * c0);
-    // A warp that reads from outside its frame has nothing to show.
-    if (!inside(p0, w, h)) v0 *= 0.01;
-    if (!inside(p1, w, h)) v1 *= 0.01;
-    float w0 = (1.0 - t) * v0, w1 = t * v1;
-    return ((w0 * warped0 + w1 * warped1) / max(w0 + w1, 1e-6)).xyz;
+    float c0 = sampleConsistency(0, pc.flowWidth, pc.flowHeight, toFlowGrid(center + ft0));
+    float c1 = sampleConsistency(plane, pc.flowWidth, pc.flowHeight, toFlowGrid(center + ft1));
+    for (int i = 0; i < 4; i++) {
+        ivec2 p = min(origin + ivec2(i & 1, i >> 1), ivec2(w - 1, h - 1));
+        vec2 p0 = vec2(p) + ft0, p1 = vec2(p) + ft1;
+        vec4 g0 = sampleFrame(pc.frame0, w, h, p0), g1 = sampleFrame(pc.frame1, w, h, p1);
+        // Occlusion only matters where the two warps disagree; where they agree, both are right.
+        float disagreement = smoothstep(0.02, 0.08, abs(g0.x - g1.x));
+        float v0 = 1.0 / (1.0 + disagreement * c1 / pc.occlusionSigma);
+        float v1 = 1.0 / (1.0 + disagreement * c0 / pc.occlusionSigma);
+        // A warp that reads from outside its frame has nothing to show.
+        float w0 = (1.0 - t) * v0 * (inside(p0, w, h) ? 1.0 : 0.01);
+        float w1 = t * v1 * (inside(p1, w, h) ? 1.0 : 0.01);
+        vec4 warped = w0 * g0 + w1 * g1;
+        values[i] = (warped / max(w0 + w1, 1e-6)).xyz;
+    }
 }
 
 void main() {
     ivec2 origin = ivec2(gl_GlobalInvocationID.xy) * 2;
     int step = int(gl_GlobalInvocationID.z);
     if (origin.x >= pc.color.width || origin.y >= pc.color.height) return;
-    float t = params.times[step];
     vec3 values[4];
-    for (int i = 0; i < 4; i++) {
-        ivec2 p = min(origin + ivec2(i & 1, i >> 1), ivec2(pc.color.width - 1, pc.color.height - 1));
-        values[i] = synthesize(p, t);
-    }
+    synthesizeBlock(origin, params.times[step], values);
     storeBlock(origin, values, step * pc.outputBytes, pc.color);
 }

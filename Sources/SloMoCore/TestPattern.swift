@@ -1,7 +1,7 @@
 import Foundation
 
 /// A built-in moving picture, defined at any instant, so interpolated frames can be checked
-/// against the truth: a panning textured background, a disc moving right and a square moving
+/// against the truth: a panning textured background, a disc moving right and a textured square moving
 /// diagonally, each carrying its own texture. Rendered as limited-range BT.601 yuv420p.
 public struct TestPattern: Sendable {
     public let width: Int
@@ -32,8 +32,9 @@ public struct TestPattern: Sendable {
         let square = (x: w * 0.7 + squareSpeed.x * t, y: h * 0.3 + squareSpeed.y * t, size: h * 0.25)
         let sx = x - square.x, sy = y - square.y
         if abs(sx) < square.size / 2 && abs(sy) < square.size / 2 {
-            let checks = (Int((sx + 100) / 8) + Int((sy + 100) / 8)) % 2 == 0 ? 0.8 : 0.25
-            return (checks, 0.65, 0.4)
+            // A non-periodic texture: a repeating one (a checkerboard) would make motion ambiguous.
+            let texture = 0.5 + 0.25 * sin(sx * 0.21 + sy * 0.05) * cos(sy * 0.17 - sx * 0.03) + 0.15 * sin(sx * sy * 0.002)
+            return (texture, 0.65, 0.4)
         }
         let bx = x - panSpeed * t
         let texture = 0.45 + 0.15 * sin(bx * 0.07) * sin(y * 0.09) + 0.1 * sin((bx + y) * 0.031) + 0.08 * cos(bx * 0.19 - y * 0.05)

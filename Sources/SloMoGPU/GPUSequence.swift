@@ -34,9 +34,14 @@ public final class GPUSequence {
     private var descriptorPool: VkDescriptorPool?
     private let fence: VkFence
     private var pending = false
+    private var queryPool: VkQueryPool?
+    private var stageNames: [String] = []
+    /// Records a GPU timestamp after every dispatch, so `stageMilliseconds` can say where time goes.
+    public let profiled: Bool
 
-    public init(context: GPUContext) throws {
+    public init(context: GPUContext, profiled: Bool = false) throws {
         self.context = context
+        self.profiled = profiled && context.limits.timestampComputeAndGraphics != 0
         var allocation = VkCommandBufferAllocateInfo()
         allocation.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
         allocation.commandPool = context.commandPool
@@ -59,6 +64,17 @@ public final class GPUSequence {
         vkFreeCommandBuffers(device, context.commandPool, 1, &buffer)
         vkDestroyFence(device, fence, nil)
         if let descriptorPool { vkDestroyDescriptorPool(device, descriptorPool, nil) }
+        if let queryPool { vkDestroyQueryPool(device, queryPool, nil) }
+    }
+
+    /// GPU time of each dispatch of the last run, in recording order (empty unless profiled).
+    public func stageMilliseconds() throws -> [(stage: String, milliseconds: Double)] {
+        guard let queryPool, !stageNames.isEmpty else { return [] }
+        var stamps = [UInt64](repeating: 0, count: stageNames.count + 1)
+        try check(vkGetQueryPoolResults(context.device, queryPool, 0, UInt32(stamps.count), stamps.count * 8, &stamps, 8,
+                                        VK_QUERY_RESULT_64_BIT.rawValue | VK_QUERY_RESULT_WAIT_BIT.rawValue), "vkGetQueryPoolResults")
+        let period = Double(context.limits.timestampPeriod) / 1e6
+        return stageNames.indices.map { (stageNames[$0], Double(stamps[$0 + 1] &- stamps[$0]) * period) }
     }
 
     /// Records the sequence, replacing any earlier recording.
@@ -81,12 +97,23 @@ public final class GPUSequence {
                 try check(vkCreateDescriptorPool(device, &info, nil, &descriptorPool), "vkCreateDescriptorPool")
             }
         }
+        if let queryPool { vkDestroyQueryPool(device, queryPool, nil) }
+        queryPool = nil
+        if profiled {
+            var info = VkQueryPoolCreateInfo()
+            info.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO
+            info.queryType = VK_QUERY_TYPE_TIMESTAMP
+            info.queryCount = UInt32(plan.dispatchCount + 1)
+            try check(vkCreateQueryPool(device, &info, nil, &queryPool), "vkCreateQueryPool")
+        }
         try check(vkResetCommandBuffer(commandBuffer, 0), "vkResetCommandBuffer")
         var begin = VkCommandBufferBeginInfo()
         begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO
         try check(vkBeginCommandBuffer(commandBuffer, &begin), "vkBeginCommandBuffer")
-        var recorder = Recorder(context: context, commandBuffer: commandBuffer, descriptorPool: descriptorPool)
+        var recorder = Recorder(context: context, commandBuffer: commandBuffer, descriptorPool: descriptorPool, queryPool: queryPool)
+        recorder.startTimestamps(count: plan.dispatchCount + 1)
         try body(&recorder)
+        stageNames = recorder.stageNames
         recorder.finishForHost()
         try check(vkEndCommandBuffer(commandBuffer), "vkEndCommandBuffer")
     }
@@ -127,6 +154,8 @@ public struct Recorder {
     private let context: GPUContext
     private let commandBuffer: VkCommandBuffer?
     private let descriptorPool: VkDescriptorPool?
+    private let queryPool: VkQueryPool?
+    fileprivate private(set) var stageNames: [String] = []
     private var unsettledWrites = Set<GPUBuffer>()
     private var unsettledReads = Set<GPUBuffer>()
     private(set) var dispatchCount = 0
@@ -137,12 +166,20 @@ public struct Recorder {
         self.context = context
         commandBuffer = nil
         descriptorPool = nil
+        queryPool = nil
     }
 
-    init(context: GPUContext, commandBuffer: VkCommandBuffer, descriptorPool: VkDescriptorPool?) {
+    init(context: GPUContext, commandBuffer: VkCommandBuffer, descriptorPool: VkDescriptorPool?, queryPool: VkQueryPool?) {
         self.context = context
         self.commandBuffer = commandBuffer
         self.descriptorPool = descriptorPool
+        self.queryPool = queryPool
+    }
+
+    fileprivate mutating func startTimestamps(count: Int) {
+        guard let commandBuffer, let queryPool else { return }
+        vkCmdResetQueryPool(commandBuffer, queryPool, 0, UInt32(count))
+        vkCmdWriteTimestamp(commandBuffer, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, queryPool, 0)
     }
 
     /// Runs `pipeline` over `groups` workgroups with the given buffers at bindings 0, 1, ...
@@ -190,6 +227,10 @@ public struct Recorder {
         }
         vkCmdDispatch(commandBuffer, UInt32(groups.x), UInt32(groups.y), UInt32(groups.z))
         track(uses)
+        if let queryPool {
+            stageNames.append(pipeline.name)
+            vkCmdWriteTimestamp(commandBuffer, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queryPool, UInt32(stageNames.count))
+        }
     }
 
     /// Fills a buffer with a repeated 32-bit word (0 clears floats and ints alike).

@@ -237,39 +237,84 @@ public enum CPUReference {
         for y in 0..<forward.height {
             for x in 0..<forward.width {
                 let u = forward[x, y]
-                let back = bilinear(backward, Float(x) + u.x, Float(y) + u.y)
-                let sum = u + back
-                values[y * forward.width + x] = (sum * sum).sum().squareRoot() * scale
+                let f = u * scale, b = bilinear(backward, Float(x) + u.x, Float(y) + u.y) * scale
+                let excess = ((f + b) * (f + b)).sum() - 0.01 * ((f * f).sum() + (b * b).sum()) - 0.5
+                values[y * forward.width + x] = max(excess, 0)
             }
         }
         return Plane(width: forward.width, height: forward.height, values: values)
     }
 
+    // MARK: flow_refine_prepare.comp, flow_refine.comp
+
+    /// The linearisation (∇I1 at x+u, b0) of brightness constancy around `flow`.
+    public static func linearise(template: Plane<Float>, image: Plane<Float>, flow: Plane<SIMD2<Float>>) -> [SIMD3<Float>] {
+        (0..<template.width * template.height).map { i in
+            let x = Float(i % template.width), y = Float(i / template.width), u = flow.values[i]
+            let q = SIMD2(x, y) + u
+            guard q.x >= 0, q.y >= 0, q.x <= Float(template.width - 1), q.y <= Float(template.height - 1) else { return .zero }
+            let gradient = 0.5 * SIMD2(bilinear(image, q.x + 1, q.y) - bilinear(image, q.x - 1, q.y),
+                                       bilinear(image, q.x, q.y + 1) - bilinear(image, q.x, q.y - 1))
+            let difference = bilinear(image, q.x, q.y) - template.values[i]
+            return SIMD3(gradient.x, gradient.y, difference - (gradient * u).sum())
+        }
+    }
+
+    /// One red–black half-sweep of the refinement, in place.
+    public static func refineSweep(template: Plane<Float>, flow: inout Plane<SIMD2<Float>>, linear: [SIMD3<Float>],
+                                   parity: Int, alpha: Float, edgeScale: Float) {
+        let w = template.width, h = template.height
+        for y in 0..<h {
+            for x in 0..<w where (x + y) & 1 == parity {
+                var neighbours = SIMD2<Float>.zero, weight: Float = 0
+                for (nx, ny) in [(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)] where nx >= 0 && ny >= 0 && nx < w && ny < h {
+                    let step = (template[nx, ny] - template[x, y]) / edgeScale
+                    let nw = alpha / (1 + step * step)
+                    neighbours += nw * flow[nx, ny]
+                    weight += nw
+                }
+                let l = linear[y * w + x], u = flow[x, y]
+                let residual = l.z + l.x * u.x + l.y * u.y
+                let robust = 1 / (residual * residual + 1e-6).squareRoot()
+                let a = robust * l.x * l.x + weight, b = robust * l.x * l.y, d = robust * l.y * l.y + weight
+                let rhs = neighbours - robust * l.z * SIMD2(l.x, l.y)
+                let det = a * d - b * b
+                if det > 1e-12 { flow.values[y * w + x] = SIMD2(d * rhs.x - b * rhs.y, -b * rhs.x + a * rhs.y) / det }
+            }
+        }
+    }
+
     // MARK: fuse.comp
 
-    /// One synthesised pixel at time t, from full-resolution frames and finest-level flow.
-    public static func fusePixel(x: Int, y: Int, t: Float, frame0: Plane<SIMD3<Float>>, frame1: Plane<SIMD3<Float>>,
+    /// The 2×2 block at `origin` at time t, from full-resolution frames and finest-level flow:
+    /// one flow and visibility estimate at the block centre, frame samples per pixel.
+    public static func fuseBlock(origin: (x: Int, y: Int), t: Float, frame0: Plane<SIMD3<Float>>, frame1: Plane<SIMD3<Float>>,
                                  flow01: Plane<SIMD2<Float>>, flow10: Plane<SIMD2<Float>>,
                                  consistency0: Plane<Float>, consistency1: Plane<Float>,
-                                 flowScale: Float, sigma: Float, useFlow: Bool) -> SIMD3<Float> {
-        if !useFlow { return frame0[x, y] + (frame1[x, y] - frame0[x, y]) * t }
-        func grid(_ px: Float, _ py: Float) -> (Float, Float) { ((px + 0.5) / flowScale - 0.5, (py + 0.5) / flowScale - 0.5) }
-        let (gx, gy) = grid(Float(x), Float(y))
+                                 flowScale: Float, sigma: Float, useFlow: Bool) -> [SIMD3<Float>] {
+        let w = frame0.width, h = frame0.height
+        let pixels = (0..<4).map { (min(origin.x + $0 & 1, w - 1), min(origin.y + $0 >> 1, h - 1)) }
+        if !useFlow { return pixels.map { frame0[$0.0, $0.1] + (frame1[$0.0, $0.1] - frame0[$0.0, $0.1]) * t } }
+        func grid(_ p: SIMD2<Float>) -> (Float, Float) { ((p.x + 0.5) / flowScale - 0.5, (p.y + 0.5) / flowScale - 0.5) }
+        let center = SIMD2(Float(origin.x) + 0.5, Float(origin.y) + 0.5)
+        let (gx, gy) = grid(center)
         let f01 = bilinear(flow01, gx, gy) * flowScale, f10 = bilinear(flow10, gx, gy) * flowScale
         let ft0 = -(1 - t) * t * f01 + t * t * f10
         let ft1 = (1 - t) * (1 - t) * f01 - t * (1 - t) * f10
-        let p0 = SIMD2(Float(x), Float(y)) + ft0, p1 = SIMD2(Float(x), Float(y)) + ft1
-        let warped0 = bilinear(frame0, p0.x, p0.y), warped1 = bilinear(frame1, p1.x, p1.y)
-        let (g0x, g0y) = grid(p0.x, p0.y), (g1x, g1y) = grid(p1.x, p1.y)
-        let c0 = bilinear(consistency0, g0x, g0y) / sigma, c1 = bilinear(consistency1, g1x, g1y) / sigma
-        var v0 = 1 / (1 + c1 * c1), v1 = 1 / (1 + c0 * c0)
+        let (g0x, g0y) = grid(center + ft0), (g1x, g1y) = grid(center + ft1)
+        let c0 = bilinear(consistency0, g0x, g0y), c1 = bilinear(consistency1, g1x, g1y)
         func inside(_ p: SIMD2<Float>) -> Bool {
-            p.x >= -0.5 && p.y >= -0.5 && p.x <= Float(frame0.width) - 0.5 && p.y <= Float(frame0.height) - 0.5
+            p.x >= -0.5 && p.y >= -0.5 && p.x <= Float(w) - 0.5 && p.y <= Float(h) - 0.5
         }
-        if !inside(p0) { v0 *= 0.01 }
-        if !inside(p1) { v1 *= 0.01 }
-        let w0 = (1 - t) * v0, w1 = t * v1
-        return (w0 * warped0 + w1 * warped1) / max(w0 + w1, 1e-6)
+        return pixels.map { x, y in
+            let p0 = SIMD2(Float(x), Float(y)) + ft0, p1 = SIMD2(Float(x), Float(y)) + ft1
+            let g0 = bilinear(frame0, p0.x, p0.y), g1 = bilinear(frame1, p1.x, p1.y)
+            let edge = min(max((abs(g0.x - g1.x) - 0.02) / 0.06, 0), 1)
+            let disagreement = edge * edge * (3 - 2 * edge)
+            let v0 = 1 / (1 + disagreement * c1 / sigma), v1 = 1 / (1 + disagreement * c0 / sigma)
+            let w0 = (1 - t) * v0 * (inside(p0) ? 1 : 0.01), w1 = t * v1 * (inside(p1) ? 1 : 0.01)
+            return (w0 * g0 + w1 * g1) / max(w0 + w1, 1e-6)
+        }
     }
 }
 

@@ -18,9 +18,11 @@ public enum FlowPreset: String, CaseIterable, Sendable {
     public var parameters: FlowParameters {
         switch self {
         // DIS "fast"-like: flow at quarter resolution.
-        case .fast: return FlowParameters(finestLevel: 2, patchSize: 8, stride: 4, iterations: 12)
-        // DIS "medium"-like: flow at half resolution, denser and longer search.
-        case .quality: return FlowParameters(finestLevel: 1, patchSize: 8, stride: 3, iterations: 16)
+        case .fast: return FlowParameters(finestLevel: 2, patchSize: 8, stride: 4, iterations: 12,
+                                          refinements: 1, sweeps: 4, smoothness: 2)
+        // DIS "medium"-like: flow at half resolution, larger patches, variational refinement.
+        case .quality: return FlowParameters(finestLevel: 1, patchSize: 12, stride: 6, iterations: 16,
+                                             refinements: 2, sweeps: 5, smoothness: 2)
         }
     }
 }
@@ -38,6 +40,12 @@ public struct FlowParameters: Equatable, Sendable {
     public var stride: Int
     /// Gauss–Newton iterations per patch and level.
     public var iterations: Int
+    /// Variational refinement after densification at each level: linearisations (fixed-point steps)...
+    public var refinements: Int
+    /// ...and red–black sweeps per linearisation.
+    public var sweeps: Int
+    /// Weight of flow smoothness against brightness constancy.
+    public var smoothness: Float
 }
 
 /// Sizes and buffer offsets of the luma pyramid, the per-level flow and the patch grids

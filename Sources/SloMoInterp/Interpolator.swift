@@ -19,6 +19,8 @@ public struct Synthesis: Sendable {
 /// init, and each kind of submission is recorded once and replayed.
 public final class Interpolator {
     public static let maxStepsLimit = 16
+    /// Intensity step (0...1) across which flow smoothness halves in the variational refinement.
+    static let edgeScale: Float = 0.04
 
     public let format: FrameFormat
     public let preset: FlowPreset
@@ -27,21 +29,27 @@ public final class Interpolator {
     public var mode: InterpolationMode = .flow
     /// When set, flow and visibility pictures replace synthesised frames.
     public var visualization: Visualization?
-    /// Consistency error (pixels) at which a frame's visibility weight halves.
-    public var occlusionSigma: Float = 1.5
+    /// Forward–backward inconsistency (pixels², beyond Sundaram's tolerance) at which a frame's
+    /// visibility weight halves where the two warps disagree. Measured on bikes: stronger occlusion
+    /// weighting (smaller values) costs PSNR, because Super SloMo's linear intermediate flows are
+    /// least accurate exactly at motion boundaries; this keeps it to clear occlusions.
+    public var occlusionSigma: Float = 64
     public var sceneCuts = SceneCutDetector()
+    /// Times every dispatch (set before the first frame); `lastProfile` then says where time goes.
+    public var profiling = false
     /// Bytes of device and host memory this interpolator holds.
     public var memory: (device: Int, host: Int) { (deviceArena.byteCount, hostArena.byteCount) }
 
     private let context: GPUContext
     private let deviceArena: BufferArena
     private let hostArena: BufferArena
-    private let frames: GPUBuffer, pyramids: GPUBuffer, flow: GPUBuffer, patches: GPUBuffer, consistency: GPUBuffer
+    private let frames: GPUBuffer, pyramids: GPUBuffer, flow: GPUBuffer, patches: GPUBuffer, consistency: GPUBuffer, linear: GPUBuffer
     private let staging: GPUBuffer, outputs: GPUBuffer, params: GPUBuffer
     private let frameBytes: Int
     private let slotStride: Int
     private var sequences: [SequenceKey: GPUSequence] = [:]
     private var thumbnails: [LumaThumbnail?] = [nil, nil]
+    private var lastSequence: GPUSequence?
 
     /// Slot of the newest frame; the one before it is in the other slot.
     private var newest = 1
@@ -64,12 +72,7 @@ public final class Interpolator {
         self.format = format
         self.preset = preset
         self.maxSteps = maxSteps
-        var parameters = preset.parameters
-        if let tuning = ProcessInfo.processInfo.environment["SLOMO_TUNE"]?.split(separator: ",").compactMap({ Int($0) }), tuning.count == 4 {
-            parameters = FlowParameters(finestLevel: tuning[0], patchSize: tuning[1], stride: tuning[2], iterations: tuning[3])
-        }
-        if let sigma = ProcessInfo.processInfo.environment["SLOMO_SIGMA"].flatMap(Float.init) { occlusionSigma = sigma }
-        plan = FlowPlan(width: format.width, height: format.height, parameters: parameters)
+        plan = FlowPlan(width: format.width, height: format.height, parameters: preset.parameters)
         frameBytes = format.byteCount
         // Slots start on 16-byte boundaries so a slot is a valid place to read words from.
         slotStride = (frameBytes + 15) / 16 * 16
@@ -82,8 +85,9 @@ public final class Interpolator {
             ("flow", plan.flowSize * 8),
             ("patches", plan.patchSize * 8),
             ("consistency", 2 * finest.width * finest.height * 4),
+            ("linearisation", 2 * finest.width * finest.height * 16),
         ])
-        (frames, pyramids, flow, patches, consistency) = (device[0], device[1], device[2], device[3], device[4])
+        (frames, pyramids, flow, patches, consistency, linear) = (device[0], device[1], device[2], device[3], device[4], device[5])
         hostArena = BufferArena(context: context, placement: .host)
         let host = try hostArena.allocate([
             ("staging", 2 * slotStride),
@@ -152,11 +156,22 @@ public final class Interpolator {
         let sequence = try self.sequence(SequenceKey(slot: newest, work: work, steps: times.count))
         let start = DispatchTime.now().uptimeNanoseconds
         try sequence.run()
+        lastSequence = sequence
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         ingestPending = false
         lastPairHadFlow = writesFlow
         lastOutcome = (nil, times.count)
         return Synthesis(count: times.count, sceneCut: false, gpuMilliseconds: elapsed)
+    }
+
+    /// GPU milliseconds per shader in the last synthesis, summed over its dispatches (needs `profiling`).
+    public func lastProfile() throws -> [(stage: String, milliseconds: Double)] {
+        var totals: [(stage: String, milliseconds: Double)] = []
+        for (stage, milliseconds) in try lastSequence?.stageMilliseconds() ?? [] {
+            if let index = totals.firstIndex(where: { $0.stage == stage }) { totals[index].milliseconds += milliseconds }
+            else { totals.append((stage, milliseconds)) }
+        }
+        return totals
     }
 
     /// Frame `index` of the last synthesis, in the input's format.
@@ -177,7 +192,7 @@ public final class Interpolator {
 
     private func sequence(_ key: SequenceKey) throws -> GPUSequence {
         if let recorded = sequences[key] { return recorded }
-        let sequence = try GPUSequence(context: context)
+        let sequence = try GPUSequence(context: context, profiled: profiling)
         try sequence.record { recorder in try self.record(key, into: &recorder) }
         sequences[key] = sequence
         return sequence
@@ -245,6 +260,8 @@ public final class Interpolator {
         let parameters = plan.parameters
         let search = try context.pipeline(.flow_search, bindings: 4, specialization: [Int32(parameters.patchSize)])
         let densify = try context.pipeline(.flow_densify, bindings: 3, specialization: [Int32(parameters.patchSize)])
+        let prepare = try context.pipeline(.flow_refine_prepare, bindings: 3)
+        let refine = try context.pipeline(.flow_refine, bindings: 3)
         let finest = plan.levels[plan.finest]
         for index in stride(from: plan.coarsest, through: plan.finest, by: -1) {
             let level = plan.levels[index]
@@ -268,6 +285,18 @@ public final class Interpolator {
             try recorder.dispatch(densify, [.read(pyramids), .read(patches), .write(flow)],
                                   push: grid + [.int(level.flowOffset!)],
                                   groups: (groups(level.width, 8), groups(level.height, 8), 2))
+            let levelPush: [PushValue] = [.int(base0), .int(base1), .int(level.width), .int(level.height), .int(level.flowOffset!)]
+            for _ in 0..<parameters.refinements {
+                try recorder.dispatch(prepare, [.read(pyramids), .read(flow), .write(linear)], push: levelPush,
+                                      groups: (groups(level.width, 8), groups(level.height, 8), 2))
+                for _ in 0..<parameters.sweeps {
+                    for parity in 0..<2 {
+                        try recorder.dispatch(refine, [.read(pyramids), .readWrite(flow), .read(linear)],
+                                              push: levelPush + [.int(parity), .float(parameters.smoothness), .float(Self.edgeScale)],
+                                              groups: (groups(half(level.width), 8), groups(level.height, 8), 2))
+                    }
+                }
+            }
         }
     }
 

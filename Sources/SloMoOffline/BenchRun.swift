@@ -6,11 +6,13 @@ import SloMoInterp
 /// `slomo bench`: every clip of the protocol, Middlebury and the memory figures, printed as
 /// they come and written to the report and its chart.
 public enum BenchRun {
-    public static func run(data: String, report: String, chart: String, quick: Bool, context: GPUContext, command: String) throws {
+    public static func run(data: String, report: String, chart: String, quick: Bool, methods: [Benchmark.Method],
+                           context: GPUContext, command: String) throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("slomo-bench-\(getpid())")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let benchmark = Benchmark(context: context, scratch: scratch)
+        var benchmark = Benchmark(context: context, scratch: scratch)
+        benchmark.methods = methods
         var clips = [Benchmark.Clip(name: "bikes 640×272", path: "\(data)/bikes.mp4"),
                      Benchmark.Clip(name: "carphone 176×144", path: "\(data)/carphone_pristine.mp4")]
         if !quick { clips.append(Benchmark.Clip(name: "bikes 1280×720", path: "\(data)/bikes.mp4", size: (1280, 720))) }
@@ -22,7 +24,7 @@ public enum BenchRun {
             let middlebury = try benchmark.runMiddlebury(directory: "\(data)/middlebury", log: { print($0) })
             output.middlebury = middlebury.mean
             output.middleburyPerSequence = middlebury.perSequence
-            for result in middlebury.mean { print(String(format: "middlebury mean %@: %.2f dB", result.method.rawValue, result.psnr)) }
+            for result in middlebury.mean { print(String(format: "middlebury mean %@: %.2f dB", result.method.title, result.psnr)) }
         }
         output.memory = try memoryFigures(context: context)
         output.memory.forEach { print($0) }

@@ -21,7 +21,16 @@ public struct Benchmark {
     }
 
     public enum Method: String, CaseIterable, Sendable {
-        case `repeat` = "repeat", blend, minterpolate, flowFast = "slomo flow fast", flowQuality = "slomo flow quality"
+        case `repeat` = "repeat", blend, minterpolate, flowFast = "fast", flowQuality = "quality"
+
+        public var title: String {
+            switch self {
+            case .repeat, .blend: return rawValue
+            case .minterpolate: return "FFmpeg minterpolate"
+            case .flowFast: return "slomo flow (fast)"
+            case .flowQuality: return "slomo flow (quality)"
+            }
+        }
     }
 
     public struct Result: Sendable {
@@ -31,6 +40,8 @@ public struct Benchmark {
         /// Luma SSIM for video clips; nil for Middlebury, scored in RGB PSNR alone.
         public var ssim: Double?
         public var millisecondsPerFrame: Double
+        /// GPU milliseconds per frame of each shader (slomo's flow modes only).
+        public var stages: [(stage: String, milliseconds: Double)] = []
     }
 
     /// 61 frames give 31 inputs and 30 frames to synthesise.
@@ -52,7 +63,8 @@ public struct Benchmark {
         let inputs = stride(from: 0, to: frames.frames.count, by: 2).map { frames.frames[$0] }
         let truth = stride(from: 1, to: frames.frames.count, by: 2).map { frames.frames[$0] }
         let lumaCount = format.width * format.height
-        func score(_ method: Method, _ synthesised: [[UInt8]], _ milliseconds: Double) -> Result {
+        func score(_ method: Method, _ synthesised: [[UInt8]], _ milliseconds: Double,
+                   _ stages: [(stage: String, milliseconds: Double)] = []) -> Result {
             var psnrSum = 0.0, ssimSum = 0.0
             for (made, real) in zip(synthesised, truth) {
                 made.withUnsafeBytes { a in
@@ -64,8 +76,10 @@ public struct Benchmark {
                 }
             }
             let n = Double(truth.count)
-            let result = Result(clip: clip.name, method: method, psnr: psnrSum / n, ssim: ssimSum / n, millisecondsPerFrame: milliseconds)
-            log(String(format: "%@ %@: PSNR-Y %.2f dB, SSIM-Y %.4f, %.1f ms/frame", clip.name, method.rawValue, result.psnr, result.ssim!, milliseconds))
+            let result = Result(clip: clip.name, method: method, psnr: psnrSum / n, ssim: ssimSum / n,
+                                millisecondsPerFrame: milliseconds, stages: stages)
+            log(String(format: "%@ %@: PSNR-Y %.2f dB, SSIM-Y %.4f, %.1f ms/frame", clip.name, method.title, result.psnr, result.ssim!, milliseconds)
+                + (stages.isEmpty ? "" : " [" + stages.map { String(format: "%@ %.2f", $0.stage, $0.milliseconds) }.joined(separator: ", ") + "]"))
             return result
         }
         var results: [Result] = []
@@ -75,8 +89,8 @@ public struct Benchmark {
                 let (made, milliseconds) = try minterpolate(inputs, format: format, rate: frames.rate, expected: truth.count)
                 results.append(score(method, made, milliseconds))
             default:
-                let (made, milliseconds) = try synthesise(inputs, format: format, method: method, count: truth.count)
-                results.append(score(method, made, milliseconds))
+                let (made, milliseconds, stages) = try synthesise(inputs, format: format, method: method, count: truth.count)
+                results.append(score(method, made, milliseconds, stages))
             }
         }
         return results
@@ -97,9 +111,12 @@ public struct Benchmark {
     }
 
     /// Runs slomo over the inputs; the timing covers upload, flow, synthesis and conversion back.
-    private func synthesise(_ inputs: [[UInt8]], format: FrameFormat, method: Method, count: Int) throws -> ([[UInt8]], Double) {
+    private func synthesise(_ inputs: [[UInt8]], format: FrameFormat, method: Method, count: Int)
+        throws -> ([[UInt8]], Double, [(stage: String, milliseconds: Double)]) {
         let preset: FlowPreset = method == .flowFast ? .fast : .quality
         let interpolator = try Interpolator(context: context, format: format, preset: preset, maxSteps: 1)
+        interpolator.profiling = method == .flowFast || method == .flowQuality
+        var stages: [(stage: String, milliseconds: Double)] = []
         switch method {
         case .repeat: interpolator.mode = .repeat
         case .blend: interpolator.mode = .blend
@@ -120,9 +137,14 @@ public struct Benchmark {
                 try interpolator.synthesize(times: [0.5])
                 elapsed += DispatchTime.now().uptimeNanoseconds - start
                 made.append(Array(interpolator.output(0)))
+                for (stage, milliseconds) in try interpolator.lastProfile() {
+                    if let i = stages.firstIndex(where: { $0.stage == stage }) { stages[i].milliseconds += milliseconds }
+                    else { stages.append((stage, milliseconds)) }
+                }
             }
         }
-        return (Array(made.prefix(count)), Double(elapsed) / 1e6 / Double(made.count))
+        let pairs = Double(made.count)
+        return (Array(made.prefix(count)), Double(elapsed) / 1e6 / pairs, stages.map { ($0.stage, $0.milliseconds / pairs) })
     }
 
     /// FFmpeg's minterpolate over the same inputs, timed as a whole process run.
@@ -159,7 +181,7 @@ public struct Benchmark {
                 if method == .minterpolate {
                     (made, milliseconds) = try minterpolatePair(first.rgb, second.rgb, format: format)
                 } else {
-                    let (frames, ms) = try synthesise([first.rgb, second.rgb], format: format, method: method, count: 1)
+                    let (frames, ms, _) = try synthesise([first.rgb, second.rgb], format: format, method: method, count: 1)
                     (made, milliseconds) = (frames[0], ms)
                 }
                 let psnr = made.withUnsafeBytes { a in truth.rgb.withUnsafeBytes { b in Quality.psnr(a, b) } }
@@ -167,7 +189,7 @@ public struct Benchmark {
                 sums[method, default: (0, 0)].psnr += psnr
                 sums[method, default: (0, 0)].milliseconds += milliseconds
             }
-            log("middlebury \(sequence): " + methods.map { String(format: "%@ %.2f", $0.rawValue, perSequence[sequence]![$0]!) }.joined(separator: ", "))
+            log("middlebury \(sequence): " + methods.map { String(format: "%@ %.2f", $0.title, perSequence[sequence]![$0]!) }.joined(separator: ", "))
         }
         let n = Double(sequences.count)
         let mean = methods.map { Result(clip: "middlebury", method: $0, psnr: sums[$0]!.psnr / n, ssim: nil, millisecondsPerFrame: sums[$0]!.milliseconds / n) }

@@ -38,7 +38,7 @@ public struct BenchmarkReport {
             lines += ["## \(results[0].clip)", "", "| method | PSNR-Y (dB) | SSIM-Y | ms / frame | speed vs minterpolate |", "|---|---:|---:|---:|---:|"]
             for result in results {
                 let ratio = anchor.map { String(format: "%.1f×", $0.millisecondsPerFrame / result.millisecondsPerFrame) } ?? "–"
-                lines.append(String(format: "| %@ | %.2f | %.4f | %.1f | %@ |", result.method.rawValue, result.psnr, result.ssim ?? 0,
+                lines.append(String(format: "| %@ | %.2f | %.4f | %.1f | %@ |", result.method.title, result.psnr, result.ssim ?? 0,
                                     result.millisecondsPerFrame, ratio))
             }
             lines.append("")
@@ -46,7 +46,7 @@ public struct BenchmarkReport {
         if !middlebury.isEmpty {
             let methods = middlebury.map(\.method)
             lines += ["## Middlebury \"other\" (12 pairs, RGB PSNR of the middle frame)", "",
-                      "| sequence | " + methods.map(\.rawValue).joined(separator: " | ") + " |",
+                      "| sequence | " + methods.map(\.title).joined(separator: " | ") + " |",
                       "|---|" + methods.map { _ in "---:" }.joined(separator: "|") + "|"]
             for sequence in middleburyPerSequence.keys.sorted() {
                 lines.append("| \(sequence) | " + methods.map { String(format: "%.2f", middleburyPerSequence[sequence]![$0] ?? 0) }.joined(separator: " | ") + " |")
@@ -95,7 +95,7 @@ public struct BenchmarkReport {
         var legendY = top + 10
         for method in Benchmark.Method.allCases {
             svg.append(marker("circle", width - right + 20, legendY - 4, colors[method]!))
-            svg.append("<text x=\"\(width - right + 32)\" y=\"\(legendY)\">\(method.rawValue)</text>")
+            svg.append("<text x=\"\(width - right + 32)\" y=\"\(legendY)\">\(method.title)</text>")
             legendY += 18
         }
         legendY += 10

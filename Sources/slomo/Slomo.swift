@@ -15,6 +15,7 @@ struct Slomo: ParsableCommand {
 extension InterpolationMode: ExpressibleByArgument {}
 extension FlowPreset: ExpressibleByArgument {}
 extension Visualization: ExpressibleByArgument {}
+extension Benchmark.Method: ExpressibleByArgument {}
 
 /// Options every GPU command shares.
 struct DeviceOptions: ParsableArguments {
@@ -114,16 +115,24 @@ struct Demo: ParsableCommand {
     @Option(help: "Output frames per input frame (2...16).") var scale = 4
     @Option(help: "Input frames to render.") var frames = 24
     @Option(help: "fast or quality.") var preset: FlowPreset = .quality
+    @Option(help: "Pattern size, WIDTHxHEIGHT.") var size = "640x360"
     @OptionGroup var deviceOptions: DeviceOptions
 
+    var dimensions: (width: Int, height: Int)? {
+        let parts = size.split(separator: "x").compactMap { Int($0) }
+        return parts.count == 2 && parts.allSatisfy({ (16...7680).contains($0) }) ? (parts[0], parts[1]) : nil
+    }
+
     func validate() throws {
+        guard dimensions != nil else { throw ValidationError("--size must be WIDTHxHEIGHT, each 16...7680") }
         guard ConversionOptions.scales.contains(scale) else { throw ValidationError("--scale must be between 2 and 16") }
         guard frames >= 2 else { throw ValidationError("--frames must be at least 2") }
     }
 
     func run() throws {
         let result = try reportingErrors {
-            try DemoRun.run(output: output, scale: scale, frames: frames, preset: preset, context: try deviceOptions.context())
+            try DemoRun.run(output: output, scale: scale, frames: frames, preset: preset, context: try deviceOptions.context(),
+                            pattern: TestPattern(width: dimensions!.width, height: dimensions!.height))
         }
         print(String(format: "slomo demo: wrote %d frames (%dx%d, %d× of %d rendered frames) to %@ on %@",
                      result.framesOut, result.width, result.height, scale, frames, output, result.device))
@@ -140,11 +149,13 @@ struct Bench: ParsableCommand {
     @Option(help: "Report to write.") var report = "BENCHMARKS.md"
     @Option(help: "Chart to write, referenced from the report.") var chart = "benchmarks/quality-speed.svg"
     @Flag(help: "Skip the 1280×720 speed case and Middlebury.") var quick = false
+    @Option(parsing: .upToNextOption, help: "Methods to run (default: all): \(Benchmark.Method.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var methods: [Benchmark.Method] = Benchmark.Method.allCases
     @OptionGroup var deviceOptions: DeviceOptions
 
     func run() throws {
         try reportingErrors {
-            try BenchRun.run(data: data, report: report, chart: chart, quick: quick, context: try deviceOptions.context(),
+            try BenchRun.run(data: data, report: report, chart: chart, quick: quick, methods: methods, context: try deviceOptions.context(),
                              command: (["slomo"] + CommandLine.arguments.dropFirst()).joined(separator: " "))
         }
     }

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs what slomo needs on Debian 12: Vulkan (loader, lavapipe, validation layers, glslc)
+# and FFmpeg's libraries. With --test, also what the test suite needs (the VM for kernel drivers).
+# Idempotent: packages already present are skipped. The Swift toolchain itself is assumed.
+set -eu
+packages="pkg-config libvulkan-dev mesa-vulkan-drivers vulkan-tools vulkan-validationlayers glslc
+libavcodec-dev libavformat-dev libswscale-dev libavutil-dev ffmpeg"
+if [ "${1:-}" = "--test" ]; then
+    packages="$packages systemd"
+fi
+missing=""
+for package in $packages; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"
+done
+if [ -n "$missing" ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "setup: installing$missing"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+fi
+if [ "${1:-}" = "--test" ] && [ -x "$(dirname "$0")/vm-deps.sh" ]; then
+    "$(dirname "$0")/vm-deps.sh"
+fi
