@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "SloMoInterpTests", dependencies: ["SloMoInterp", "SloMoMedia"]),
         .testTarget(name: "SloMoMediaTests", dependencies: ["SloMoMedia"]),
         .testTarget(name: "SloMoOfflineTests", dependencies: ["SloMoOffline", "SloMoMedia", "SloMoInterp"]),
-        .testTarget(name: "SlomoCLITests", dependencies: ["SloMoMedia"]),
+        .testTarget(name: "SlomoCLITests", dependencies: ["SloMoMedia", "slomo"]),
         .testTarget(name: "SloMoDaemonTests", dependencies: ["SloMoDaemon"]),
         .testTarget(name: "SloMoV4L2Tests", dependencies: ["SloMoV4L2", "SloMoDRM"]),
     ],

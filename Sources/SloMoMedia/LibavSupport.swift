@@ -1,9 +1,9 @@
 import CFFmpeg
 import SloMoCore
 
-/// libav logs codec banners and statistics at "info" level, which would clutter the CLI's
-/// stderr; anything that matters reaches the caller as a MediaError instead.
-let quietLibavLogging: Void = { av_log_set_level(AV_LOG_ERROR) }()
+/// libav logs banners, statistics and its own view of errors to stderr; the CLI promises one error
+/// line, and everything that matters reaches the caller as a MediaError, so libav stays quiet.
+let quietLibavLogging: Void = { av_log_set_level(AV_LOG_QUIET) }()
 
 let averrorEAGAIN = slomo_averror(EAGAIN)
 let averrorEOF = slomo_averror_eof()

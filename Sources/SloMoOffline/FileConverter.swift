@@ -64,9 +64,10 @@ public enum FileConverter {
         let rate = options.slowMotion ? reader.frameRate : (options.frameRate ?? sameDuration)
         var summary = ConversionSummary()
         summary.outputRate = rate
-        summary.keptAudio = !options.slowMotion && rate == sameDuration
         let writer = try makeVideoWriter(path: output, format: format, frameRate: rate,
-                                         audioFrom: summary.keptAudio ? reader : nil, chromaSiting: reader.chromaSiting)
+                                         audioFrom: !options.slowMotion && rate == sameDuration ? reader : nil,
+                                         chromaSiting: reader.chromaSiting)
+        summary.keptAudio = (writer as? LibavWriter)?.copiesAudio ?? false
         let interpolator = try Interpolator(context: context, format: format, preset: options.preset, maxSteps: options.scale - 1)
         interpolator.mode = options.mode
         interpolator.visualization = options.visualization

@@ -37,6 +37,12 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     }
 }
 
+/// A bad option value, reported like any other error.
+struct UsageError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// A one-line progress bar on a terminal; silent otherwise.
 final class ProgressBar {
     private let enabled = isatty(STDERR_FILENO) != 0
@@ -79,15 +85,17 @@ struct Interpolate: ParsableCommand {
     @Option(help: "Write pictures of the flow or visibility maps instead of frames.") var visualize: Visualization?
     @OptionGroup var deviceOptions: DeviceOptions
 
-    func validate() throws {
+    /// Checked in `run`, so a bad value gets the same one-line error as any other failure.
+    func checkValues() throws {
         guard ConversionOptions.scales.contains(scale) else {
-            throw ValidationError("--scale must be between \(ConversionOptions.scales.lowerBound) and \(ConversionOptions.scales.upperBound)")
+            throw UsageError("--scale must be between \(ConversionOptions.scales.lowerBound) and \(ConversionOptions.scales.upperBound)")
         }
-        if fps != nil && slowmo { throw ValidationError("--fps and --slowmo exclude each other") }
-        if let fps, !(fps > 0 && fps <= 1000) { throw ValidationError("--fps must be between 0 and 1000") }
+        if fps != nil && slowmo { throw UsageError("--fps and --slowmo exclude each other") }
+        if let fps, !(fps > 0 && fps <= 1000) { throw UsageError("--fps must be between 0 and 1000") }
     }
 
     func run() throws {
+        try reportingErrors { try checkValues() }
         var options = ConversionOptions(scale: scale)
         options.mode = mode
         options.preset = preset
@@ -123,14 +131,12 @@ struct Demo: ParsableCommand {
         return parts.count == 2 && parts.allSatisfy({ (16...7680).contains($0) }) ? (parts[0], parts[1]) : nil
     }
 
-    func validate() throws {
-        guard dimensions != nil else { throw ValidationError("--size must be WIDTHxHEIGHT, each 16...7680") }
-        guard ConversionOptions.scales.contains(scale) else { throw ValidationError("--scale must be between 2 and 16") }
-        guard frames >= 2 else { throw ValidationError("--frames must be at least 2") }
-    }
-
     func run() throws {
         let result = try reportingErrors {
+            guard dimensions != nil else { throw UsageError("--size must be WIDTHxHEIGHT, each 16...7680") }
+            guard ConversionOptions.scales.contains(scale) else { throw UsageError("--scale must be between 2 and 16") }
+            guard frames >= 2 else { throw UsageError("--frames must be at least 2") }
+            return
             try DemoRun.run(output: output, scale: scale, frames: frames, preset: preset, context: try deviceOptions.context(),
                             pattern: TestPattern(width: dimensions!.width, height: dimensions!.height))
         }

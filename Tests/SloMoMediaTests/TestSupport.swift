@@ -3,6 +3,11 @@ import SloMoCore
 import SloMoMedia
 import XCTest
 
+struct TestSetupError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
 /// The shared sample clips: `<package root>/../shared/data`, or `$SLOMO_SHARED_DATA`.
 enum TestData {
     static let directory: URL = {
@@ -19,7 +24,8 @@ enum TestData {
     static func path(_ relative: String) throws -> String {
         let path = directory.appendingPathComponent(relative).path
         guard FileManager.default.fileExists(atPath: path) else {
-            throw XCTSkip("sample data \(path) is missing; set SLOMO_SHARED_DATA")
+            // Missing data is a broken checkout, not a reason to pass quietly.
+            throw TestSetupError(message: "sample data \(path) is missing; set SLOMO_SHARED_DATA")
         }
         return path
     }
@@ -41,7 +47,7 @@ func runTool(_ name: String, _ arguments: [String]) throws -> Data {
     let searchPath = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"
     guard let executable = searchPath.split(separator: ":").map({ "\($0)/\(name)" })
         .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-        throw XCTSkip("\(name) is not installed")
+        throw TestSetupError(message: "\(name) is not installed (scripts/setup.sh installs it)")
     }
     let errorLog = FileManager.default.temporaryDirectory.appendingPathComponent("slomo-tool-\(UUID().uuidString).log")
     _ = FileManager.default.createFile(atPath: errorLog.path, contents: nil)

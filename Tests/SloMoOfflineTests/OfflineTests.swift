@@ -1,0 +1,120 @@
+import Foundation
+import SloMoCore
+import SloMoGPU
+import SloMoInterp
+import SloMoMedia
+@testable import SloMoOffline
+import XCTest
+
+private let context: GPUContext = {
+    do { return try GPUContext(options: GPUOptions(validation: true)) } catch { fatalError("no Vulkan device for tests: \(error)") }
+}()
+
+private func sharedData(_ name: String) throws -> String {
+    let base = ProcessInfo.processInfo.environment["SLOMO_SHARED_DATA"]
+        ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data").path
+    let path = base + "/" + name
+    guard FileManager.default.fileExists(atPath: path) else { throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: path]) }
+    return path
+}
+
+final class OfflineTests: XCTestCase {
+    private var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("slomo-offline-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(at: scratch)
+        XCTAssertEqual(context.validationLog.messages, [], "validation layer messages")
+    }
+
+    /// The benchmark protocol on real footage, fast preset: a floor well under the target so it does not flake.
+    func testRealClipQualityFloor() throws {
+        var benchmark = Benchmark(context: context, scratch: scratch)
+        benchmark.methods = [.blend, .flowFast]
+        benchmark.frameCount = 31
+        let results = try benchmark.run(Benchmark.Clip(name: "bikes", path: try sharedData("bikes.mp4")))
+        let blend = try XCTUnwrap(results.first { $0.method == .blend }), flow = try XCTUnwrap(results.first { $0.method == .flowFast })
+        XCTAssertGreaterThan(flow.psnr, 31.5, "bikes, fast preset")
+        XCTAssertGreaterThan(flow.psnr, blend.psnr + 3, "flow must beat blending clearly")
+        XCTAssertGreaterThan(flow.ssim ?? 0, blend.ssim ?? 1)
+    }
+
+    /// ×3 of a Y4M clip: every input frame is kept in place, the duration is kept, slow motion keeps the rate.
+    func testConversionFrameCountsRatesAndKeptInputs() throws {
+        let pattern = TestPattern(width: 96, height: 64)
+        let input = scratch.appendingPathComponent("in.y4m").path
+        let writer = try makeVideoWriter(path: input, format: pattern.format, frameRate: Rational(10), audioFrom: nil)
+        var frames: [[UInt8]] = []
+        for index in 0..<5 {
+            var frame = [UInt8](repeating: 0, count: pattern.format.byteCount)
+            frame.withUnsafeMutableBytes { pattern.render(time: Double(index), into: $0) }
+            try frame.withUnsafeBytes { try writer.write($0) }
+            frames.append(frame)
+        }
+        try writer.finish()
+
+        let output = scratch.appendingPathComponent("out.y4m").path
+        let summary = try FileConverter.convert(input: input, output: output, options: ConversionOptions(scale: 3), context: context)
+        XCTAssertEqual(summary.framesIn, 5)
+        XCTAssertEqual(summary.synthesised, 4 * 2)
+        XCTAssertEqual(summary.framesOut, 15)
+        let reader = try openVideoReader(path: output)
+        XCTAssertEqual(reader.frameRate, Rational(30))
+        var written: [[UInt8]] = []
+        while let frame = try reader.readFrame() { written.append(frame) }
+        XCTAssertEqual(written.count, 15)
+        for (index, frame) in frames.enumerated() { XCTAssertEqual(written[index * 3], frame, "input frame \(index) kept") }
+        // The last frame is held so the clip lasts 5 × 3 slots.
+        XCTAssertEqual(written[13], frames[4])
+        XCTAssertEqual(written[14], frames[4])
+
+        var slow = ConversionOptions(scale: 4)
+        slow.slowMotion = true
+        let slowOutput = scratch.appendingPathComponent("slow.y4m").path
+        let slowSummary = try FileConverter.convert(input: input, output: slowOutput, options: slow, context: context)
+        XCTAssertEqual(try openVideoReader(path: slowOutput).frameRate, Rational(10))
+        XCTAssertEqual(slowSummary.framesOut, 20)
+        XCTAssertFalse(slowSummary.keptAudio)
+    }
+
+    /// A failure part-way leaves no output file behind, and bad input fails with a message naming it.
+    func testFailuresLeaveNoOutput() throws {
+        let truncated = scratch.appendingPathComponent("cut.y4m").path
+        let pattern = TestPattern(width: 64, height: 48)
+        let writer = try makeVideoWriter(path: truncated, format: pattern.format, frameRate: Rational(25), audioFrom: nil)
+        let frame = [UInt8](repeating: 100, count: pattern.format.byteCount)
+        for _ in 0..<3 { try frame.withUnsafeBytes { try writer.write($0) } }
+        try writer.finish()
+        let data = try Data(contentsOf: URL(fileURLWithPath: truncated))
+        try data.prefix(data.count - 500).write(to: URL(fileURLWithPath: truncated))
+        let output = scratch.appendingPathComponent("never.mkv").path
+        XCTAssertThrowsError(try FileConverter.convert(input: truncated, output: output, options: ConversionOptions(scale: 2), context: context)) {
+            XCTAssertTrue("\($0)".contains("cut.y4m"), "\($0)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch.path), ["cut.y4m"])
+        XCTAssertThrowsError(try FileConverter.convert(input: truncated, output: output, options: ConversionOptions(scale: 17), context: context)) {
+            XCTAssertTrue("\($0)".contains("scale 17"), "\($0)")
+        }
+    }
+
+    /// The report and chart carry every result.
+    func testReportListsEveryMethodAndChartIsSVG() {
+        var report = BenchmarkReport(command: "slomo bench", machine: "test CPU", device: "test device")
+        report.clips = [[Benchmark.Result(clip: "clip", method: .blend, psnr: 30, ssim: 0.9, millisecondsPerFrame: 2),
+                         Benchmark.Result(clip: "clip", method: .minterpolate, psnr: 31, ssim: 0.91, millisecondsPerFrame: 80),
+                         Benchmark.Result(clip: "clip", method: .flowFast, psnr: 33, ssim: 0.95, millisecondsPerFrame: 8)]]
+        let markdown = report.markdown(chartPath: "chart.svg")
+        XCTAssertTrue(markdown.contains("| slomo flow (fast) | 33.00 | 0.9500 | 8.0 | 10.0× |"), markdown)
+        XCTAssertTrue(markdown.contains("![PSNR against time per frame](chart.svg)"))
+        let svg = report.svg()
+        XCTAssertTrue(svg.hasPrefix("<svg"))
+        // A point per result (the first clip's marker is a circle), one per method in the legend, one for the clip.
+        XCTAssertEqual(svg.components(separatedBy: "<circle").count - 1, 3 + Benchmark.Method.allCases.count + 1)
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import SloMoCore
+import SloMoMedia
+import XCTest
+
+/// The `slomo` command as a user runs it: exit codes, one-line errors, outputs.
+final class CLITests: XCTestCase {
+    private var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("slomo-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(at: scratch) }
+
+    /// Runs the built binary (next to the test bundle) with Vulkan validation on.
+    private func slomo(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("slomo")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["SLOMO_VULKAN_VALIDATION"] = "1"
+        process.environment = environment
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let out = output.fileHandleForReading.readDataToEndOfFile(), err = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+
+    private func makeClip(frames: Int = 4) throws -> String {
+        let pattern = TestPattern(width: 80, height: 48)
+        let path = scratch.appendingPathComponent("clip.y4m").path
+        let writer = try makeVideoWriter(path: path, format: pattern.format, frameRate: Rational(15), audioFrom: nil)
+        var frame = [UInt8](repeating: 0, count: pattern.format.byteCount)
+        for index in 0..<frames {
+            frame.withUnsafeMutableBytes { pattern.render(time: Double(index), into: $0) }
+            try frame.withUnsafeBytes { try writer.write($0) }
+        }
+        try writer.finish()
+        return path
+    }
+
+    private func assertOneLineError(_ result: (status: Int32, output: String, errors: String), contains text: String,
+                                    file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertNotEqual(result.status, 0, file: file, line: line)
+        let lines = result.errors.split(separator: "\n", omittingEmptySubsequences: true)
+        XCTAssertEqual(lines.count, 1, "expected one error line, got: \(result.errors)", file: file, line: line)
+        XCTAssertTrue(result.errors.contains(text), "\(result.errors) lacks \(text)", file: file, line: line)
+    }
+
+    func testInterpolatesToMP4AndY4M() throws {
+        let clip = try makeClip()
+        let y4m = scratch.appendingPathComponent("out.y4m").path
+        let result = try slomo(["interpolate", clip, y4m, "--scale", "4", "--preset", "fast"])
+        XCTAssertEqual(result.status, 0, result.errors)
+        // 3 pairs × 3 in-between frames; the last input is held for 4 slots.
+        XCTAssertTrue(result.output.contains("4 frames in, 16 out (9 synthesised"), result.output)
+        let reader = try openVideoReader(path: y4m)
+        XCTAssertEqual(reader.frameRate, Rational(60))
+        var count = 0
+        while try reader.readFrame() != nil { count += 1 }
+        XCTAssertEqual(count, 16)
+
+        let mp4 = scratch.appendingPathComponent("out.mp4").path
+        let slow = try slomo(["interpolate", clip, mp4, "--scale", "2", "--slowmo", "--mode", "blend"])
+        XCTAssertEqual(slow.status, 0, slow.errors)
+        XCTAssertEqual(try openVideoReader(path: mp4).frameRate, Rational(15))
+
+        let flow = scratch.appendingPathComponent("flow.y4m").path
+        let visualised = try slomo(["interpolate", clip, flow, "--scale", "2", "--visualize", "flow"])
+        XCTAssertEqual(visualised.status, 0, visualised.errors)
+        XCTAssertTrue(visualised.output.contains("3 synthesised"), visualised.output)
+    }
+
+    func testBadInputGetsOneLineAndNoOutput() throws {
+        let clip = try makeClip()
+        let output = scratch.appendingPathComponent("out.y4m").path
+        assertOneLineError(try slomo(["interpolate", scratch.appendingPathComponent("missing.mp4").path, output, "--scale", "2"]), contains: "missing.mp4")
+        let text = scratch.appendingPathComponent("notes.mp4")
+        try Data("not a video".utf8).write(to: text)
+        assertOneLineError(try slomo(["interpolate", text.path, output, "--scale", "2"]), contains: "notes.mp4")
+        assertOneLineError(try slomo(["interpolate", clip, output, "--scale", "1"]), contains: "--scale")
+        assertOneLineError(try slomo(["interpolate", clip, output, "--scale", "17"]), contains: "--scale")
+        assertOneLineError(try slomo(["interpolate", clip, scratch.appendingPathComponent("out.avi").path, "--scale", "2"]), contains: "out.avi")
+        assertOneLineError(try slomo(["interpolate", clip, output, "--scale", "2", "--device", "no-such-gpu"]), contains: "no-such-gpu")
+        assertOneLineError(try slomo(["interpolate", clip, output, "--scale", "2", "--fps", "30", "--slowmo"]), contains: "--slowmo")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch.path).sorted(), ["clip.y4m", "notes.mp4"])
+    }
+
+    func testDevicesListsLavapipe() throws {
+        let result = try slomo(["devices"])
+        XCTAssertEqual(result.status, 0, result.errors)
+        XCTAssertTrue(result.output.contains("llvmpipe") || result.output.contains("#0"), result.output)
+    }
+}
