@@ -5,4 +5,4 @@ set -eu
 cd "$(dirname "$0")/.."
 export SLOMO_VULKAN_VALIDATION=1
 swift build --build-tests
-swift test --skip-build
+swift test --skip-build --disable-swift-testing
