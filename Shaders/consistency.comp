@@ -13,10 +13,7 @@ layout(push_constant) uniform Push { int flowOffset; int width; int height; floa
 #define SAMPLE_TYPE vec2
 #include "sampling.glsl"
 
-void main() {
-    ivec2 p = ivec2(gl_GlobalInvocationID.xy);
-    int direction = int(gl_GlobalInvocationID.z);
-    if (p.x >= pc.width || p.y >= pc.height) return;
+void check(ivec2 p, int direction) {
     int plane = pc.width * pc.height;
     int own = pc.flowOffset + direction * plane, other = pc.flowOffset + (1 - direction) * plane;
     vec2 u = flow[own + p.y * pc.width + p.x];
@@ -24,4 +21,13 @@ void main() {
     vec2 f = u * pc.flowScale, b = back * pc.flowScale;
     float excess = dot(f + b, f + b) - 0.01 * (dot(f, f) + dot(b, b)) - 0.5;
     consistency[direction * plane + p.y * pc.width + p.x] = max(excess, 0.0);
+}
+
+// A 2×2 block per invocation: lavapipe pays per invocation.
+void main() {
+    ivec2 origin = ivec2(gl_GlobalInvocationID.xy) * 2;
+    for (int i = 0; i < 4; i++) {
+        ivec2 p = origin + ivec2(i & 1, i >> 1);
+        if (p.x < pc.width && p.y < pc.height) check(p, int(gl_GlobalInvocationID.z));
+    }
 }

@@ -21,10 +21,7 @@ layout(push_constant) uniform Push {
 
 int patchStart(int index, int limit) { return max(min(index * pc.stride, limit - PATCH), 0); }
 
-void main() {
-    ivec2 p = ivec2(gl_GlobalInvocationID.xy);
-    int direction = int(gl_GlobalInvocationID.z);
-    if (p.x >= pc.width || p.y >= pc.height) return;
+void densify(ivec2 p, int direction) {
     int templateBase = direction == 0 ? pc.base0 : pc.base1;
     int imageBase = direction == 0 ? pc.base1 : pc.base0;
     int patchBase = direction * pc.columns * pc.rows;
@@ -56,4 +53,13 @@ void main() {
         weight = 1.0;
     }
     flow[pc.flowOffset + direction * pc.width * pc.height + p.y * pc.width + p.x] = sum / weight;
+}
+
+// A 2×2 block per invocation: lavapipe pays per invocation.
+void main() {
+    ivec2 origin = ivec2(gl_GlobalInvocationID.xy) * 2;
+    for (int i = 0; i < 4; i++) {
+        ivec2 p = origin + ivec2(i & 1, i >> 1);
+        if (p.x < pc.width && p.y < pc.height) densify(p, int(gl_GlobalInvocationID.z));
+    }
 }

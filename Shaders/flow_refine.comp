@@ -16,12 +16,7 @@ layout(push_constant) uniform Push {
     float edgeScale;     // intensity step (0..1 scale) at which a neighbour's weight halves
 } pc;
 
-void main() {
-    // Each invocation owns two horizontally adjacent pixels; exactly one has the wanted colour.
-    ivec2 pair = ivec2(gl_GlobalInvocationID.xy);
-    int direction = int(gl_GlobalInvocationID.z);
-    ivec2 p = ivec2(pair.x * 2 + ((pair.y + pc.parity) & 1), pair.y);
-    if (p.x >= pc.width || p.y >= pc.height) return;
+void relax(ivec2 p, int direction) {
     int templateBase = direction == 0 ? pc.base0 : pc.base1;
     int plane = direction * pc.width * pc.height;
     int index = plane + p.y * pc.width + p.x;
@@ -46,4 +41,13 @@ void main() {
     vec2 rhs = neighbours - robust * l.z * l.xy;
     float det = determinant(system);
     if (det > 1e-12) flow[pc.flowOffset + index] = inverse(system) * rhs;
+}
+
+// Each invocation owns a 2×2 block, two of whose pixels have the wanted colour.
+void main() {
+    ivec2 origin = ivec2(gl_GlobalInvocationID.xy) * 2;
+    for (int row = 0; row < 2; row++) {
+        ivec2 p = origin + ivec2((row + pc.parity) & 1, row);
+        if (p.x < pc.width && p.y < pc.height) relax(p, int(gl_GlobalInvocationID.z));
+    }
 }

@@ -18,10 +18,7 @@ layout(push_constant) uniform Push {
 #define SAMPLE_TYPE float
 #include "sampling.glsl"
 
-void main() {
-    ivec2 p = ivec2(gl_GlobalInvocationID.xy);
-    int direction = int(gl_GlobalInvocationID.z);
-    if (p.x >= pc.width || p.y >= pc.height) return;
+void linearise(ivec2 p, int direction) {
     int templateBase = direction == 0 ? pc.base0 : pc.base1;
     int imageBase = direction == 0 ? pc.base1 : pc.base0;
     int index = direction * pc.width * pc.height + p.y * pc.width + p.x;
@@ -34,4 +31,13 @@ void main() {
     // Where the flow leaves the frame there is no data, only smoothness.
     bool inside = q.x >= 0.0 && q.y >= 0.0 && q.x <= float(pc.width - 1) && q.y <= float(pc.height - 1);
     linear[index] = inside ? vec4(gradient, difference - dot(gradient, u), 0.0) : vec4(0.0);
+}
+
+// A 2×2 block per invocation: lavapipe pays per invocation.
+void main() {
+    ivec2 origin = ivec2(gl_GlobalInvocationID.xy) * 2;
+    for (int i = 0; i < 4; i++) {
+        ivec2 p = origin + ivec2(i & 1, i >> 1);
+        if (p.x < pc.width && p.y < pc.height) linearise(p, int(gl_GlobalInvocationID.z));
+    }
 }

@@ -79,11 +79,14 @@ void synthesizeBlock(ivec2 origin, float t, out vec3 values[4]) {
     }
 }
 
+// Two 2×2 blocks side by side per invocation: lavapipe pays per invocation.
 void main() {
-    ivec2 origin = ivec2(gl_GlobalInvocationID.xy) * 2;
     int step = int(gl_GlobalInvocationID.z);
-    if (origin.x >= pc.color.width || origin.y >= pc.color.height) return;
-    vec3 values[4];
-    synthesizeBlock(origin, params.times[step], values);
-    storeBlock(origin, values, step * pc.outputBytes, pc.color);
+    for (int block = 0; block < 2; block++) {
+        ivec2 origin = ivec2(gl_GlobalInvocationID.x * 4 + block * 2, gl_GlobalInvocationID.y * 2);
+        if (origin.x >= pc.color.width || origin.y >= pc.color.height) return;
+        vec3 values[4];
+        synthesizeBlock(origin, params.times[step], values);
+        storeBlock(origin, values, step * pc.outputBytes, pc.color);
+    }
 }

@@ -223,7 +223,7 @@ public final class Interpolator {
             try recorder.dispatch(downsample, [.readWrite(pyramids)],
                                   push: [.int(base + source.pyramidOffset), .int(source.width), .int(source.height),
                                          .int(base + target.pyramidOffset), .int(target.width), .int(target.height)],
-                                  groups: (groups(target.width, 8), groups(target.height, 8), 1))
+                                  groups: (groups(half(target.width), 8), groups(half(target.height), 8), 1))
         }
         if key.work == .ingest { return }
 
@@ -233,7 +233,7 @@ public final class Interpolator {
             let consistencyPipeline = try context.pipeline(.consistency, bindings: 2)
             try recorder.dispatch(consistencyPipeline, [.read(flow), .write(consistency)],
                                   push: [.int(finest.flowOffset!), .int(finest.width), .int(finest.height), .float(plan.flowScale)],
-                                  groups: (groups(finest.width, 8), groups(finest.height, 8), 2))
+                                  groups: (groups(half(finest.width), 8), groups(half(finest.height), 8), 2))
         }
         let flowPush: [PushValue] = [.int(finest.flowOffset!), .int(finest.width), .int(finest.height), .float(plan.flowScale)]
         switch key.work {
@@ -242,7 +242,7 @@ public final class Interpolator {
             try recorder.dispatch(fuse, [.read(frames), .read(flow), .read(consistency), .read(params), .write(outputs)],
                                   push: colorPush + [.int(previous * pixels), .int(slot * pixels)] + flowPush
                                       + [.int(slotStride), .int(key.work == .flow ? 1 : 0), .float(occlusionSigma)],
-                                  groups: (blocks.x, blocks.y, key.steps))
+                                  groups: (groups(format.width, 32), blocks.y, key.steps))
         case let .visualize(kind):
             let visualize = try context.pipeline(.visualize, bindings: 4, specialization: [formatConstant])
             let maxMotion = Float(max(format.width, format.height)) / 20
@@ -284,16 +284,16 @@ public final class Interpolator {
                                   groups: (groups(level.columns * level.rows, 64), 2, 1))
             try recorder.dispatch(densify, [.read(pyramids), .read(patches), .write(flow)],
                                   push: grid + [.int(level.flowOffset!)],
-                                  groups: (groups(level.width, 8), groups(level.height, 8), 2))
+                                  groups: (groups(half(level.width), 8), groups(half(level.height), 8), 2))
             let levelPush: [PushValue] = [.int(base0), .int(base1), .int(level.width), .int(level.height), .int(level.flowOffset!)]
             for _ in 0..<parameters.refinements {
                 try recorder.dispatch(prepare, [.read(pyramids), .read(flow), .write(linear)], push: levelPush,
-                                      groups: (groups(level.width, 8), groups(level.height, 8), 2))
+                                      groups: (groups(half(level.width), 8), groups(half(level.height), 8), 2))
                 for _ in 0..<parameters.sweeps {
                     for parity in 0..<2 {
                         try recorder.dispatch(refine, [.read(pyramids), .readWrite(flow), .read(linear)],
                                               push: levelPush + [.int(parity), .float(parameters.smoothness), .float(Self.edgeScale)],
-                                              groups: (groups(half(level.width), 8), groups(level.height, 8), 2))
+                                              groups: (groups(half(level.width), 8), groups(half(level.height), 8), 2))
                     }
                 }
             }
