@@ -25,6 +25,14 @@ struct DeviceOptions: ParsableArguments {
     func context() throws -> GPUContext { try GPUContext(options: GPUOptions(device: device)) }
 }
 
+/// With SLOMO_VULKAN_VALIDATION=1, whatever the validation layer said goes to stderr, so the
+/// tests that run this binary see it.
+func reportValidation(_ context: GPUContext) {
+    for message in context.validationLog.messages {
+        FileHandle.standardError.write(Data("slomo: Vulkan validation: \(message)\n".utf8))
+    }
+}
+
 /// Runs `body`, turning any error into one line on stderr and exit status 1.
 func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     do {
@@ -105,7 +113,10 @@ struct Interpolate: ParsableCommand {
         let progress = ProgressBar()
         let summary = try reportingErrors {
             let context = try deviceOptions.context()
-            defer { progress.finish() }
+            defer {
+                progress.finish()
+                reportValidation(context)
+            }
             return try FileConverter.convert(input: input, output: output, options: options, context: context, progress: progress.update)
         }
         let detail = mode == .flow ? "flow/\(preset.rawValue)" : mode.rawValue
@@ -136,9 +147,10 @@ struct Demo: ParsableCommand {
             guard dimensions != nil else { throw UsageError("--size must be WIDTHxHEIGHT, each 16...7680") }
             guard ConversionOptions.scales.contains(scale) else { throw UsageError("--scale must be between 2 and 16") }
             guard frames >= 2 else { throw UsageError("--frames must be at least 2") }
-            return
-            try DemoRun.run(output: output, scale: scale, frames: frames, preset: preset, context: try deviceOptions.context(),
-                            pattern: TestPattern(width: dimensions!.width, height: dimensions!.height))
+            let context = try deviceOptions.context()
+            defer { reportValidation(context) }
+            return try DemoRun.run(output: output, scale: scale, frames: frames, preset: preset, context: context,
+                                   pattern: TestPattern(width: dimensions!.width, height: dimensions!.height))
         }
         print(String(format: "slomo demo: wrote %d frames (%dx%d, %d× of %d rendered frames) to %@ on %@",
                      result.framesOut, result.width, result.height, scale, frames, output, result.device))

@@ -15,14 +15,14 @@ final class CLITests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(at: scratch) }
 
     /// Runs the built binary (next to the test bundle) with Vulkan validation on.
-    private func slomo(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+    private func slomo(_ arguments: [String], environment extra: [String: String] = [:]) throws -> (status: Int32, output: String, errors: String) {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("slomo")
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["SLOMO_VULKAN_VALIDATION"] = "1"
-        process.environment = environment
+        process.environment = environment.merging(extra) { $1 }
         let output = Pipe(), errors = Pipe()
         process.standardOutput = output
         process.standardError = errors
@@ -58,6 +58,7 @@ final class CLITests: XCTestCase {
         let y4m = scratch.appendingPathComponent("out.y4m").path
         let result = try slomo(["interpolate", clip, y4m, "--scale", "4", "--preset", "fast"])
         XCTAssertEqual(result.status, 0, result.errors)
+        XCTAssertEqual(result.errors, "", "no validation messages, no noise")
         // 3 pairs × 3 in-between frames; the last input is held for 4 slots.
         XCTAssertTrue(result.output.contains("4 frames in, 16 out (9 synthesised"), result.output)
         let reader = try openVideoReader(path: y4m)
@@ -91,6 +92,23 @@ final class CLITests: XCTestCase {
         assertOneLineError(try slomo(["interpolate", clip, output, "--scale", "2", "--fps", "30", "--slowmo"]), contains: "--slowmo")
         XCTAssertFalse(FileManager.default.fileExists(atPath: output))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch.path).sorted(), ["clip.y4m", "notes.mp4"])
+    }
+
+    func testNoVulkanDeviceIsOneLine() throws {
+        let clip = try makeClip()
+        let noDriver = ["VK_ICD_FILENAMES": "/nonexistent/icd.json", "VK_DRIVER_FILES": "/nonexistent/icd.json"]
+        assertOneLineError(try slomo(["interpolate", clip, scratch.appendingPathComponent("o.y4m").path, "--scale", "2"], environment: noDriver),
+                           contains: "no Vulkan device")
+        assertOneLineError(try slomo(["devices"], environment: noDriver), contains: "no Vulkan device")
+    }
+
+    func testDemoRunsTheEmbeddedDefault() throws {
+        let output = scratch.appendingPathComponent("demo.y4m").path
+        let result = try slomo(["demo", output, "--frames", "3", "--size", "160x96", "--preset", "fast"])
+        XCTAssertEqual(result.status, 0, result.errors)
+        XCTAssertEqual(result.errors, "")
+        XCTAssertTrue(result.output.contains("wrote 9 frames"), result.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: output))
     }
 
     func testDevicesListsLavapipe() throws {
