@@ -42,6 +42,13 @@ public struct BenchmarkReport {
                                     result.millisecondsPerFrame, ratio))
             }
             lines.append("")
+            for result in results where !result.stages.isEmpty {
+                let total = result.stages.reduce(0) { $0 + $1.milliseconds }
+                lines.append("GPU time per frame, \(result.method.title): " + result.stages.map {
+                    String(format: "%@ %.2f ms (%.0f%%)", $0.stage, $0.milliseconds, 100 * $0.milliseconds / max(total, 1e-9))
+                }.joined(separator: ", ") + ".")
+                lines.append("")
+            }
         }
         if !middlebury.isEmpty {
             let methods = middlebury.map(\.method)
