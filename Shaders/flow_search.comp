@@ -32,21 +32,17 @@ const int N = PATCH * PATCH;
 float templ[N];
 vec2 grad[N];
 
-// Mean-normalised sum of squared differences between the template and the image at offset u.
-float cost(int imageBase, ivec2 origin, vec2 u, float templateMean) {
-    float values[N];
-    float mean = 0.0;
+// Mean-normalised sum of squared differences between the template and the image at offset u, in one
+// pass: Σ((v − v̄) − t')² = Σv² − N·v̄² − 2·Σv·t' + Σt'², with t' the zero-mean template.
+float cost(int imageBase, ivec2 origin, vec2 u, float templateEnergy) {
+    float sum = 0.0, squares = 0.0, cross = 0.0;
     for (int i = 0; i < N; i++) {
-        values[i] = sampleLevel(imageBase, pc.width, pc.height, vec2(origin + ivec2(i % PATCH, i / PATCH)) + u);
-        mean += values[i];
+        float v = sampleLevel(imageBase, pc.width, pc.height, vec2(origin + ivec2(i % PATCH, i / PATCH)) + u);
+        sum += v;
+        squares += v * v;
+        cross += v * templ[i];
     }
-    mean /= float(N);
-    float sum = 0.0;
-    for (int i = 0; i < N; i++) {
-        float r = (values[i] - mean) - (templ[i] - templateMean);
-        sum += r * r;
-    }
-    return sum;
+    return squares - sum * sum / float(N) - 2.0 * cross + templateEnergy;
 }
 
 void main() {
@@ -72,9 +68,16 @@ void main() {
     templateMean /= float(N);
     gradMean /= float(N);
     mat2 hessian = mat2(0.0);
+    // The template and its gradients are kept zero-mean, so Σ grad = 0 and the image's own mean
+    // drops out of the Gauss–Newton step: b = Σ grad·v − Σ grad·t'.
+    float templateEnergy = 0.0;
+    vec2 templateTerm = vec2(0.0);
     for (int i = 0; i < N; i++) {
+        templ[i] -= templateMean;
         grad[i] -= gradMean;
         hessian += outerProduct(grad[i], grad[i]);
+        templateEnergy += templ[i] * templ[i];
+        templateTerm += grad[i] * templ[i];
     }
     // A small ridge keeps flat patches from producing huge steps.
     hessian += mat2(1e-6);
@@ -88,29 +91,22 @@ void main() {
         vec2 at = (center + 0.5) / pc.initScale - 0.5;
         u = pc.initScale * sampleFlow(pc.initOffset + direction * pc.initWidth * pc.initHeight, pc.initWidth, pc.initHeight, at);
         // The previous pair's motion is only a guess: keep it only where it beats standing still.
-        if (pc.initIsWarm != 0 && cost(imageBase, origin, vec2(0.0), templateMean) <= cost(imageBase, origin, u, templateMean)) {
+        if (pc.initIsWarm != 0 && cost(imageBase, origin, vec2(0.0), templateEnergy) <= cost(imageBase, origin, u, templateEnergy)) {
             u = vec2(0.0);
         }
     }
     vec2 start = u;
 
-    float values[N];
     for (int iteration = 0; iteration < pc.iterations; iteration++) {
-        float mean = 0.0;
+        vec2 b = -templateTerm;
         for (int i = 0; i < N; i++) {
-            values[i] = sampleLevel(imageBase, pc.width, pc.height, vec2(origin + ivec2(i % PATCH, i / PATCH)) + u);
-            mean += values[i];
-        }
-        mean /= float(N);
-        vec2 b = vec2(0.0);
-        for (int i = 0; i < N; i++) {
-            b += grad[i] * ((values[i] - mean) - (templ[i] - templateMean));
+            b += grad[i] * sampleLevel(imageBase, pc.width, pc.height, vec2(origin + ivec2(i % PATCH, i / PATCH)) + u);
         }
         vec2 step = inverse * b;
         u -= step;
         if (dot(step, step) < 1e-4) break;
     }
     // Gauss–Newton can walk off on ambiguous patches; never return worse than the start.
-    if (cost(imageBase, origin, u, templateMean) > cost(imageBase, origin, start, templateMean)) u = start;
+    if (cost(imageBase, origin, u, templateEnergy) > cost(imageBase, origin, start, templateEnergy)) u = start;
     patches[direction * pc.columns * pc.rows + index] = u;
 }

@@ -162,35 +162,41 @@ public enum CPUReference {
         let templateMean = templ.reduce(0, +) / Float(n)
         let gradMean = grad.reduce(.zero, +) / Float(n)
         var hxx: Float = 1e-6, hxy: Float = 1e-6, hyy: Float = 1e-6
+        var templateEnergy: Float = 0, templateTerm = SIMD2<Float>.zero
         for i in 0..<n {
+            templ[i] -= templateMean
             grad[i] -= gradMean
             hxx += grad[i].x * grad[i].x
             hxy += grad[i].x * grad[i].y
             hyy += grad[i].y * grad[i].y
+            templateEnergy += templ[i] * templ[i]
+            templateTerm += grad[i] * templ[i]
         }
         let det = hxx * hyy - hxy * hxy
         func solve(_ b: SIMD2<Float>) -> SIMD2<Float> {
             det > 1e-12 ? SIMD2(hyy * b.x - hxy * b.y, -hxy * b.x + hxx * b.y) / det : .zero
         }
-        func warped(_ u: SIMD2<Float>) -> [Float] {
-            (0..<n).map { bilinear(image, Float(origin.x + $0 % patch) + u.x, Float(origin.y + $0 / patch) + u.y) }
+        func sample(_ i: Int, _ u: SIMD2<Float>) -> Float {
+            bilinear(image, Float(origin.x + i % patch) + u.x, Float(origin.y + i / patch) + u.y)
         }
+        // Σ((v − v̄) − t')², expanded so it takes one pass, as the shader does.
         func cost(_ u: SIMD2<Float>) -> Float {
-            let values = warped(u)
-            let mean = values.reduce(0, +) / Float(n)
-            return (0..<n).reduce(0) { sum, i in
-                let r = (values[i] - mean) - (templ[i] - templateMean)
-                return sum + r * r
+            var sum: Float = 0, squares: Float = 0, cross: Float = 0
+            for i in 0..<n {
+                let v = sample(i, u)
+                sum += v
+                squares += v * v
+                cross += v * templ[i]
             }
+            return squares - sum * sum / Float(n) - 2 * cross + templateEnergy
         }
         var u = initial
         if compareWithZero && cost(.zero) <= cost(u) { u = .zero }
         let start = u
         for _ in 0..<iterations {
-            let values = warped(u)
-            let mean = values.reduce(0, +) / Float(n)
-            var b = SIMD2<Float>.zero
-            for i in 0..<n { b += grad[i] * ((values[i] - mean) - (templ[i] - templateMean)) }
+            // Zero-mean gradients make the image's mean drop out: b = Σ grad·v − Σ grad·t'.
+            var b = -templateTerm
+            for i in 0..<n { b += grad[i] * sample(i, u) }
             let step = solve(b)
             u -= step
             if (step * step).sum() < 1e-4 { break }
