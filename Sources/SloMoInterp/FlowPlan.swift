@@ -22,7 +22,7 @@ public enum FlowPreset: String, CaseIterable, Sendable {
                                           refinements: 1, sweeps: 4, smoothness: 2)
         // DIS "medium"-like: flow at half resolution, larger patches, variational refinement.
         case .quality: return FlowParameters(finestLevel: 1, patchSize: 12, stride: 6, iterations: 16,
-                                             refinements: 2, sweeps: 5, smoothness: 2)
+                                             refinements: 1, sweeps: 5, smoothness: 2)
         }
     }
 }
