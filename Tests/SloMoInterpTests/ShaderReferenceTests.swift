@@ -125,8 +125,10 @@ final class ShaderReferenceTests: XCTestCase {
             }
         }
         // Iterative search is sensitive to rounding at its stopping test: nearly all patches must agree.
-        let agreeing = searchErrors.filter { $0 < 0.01 }.count
-        XCTAssertGreaterThan(Double(agreeing) / Double(searchErrors.count), 0.97, "patch search disagrees with the reference")
+        // A rounding difference can flip the stopping test and leave a patch one small step apart.
+        searchErrors.sort()
+        XCTAssertLessThan(searchErrors[searchErrors.count / 2], 1e-3, "patch search: median difference from the reference")
+        XCTAssertLessThan(searchErrors[searchErrors.count * 99 / 100], 0.05, "patch search: 99th percentile difference")
 
         // Densification from the GPU's patches, then variational refinement.
         for direction in 0..<2 {
