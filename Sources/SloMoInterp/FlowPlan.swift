@@ -19,7 +19,7 @@ public enum FlowPreset: String, CaseIterable, Sendable {
         switch self {
         // DIS "fast"-like: flow at quarter resolution.
         case .fast: return FlowParameters(finestLevel: 2, patchSize: 8, stride: 4, iterations: 12,
-                                          refinements: 1, sweeps: 4, smoothness: 2)
+                                          refinements: 1, sweeps: 2, smoothness: 2)
         // DIS "medium"-like: flow at half resolution, larger patches, variational refinement.
         case .quality: return FlowParameters(finestLevel: 1, patchSize: 12, stride: 6, iterations: 16,
                                              refinements: 1, sweeps: 5, smoothness: 2)
