@@ -24,8 +24,9 @@ public final class ResilientSource: FrameSource {
     public let source: FrameSource
     public let backoff: Backoff
     public private(set) var signal: Signal = .lost(.noDevice(path: "(not opened)"))
-    /// Successful reopens after a loss.
+    /// Successful reopens after a loss, and attempts that failed (the device still away).
     public private(set) var recoveries = 0
+    public private(set) var failedReopens = 0
     /// Called on every change of `signal`, from the thread calling `next` or `open`.
     public var onSignalChange: ((Signal) -> Void)?
 
@@ -105,6 +106,7 @@ public final class ResilientSource: FrameSource {
         } catch {
             // Whatever the device says while it comes back, keep trying: the daemon must not exit.
             source.close()
+            failedReopens += 1
             nextAttempt = now + delay
             delay = min(delay * 2, backoff.maximumNanoseconds)
             if let error = error as? CaptureError { change(to: .lost(error)) }
