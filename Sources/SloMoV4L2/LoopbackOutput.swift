@@ -13,6 +13,11 @@ import SloMoLinux
 /// feeds it. With exclusive_caps=1 the device offers CAPTURE to consumers from STREAMON on,
 /// which `open` issues, so consumers can start as soon as `open` returns.
 ///
+/// v4l2loopback shares its buffers between the writer and every reader, so a reader that
+/// holds a buffer for longer than the ring lasts (`bufferCount` frame intervals) can see it
+/// overwritten; the default asks for 8, which v4l2loopback grants only when loaded with
+/// `max_buffers=8` (0.12 defaults to 2: load it with that option).
+///
 /// The sink paces itself: `write` holds each frame until its slot on a steady clock at the
 /// output rate (so consumers read an even stream even when frames arrive in bursts) and
 /// resynchronizes when the producer falls more than one interval behind. The frame size is
@@ -25,6 +30,8 @@ public final class LoopbackOutput: FrameSink {
     public private(set) var format: FrameFormat?
     /// Frames written since `open`.
     public private(set) var framesWritten = 0
+    /// Buffers the driver granted (REQBUFS may give fewer than asked).
+    public var grantedBuffers: Int { buffers.count }
 
     private static let type = V4L2_BUF_TYPE_VIDEO_OUTPUT
     private var device: V4L2Device?
@@ -35,7 +42,7 @@ public final class LoopbackOutput: FrameSink {
     private var nextSlot: UInt64 = 0
 
     /// `device` is `/dev/videoN` or a symlink to it.
-    public init(device: String, bufferCount: Int = 4) {
+    public init(device: String, bufferCount: Int = 8) {
         path = device
         self.bufferCount = bufferCount
     }

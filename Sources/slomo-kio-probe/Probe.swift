@@ -112,7 +112,7 @@ struct Feed: ParsableCommand {
         try output.open(format: frameFormat, frameRate: Rational(fps))
         defer { output.close() }
         signal(SIGUSR1) { _ in rateChangeRequested = 1 }
-        report("FEED_READY device=\(device) size=\(width)x\(height) format=\(format) fps=\(fps)")
+        report("FEED_READY device=\(device) size=\(width)x\(height) format=\(format) fps=\(fps) buffers=\(output.grantedBuffers)")
         let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: frameFormat.byteCount, alignment: 64)
         defer { frame.deallocate() }
         let start = Sys.monotonicNow()
@@ -274,8 +274,9 @@ struct Display: ParsableCommand {
         let flipStart = Sys.monotonicNow()
         for _ in 0..<flipFrames { try flipping.write(UnsafeRawBufferPointer(full), timestamp: Sys.monotonicNow()) }
         let flipSeconds = Double(Sys.monotonicNow() - flipStart) / 1e9
-        let flips = flipping.flipsCompleted
         flipping.close()
+        // Read after close, which waits for the last flip's event.
+        let flips = flipping.flipsCompleted
         let after = try CRTCState.read(card: card)
         report("DRM_CLOSED flips=\(flips) fliprate=\(String(format: "%.1f", Double(flips) / flipSeconds)) "
                + "restored=\(before == afterPicture && before == after ? 1 : 0) "

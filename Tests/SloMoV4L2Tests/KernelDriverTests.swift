@@ -49,11 +49,14 @@ final class KernelDriverTests: XCTestCase {
         XCTAssertTrue(ffmpeg.contains("yuyv422, 320x240"), ffmpeg)
         XCTAssertTrue(ffmpeg.contains("30 fps"), ffmpeg)
         XCTAssertTrue(lines.contains { $0.hasPrefix("V4L2CTL rc=0") }, lines.joined(separator: "\n"))
-        for (name, count) in [("ffmpeg.yuv", 50), ("v4l2ctl.raw", 90)] {
+        // ffmpeg probes the stream on its first frame, seconds under TCG: a gap follows it.
+        for (name, count, probes) in [("ffmpeg.yuv", 50, true), ("v4l2ctl.raw", 90, false)] {
             let data = try Data(contentsOf: run.file(name))
             XCTAssertEqual(data.count, count * frameBytes, "\(name): whole frames of the negotiated size")
-            try checkRamp(data, frameBytes: frameBytes, name: name)
+            checkRamp(data, frameBytes: frameBytes, name: name, firstGapAllowed: probes)
         }
+        let ready = try XCTUnwrap(ResultLine.all("FEED_READY", in: lines).first, lines.joined(separator: "\n"))
+        XCTAssertEqual(ready.int("buffers"), 8, "v4l2loopback loaded with max_buffers=8 grants the ring asked for")
         let captures = ResultLine.all("CAPTURE", in: lines)
         XCTAssertEqual(captures.count, 2, lines.joined(separator: "\n"))
         if captures.count == 2 {
@@ -67,23 +70,27 @@ final class KernelDriverTests: XCTestCase {
 
     /// Each recorded frame must be one the feeder wrote, whole: the frame number in its first
     /// two luma samples, the ramp shifted by that number everywhere else; numbers only rise.
-    private func checkRamp(_ data: Data, frameBytes: Int, name: String) throws {
+    private func checkRamp(_ data: Data, frameBytes: Int, name: String, firstGapAllowed: Bool) {
         var previous = -1
         var steps: [Int] = []
-        try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+        var torn: [String] = []
+        data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
             for frame in 0..<(data.count / frameBytes) {
                 let base = frame * frameBytes
                 let index = Int(bytes[base]) << 8 | Int(bytes[base + 2])
                 if previous >= 0 { steps.append(index - previous) }
                 previous = index
-                for y in stride(from: 0, to: 240, by: 7) {
+                rows: for y in stride(from: 0, to: 240, by: 7) {
                     for x in (y == 0 ? 2 : 0)..<320 where bytes[base + (y * 320 + x) * 2] != UInt8(16 + (x + index * 4) % 220) {
-                        throw VMError("\(name) frame \(frame) (number \(index)) differs at \(x),\(y): torn or foreign frame")
+                        torn.append("\(frame)#\(index)@\(x),\(y)")
+                        break rows
                     }
                 }
             }
         }
+        XCTAssertEqual(torn, [], "\(name): torn or foreign frames (frame#number@x,y)")
         XCTAssertTrue(steps.allSatisfy { $0 > 0 }, "\(name): frame numbers must rise, got steps \(steps)")
+        if firstGapAllowed && !steps.isEmpty { steps.removeFirst() }
         let mean = Double(steps.reduce(0, +)) / Double(max(steps.count, 1))
         XCTAssertLessThan(mean, 1.5, "\(name): too many frames dropped, steps \(steps)")
     }

@@ -17,7 +17,9 @@ struct VMRun {
 
     /// The probe built beside the test bundle (the test target depends on it, so it is there).
     static var probe: URL {
-        let products = Bundle(for: VMMarker.self).bundleURL.deletingLastPathComponent()
+        // On Linux the bundle URL is the products folder itself; elsewhere it is the .xctest in it.
+        let bundle = Bundle(for: VMMarker.self).bundleURL
+        let products = bundle.pathExtension == "xctest" ? bundle.deletingLastPathComponent() : bundle
         return products.appendingPathComponent("slomo-kio-probe")
     }
 
@@ -83,7 +85,8 @@ struct ResultLine {
         var fields: [String: String] = [:]
         var rest = line[line.index(after: space)...]
         while let equals = rest.firstIndex(of: "=") {
-            let name = rest[..<equals].trimmingCharacters(in: .whitespaces)
+            // Bare words before a field (`SIGNAL lost t=1`) are not part of its name.
+            let name = String(rest[..<equals].split(separator: " ").last ?? "")
             var value = rest[rest.index(after: equals)...]
             let end: Substring.Index
             if value.first == "\"" {

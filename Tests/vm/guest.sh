@@ -20,7 +20,9 @@ wait_for() {
 
 load_drivers() {
     modprobe vivid n_devs=1 || return 1
-    modprobe v4l2loopback devices=2 video_nr=10,11 exclusive_caps=1,1 card_label=slomo-out,slomo-stall || return 1
+    # max_buffers=8: v4l2loopback 0.12 defaults to 2, a ring so short that a slow reader sees
+    # the writer overwrite the frame it is reading (slomo's deployment sets the same option).
+    modprobe v4l2loopback devices=2 video_nr=10,11 exclusive_caps=1,1 max_buffers=8 card_label=slomo-out,slomo-stall || return 1
     modprobe virtio-gpu || return 1
     udevadm settle 2>/dev/null
     echo "guest: kernel $(uname -r)"
@@ -45,8 +47,11 @@ scenario_loopback() {
     v4l2-ctl -d /dev/video10 --all | grep -E "Driver version|Capabilities|Width/Height|Pixel Format|Frames per second" | sed 's/^/v4l2-ctl: /'
     v4l2-ctl -d /dev/video10 --stream-mmap --stream-count=90 --stream-to="$out/v4l2ctl.raw" > "$out/v4l2ctl.log" 2>&1
     echo "V4L2CTL rc=$?"
-    ffmpeg -nostdin -hide_banner -f v4l2 -i /dev/video10 -frames:v 50 -c:v rawvideo -f rawvideo -y "$out/ffmpeg.yuv" > "$out/ffmpeg.log" 2>&1
+    # passthrough: record each frame as delivered, without ffmpeg's constant-rate dups and drops.
+    ffmpeg -nostdin -hide_banner -f v4l2 -i /dev/video10 -frames:v 50 -fps_mode passthrough -c:v rawvideo -f rawvideo \
+        -y "$out/ffmpeg.yuv" > "$out/ffmpeg.log" 2>&1
     echo "FFMPEG rc=$? $(grep -m1 'Stream #0:0' "$out/ffmpeg.log")"
+    tr '\r' '\n' < "$out/ffmpeg.log" | grep '^frame=' | tail -1 | sed 's/^/FFMPEG_STATS /'
     # slomo's own capture as a third consumer: it times when each frame arrives.
     "$probe" capture --device /dev/video10 --seconds 3
     kill -USR1 $feeder
