@@ -64,6 +64,10 @@ public enum Sys {
         try retrying("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
     }
 
+    public static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws(SystemError) -> Int {
+        try retrying("write") { Glibc.write(fd, buffer.baseAddress, buffer.count) }
+    }
+
     /// Maps `length` bytes of a device at `offset`, shared and read-write.
     public static func mmap(_ fd: Int32, length: Int, offset: Int64, _ name: @autoclosure () -> String) throws(SystemError) -> UnsafeMutableRawBufferPointer {
         let address = Glibc.mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off_t(offset))

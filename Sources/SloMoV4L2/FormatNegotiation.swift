@@ -39,8 +39,11 @@ enum FrameIntervals: Equatable {
     /// Stepwise or continuous: any interval between the two.
     case range(shortest: Rational, longest: Rational)
 
-    /// The rate to ask for: the one nearest `requested`, or the fastest when nothing is requested.
-    func bestRate(requested: Rational?) -> Rational {
+    /// The rate to ask for: the one nearest `requested`, or the fastest when nothing is
+    /// requested. With nothing requested from a continuous range the answer is nil: keep the
+    /// device's current rate. Such ranges come from virtual devices like v4l2loopback, where
+    /// a reader's S_PARM would change the rate for the writer and every other reader.
+    func bestRate(requested: Rational?) -> Rational? {
         let rates: [Rational]
         switch self {
         case .discrete(let intervals):
@@ -48,7 +51,7 @@ enum FrameIntervals: Equatable {
         case .range(let shortest, let longest):
             let fastest = Rational(shortest.denominator, shortest.numerator)
             let slowest = Rational(longest.denominator, longest.numerator)
-            guard let requested else { return fastest }
+            guard let requested else { return nil }
             if requested.doubleValue > fastest.doubleValue { return fastest }
             if requested.doubleValue < slowest.doubleValue { return slowest }
             return requested
@@ -70,7 +73,7 @@ struct FormatOffer {
 struct CaptureMode: Equatable, CustomStringConvertible {
     var format: V4L2PixelFormat
     var size: FrameSize
-    /// nil when the driver does not enumerate intervals.
+    /// nil when the device's current rate is kept (no enumeration, or a range and no request).
     var rate: Rational?
     var description: String { "\(format.rawValue) \(size)" + (rate.map { "@\($0)" } ?? "") }
 }
@@ -90,7 +93,7 @@ func negotiate(offers: [FormatOffer], width: Int?, height: Int?, rate: Rational?
         let sizes = offer.sizes?.candidates(width: width, height: height)
             ?? [FrameSize(width: width ?? fallbackSize.width, height: height ?? fallbackSize.height)]
         for size in sizes {
-            let chosenRate = offer.intervals(size)?.bestRate(requested: rate)
+            let chosenRate = offer.intervals(size).flatMap { $0.bestRate(requested: rate) }
             let fps = chosenRate?.doubleValue ?? rate?.doubleValue ?? 0
             var sizeScore = 0.0
             if let width { sizeScore -= Double(abs(size.width - width)) }

@@ -6,17 +6,20 @@ import SloMoLinux
 /// A v4l2loopback device that slomo writes and other programs (ffmpeg, GStreamer, browsers)
 /// read as a camera.
 ///
-/// One approach for every v4l2loopback version: mmap OUTPUT streaming on one fd — S_FMT,
-/// S_PARM, REQBUFS, QBUF/DQBUF and STREAMON all on the handle that opened it. v4l2loopback
-/// 0.13+ accepts STREAMON only from the handle that called REQBUFS and never streams from the
-/// write() path, and 0.12 accepts this sequence as well; it is also how GStreamer's v4l2sink
-/// feeds it. With exclusive_caps=1 the device offers CAPTURE to consumers from STREAMON on,
-/// which `open` issues, so consumers can start as soon as `open` returns.
+/// One approach for every v4l2loopback version: S_FMT and S_PARM on the OUTPUT type, then
+/// frames through write(2). v4l2loopback 0.13+ accepts STREAMON only on the handle that called
+/// REQBUFS and streams write() without it; 0.12 streams write() too. The mmap OUTPUT path was
+/// tried and dropped: 0.12's VIDIOC_DQBUF on OUTPUT hands back the buffer just queued, so a
+/// writer refills the very frame readers are copying and they see it torn. write() copies into
+/// the next slot of the driver's ring instead, the oldest one. One wrinkle: 0.12 counts a
+/// handle as its writer only after STREAMON, and unless a writer closes, a device with
+/// exclusive_caps=1 never offers OUTPUT again; so `open` also calls STREAMON, ignoring the
+/// refusal 0.13+ gives a handle without REQBUFS.
+/// With exclusive_caps=1 the device offers CAPTURE to consumers only after a first write, so
+/// `open` writes a black frame: consumers can start as soon as it returns.
 ///
-/// v4l2loopback shares its buffers between the writer and every reader, so a reader that
-/// holds a buffer for longer than the ring lasts (`bufferCount` frame intervals) can see it
-/// overwritten; the default asks for 8, which v4l2loopback grants only when loaded with
-/// `max_buffers=8` (0.12 defaults to 2: load it with that option).
+/// Readers share the driver's ring, so one that holds a buffer for longer than the ring lasts
+/// can still see it overwritten; load v4l2loopback with `max_buffers=8` (0.12 defaults to 2).
 ///
 /// The sink paces itself: `write` holds each frame until its slot on a steady clock at the
 /// output rate (so consumers read an even stream even when frames arrive in bursts) and
@@ -24,27 +27,20 @@ import SloMoLinux
 /// set once at `open`; `setFrameRate` changes only the frame interval (S_PARM).
 public final class LoopbackOutput: FrameSink {
     public let path: String
-    public let bufferCount: Int
     public private(set) var frameRate = Rational(30)
     /// Valid after `open`.
     public private(set) var format: FrameFormat?
-    /// Frames written since `open`.
+    /// Frames written since `open`, the black one included.
     public private(set) var framesWritten = 0
-    /// Buffers the driver granted (REQBUFS may give fewer than asked).
-    public var grantedBuffers: Int { buffers.count }
 
     private static let type = V4L2_BUF_TYPE_VIDEO_OUTPUT
     private var device: V4L2Device?
-    private var buffers: [UnsafeMutableRawBufferPointer] = []
-    /// Buffers not queued to the driver, free to fill.
-    private var idle: [Int] = []
     private var interval: UInt64 = 0
     private var nextSlot: UInt64 = 0
 
     /// `device` is `/dev/videoN` or a symlink to it.
-    public init(device: String, bufferCount: Int = 8) {
+    public init(device: String) {
         path = device
-        self.bufferCount = bufferCount
     }
 
     deinit { close() }
@@ -71,9 +67,11 @@ public final class LoopbackOutput: FrameSink {
         }
         self.device = device
         try mapErrors {
+            // Not a capability check: with exclusive_caps=1, v4l2loopback stops announcing OUTPUT
+            // once a writer has streamed, even to the next writer. S_FMT on OUTPUT tells instead.
             let (caps, driver, card) = try device.capabilities()
-            guard caps & UInt32(V4L2_CAP_VIDEO_OUTPUT) != 0, caps & UInt32(V4L2_CAP_STREAMING) != 0 else {
-                throw OutputError.notAnOutputDevice(path: device.path, reason: "\(driver) (\(card)) has no streaming video output")
+            guard caps & UInt32(V4L2_CAP_READWRITE) != 0 else {
+                throw OutputError.notAnOutputDevice(path: device.path, reason: "\(driver) (\(card)) takes no frames through write()")
             }
             var requested = v4l2_format()
             requested.type = Self.type.rawValue
@@ -88,30 +86,27 @@ public final class LoopbackOutput: FrameSink {
                 try device.setFormat(&requested)
             } catch let error as SystemError where error.errno == EBUSY {
                 throw OutputError.formatRejected("\(device.path) is busy with another format (a consumer is reading it)")
+            } catch let error as SystemError where error.errno == EINVAL {
+                throw OutputError.notAnOutputDevice(path: device.path, reason: "\(driver) (\(card)) has no video output")
             }
             let pix = requested.fmt.pix
-            guard pix.width == UInt32(format.width), pix.height == UInt32(format.height), pix.pixelformat == v4l2Format.fourcc else {
-                throw OutputError.formatRejected("\(device.path) set \(V4L2PixelFormat.name(ofFourcc: pix.pixelformat)) \(pix.width)x\(pix.height) when asked for \(v4l2Format.rawValue) \(format.width)x\(format.height)")
+            // The driver may round sizeimage up (v4l2loopback 0.12 to whole pages): a write of
+            // one frame fills its start.
+            guard pix.width == UInt32(format.width), pix.height == UInt32(format.height), pix.pixelformat == v4l2Format.fourcc,
+                  pix.sizeimage >= UInt32(format.byteCount) else {
+                throw OutputError.formatRejected("\(device.path) set \(V4L2PixelFormat.name(ofFourcc: pix.pixelformat)) \(pix.width)x\(pix.height) (\(pix.sizeimage) bytes) when asked for \(v4l2Format.rawValue) \(format.width)x\(format.height) (\(format.byteCount) bytes)")
             }
-            let granted = try device.requestBuffers(bufferCount, type: Self.type)
-            guard granted >= 1 else {
-                throw OutputError.driver(SystemError(call: "VIDIOC_REQBUFS on \(device.path) granted no buffers", errno: ENOMEM))
-            }
-            for index in 0..<granted {
-                let mapping = try device.mapBuffer(index, type: Self.type)
-                guard mapping.count >= format.byteCount else {
-                    Sys.munmap(mapping)
-                    throw OutputError.formatRejected("\(device.path) buffers hold \(mapping.count) bytes, a frame needs \(format.byteCount)")
-                }
-                buffers.append(mapping)
-            }
-            idle = Array(0..<granted)
-            try device.stream(true, type: Self.type)
+            // Only for 0.12's bookkeeping (see above); 0.13+ refuses it without REQBUFS, harmlessly.
+            try? device.stream(true, type: Self.type)
         }
         self.format = format
         try setFrameRate(frameRate)
         framesWritten = 0
         nextSlot = Sys.monotonicNow()
+        let black = UnsafeMutableRawBufferPointer.allocate(byteCount: format.byteCount, alignment: 64)
+        defer { black.deallocate() }
+        Self.fillBlack(black, format: format)
+        try write(UnsafeRawBufferPointer(black), timestamp: nextSlot)
     }
 
     public func setFrameRate(_ frameRate: Rational) throws(OutputError) {
@@ -131,44 +126,34 @@ public final class LoopbackOutput: FrameSink {
         if now > nextSlot + interval { nextSlot = now }
         Sys.sleep(untilMonotonic: nextSlot)
         nextSlot += interval
-        try mapErrors {
-            let index = try takeIdleBuffer(device)
-            buffers[index].copyMemory(from: frame)
-            var buffer = v4l2_buffer()
-            buffer.index = UInt32(index)
-            buffer.type = Self.type.rawValue
-            buffer.memory = V4L2_MEMORY_MMAP.rawValue
-            buffer.bytesused = UInt32(frame.count)
-            buffer.field = V4L2_FIELD_NONE.rawValue
-            buffer.timestamp = timeval(tv_sec: Int(timestamp / 1_000_000_000), tv_usec: Int(timestamp % 1_000_000_000 / 1_000))
-            try device.queue(&buffer)
+        // v4l2loopback stamps the frame itself (at this write, its presentation time).
+        let written = try mapErrors { try Sys.write(device.fd, frame) }
+        guard written == frame.count else {
+            throw .driver(SystemError(call: "write to \(device.path) took \(written) of \(frame.count) bytes", errno: EIO))
         }
         framesWritten += 1
     }
 
-    /// A buffer to fill: one never queued, else the oldest the driver has finished with.
-    private func takeIdleBuffer(_ device: V4L2Device) throws -> Int {
-        if let index = idle.popLast() { return index }
-        let deadline = Sys.monotonicNow() + 1_000_000_000
-        while Sys.monotonicNow() < deadline {
-            if let buffer = try device.dequeue(type: Self.type) { return Int(buffer.index) }
-            _ = try Sys.poll(device.fd, events: Int16(POLLOUT), timeoutNanoseconds: 100_000_000)
-        }
-        throw OutputError.driver(SystemError(call: "VIDIOC_DQBUF on \(device.path): no buffer returned in 1 s", errno: ETIMEDOUT))
-    }
-
     public func close() {
-        if let device {
-            try? device.stream(false, type: Self.type)
-        }
-        buffers.forEach(Sys.munmap)
-        buffers = []
-        idle = []
-        if let device {
-            _ = try? device.requestBuffers(0, type: Self.type)
-        }
         device = nil
         format = nil
+    }
+
+    /// Black in the frame's own format and range.
+    private static func fillBlack(_ frame: UnsafeMutableRawBufferPointer, format: FrameFormat) {
+        let luma: UInt8 = format.color.range == .full ? 0 : 16
+        switch format.pixelFormat {
+        case .rgb24, .bgr24, .xrgb8888:
+            frame.initializeMemory(as: UInt8.self, repeating: 0)
+        case .yuyv:
+            for i in stride(from: 0, to: frame.count, by: 2) { frame[i] = luma; frame[i + 1] = 128 }
+        case .uyvy:
+            for i in stride(from: 0, to: frame.count, by: 2) { frame[i] = 128; frame[i + 1] = luma }
+        case .yuv420p, .yuv422p, .yuv444p, .nv12:
+            let lumaBytes = format.width * format.height
+            frame[0..<lumaBytes].initializeMemory(as: UInt8.self, repeating: luma)
+            frame[lumaBytes...].initializeMemory(as: UInt8.self, repeating: 128)
+        }
     }
 
     /// Tells consumers how to read the samples (v4l2loopback passes this on to them).

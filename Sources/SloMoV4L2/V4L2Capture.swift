@@ -146,12 +146,10 @@ public final class V4L2Capture: FrameSource {
         format = FrameFormat(width: Int(pix.width), height: Int(pix.height), pixelFormat: pixelFormat,
                              color: colorSpace(of: pix, isRGB: pixelFormat.isRGB, compressed: got.isCompressed))
         bytesPerLine = Int(pix.bytesperline)
-        if let rate = mode.rate ?? config.frameRate,
-           let interval = try device.setFrameInterval(Rational(rate.denominator, rate.numerator), type: Self.type) {
-            frameRate = Rational(interval.denominator, interval.numerator)
-        } else {
-            frameRate = mode.rate ?? config.frameRate ?? Rational(30)
-        }
+        // With no rate to set, keep and report the device's own; 30 fps only where it has none.
+        let interval = try mode.rate.map { try device.setFrameInterval(Rational($0.denominator, $0.numerator), type: Self.type) }
+            ?? device.frameInterval(type: Self.type)
+        frameRate = interval.map { Rational($0.denominator, $0.numerator) } ?? mode.rate ?? Rational(30)
         let intervalNanoseconds = UInt64(1e9 / frameRate.doubleValue)
         stallLimit = max(config.minimumStallNanoseconds, UInt64(config.stallIntervals) * intervalNanoseconds)
     }

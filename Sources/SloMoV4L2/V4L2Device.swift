@@ -109,18 +109,29 @@ final class V4L2Device {
         return format
     }
 
-    /// Asks for `interval` seconds per frame (VIDIOC_S_PARM) and returns what the driver set;
-    /// nil where the driver has no frame-interval control (no V4L2_CAP_TIMEPERFRAME).
-    func setFrameInterval(_ interval: Rational, type: v4l2_buf_type) throws(SystemError) -> Rational? {
+    /// The current seconds per frame (VIDIOC_G_PARM); nil where the driver reports none.
+    func frameInterval(type: v4l2_buf_type) throws(SystemError) -> Rational? {
         var parm = v4l2_streamparm()
         parm.type = type.rawValue
         try ioctl(UInt(slomo_vidioc_g_parm()), &parm, "VIDIOC_G_PARM")
-        let isCapture = type == V4L2_BUF_TYPE_VIDEO_CAPTURE
-        let capability = isCapture ? parm.parm.capture.capability : parm.parm.output.capability
-        guard capability & UInt32(V4L2_CAP_TIMEPERFRAME) != 0 else { return nil }
+        let current = type == V4L2_BUF_TYPE_VIDEO_CAPTURE ? parm.parm.capture.timeperframe : parm.parm.output.timeperframe
+        return current.numerator > 0 && current.denominator > 0 ? Rational(Int(current.numerator), Int(current.denominator)) : nil
+    }
+
+    /// Asks for `interval` seconds per frame (VIDIOC_S_PARM) and returns what the driver set;
+    /// nil where the driver has no frame-interval control. S_PARM is tried whatever the
+    /// V4L2_CAP_TIMEPERFRAME flag says: v4l2loopback honours it without setting the flag.
+    func setFrameInterval(_ interval: Rational, type: v4l2_buf_type) throws(SystemError) -> Rational? {
+        var parm = v4l2_streamparm()
+        parm.type = type.rawValue
         let perFrame = v4l2_fract(numerator: UInt32(interval.numerator), denominator: UInt32(interval.denominator))
+        let isCapture = type == V4L2_BUF_TYPE_VIDEO_CAPTURE
         if isCapture { parm.parm.capture.timeperframe = perFrame } else { parm.parm.output.timeperframe = perFrame }
-        try ioctl(UInt(slomo_vidioc_s_parm()), &parm, "VIDIOC_S_PARM")
+        do throws(SystemError) {
+            try ioctl(UInt(slomo_vidioc_s_parm()), &parm, "VIDIOC_S_PARM")
+        } catch let error where error.errno == ENOTTY || error.errno == EINVAL {
+            return nil
+        }
         let set = isCapture ? parm.parm.capture.timeperframe : parm.parm.output.timeperframe
         return set.numerator > 0 && set.denominator > 0 ? Rational(Int(set.numerator), Int(set.denominator)) : nil
     }

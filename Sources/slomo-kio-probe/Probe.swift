@@ -109,10 +109,13 @@ struct Feed: ParsableCommand {
         guard let pixelFormat = PixelFormat(rawValue: format) else { throw ValidationError("unknown format \(format)") }
         let frameFormat = FrameFormat(width: width, height: height, pixelFormat: pixelFormat, color: .guess(height: height))
         let output = LoopbackOutput(device: device)
+        // Opened twice: a daemon restarting its output must find the device writable again.
+        try output.open(format: frameFormat, frameRate: Rational(fps))
+        output.close()
         try output.open(format: frameFormat, frameRate: Rational(fps))
         defer { output.close() }
         signal(SIGUSR1) { _ in rateChangeRequested = 1 }
-        report("FEED_READY device=\(device) size=\(width)x\(height) format=\(format) fps=\(fps) buffers=\(output.grantedBuffers)")
+        report("FEED_READY device=\(device) size=\(width)x\(height) format=\(format) fps=\(fps)")
         let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: frameFormat.byteCount, alignment: 64)
         defer { frame.deallocate() }
         let start = Sys.monotonicNow()

@@ -49,14 +49,11 @@ final class KernelDriverTests: XCTestCase {
         XCTAssertTrue(ffmpeg.contains("yuyv422, 320x240"), ffmpeg)
         XCTAssertTrue(ffmpeg.contains("30 fps"), ffmpeg)
         XCTAssertTrue(lines.contains { $0.hasPrefix("V4L2CTL rc=0") }, lines.joined(separator: "\n"))
-        // ffmpeg probes the stream on its first frame, seconds under TCG: a gap follows it.
-        for (name, count, probes) in [("ffmpeg.yuv", 50, true), ("v4l2ctl.raw", 90, false)] {
+        for (name, count) in [("ffmpeg.yuv", 50), ("v4l2ctl.raw", 90)] {
             let data = try Data(contentsOf: run.file(name))
             XCTAssertEqual(data.count, count * frameBytes, "\(name): whole frames of the negotiated size")
-            checkRamp(data, frameBytes: frameBytes, name: name, firstGapAllowed: probes)
+            checkRamp(data, frameBytes: frameBytes, name: name)
         }
-        let ready = try XCTUnwrap(ResultLine.all("FEED_READY", in: lines).first, lines.joined(separator: "\n"))
-        XCTAssertEqual(ready.int("buffers"), 8, "v4l2loopback loaded with max_buffers=8 grants the ring asked for")
         let captures = ResultLine.all("CAPTURE", in: lines)
         XCTAssertEqual(captures.count, 2, lines.joined(separator: "\n"))
         if captures.count == 2 {
@@ -70,7 +67,7 @@ final class KernelDriverTests: XCTestCase {
 
     /// Each recorded frame must be one the feeder wrote, whole: the frame number in its first
     /// two luma samples, the ramp shifted by that number everywhere else; numbers only rise.
-    private func checkRamp(_ data: Data, frameBytes: Int, name: String, firstGapAllowed: Bool) {
+    private func checkRamp(_ data: Data, frameBytes: Int, name: String) {
         var previous = -1
         var steps: [Int] = []
         var torn: [String] = []
@@ -90,7 +87,10 @@ final class KernelDriverTests: XCTestCase {
         }
         XCTAssertEqual(torn, [], "\(name): torn or foreign frames (frame#number@x,y)")
         XCTAssertTrue(steps.allSatisfy { $0 > 0 }, "\(name): frame numbers must rise, got steps \(steps)")
-        if firstGapAllowed && !steps.isEmpty { steps.removeFirst() }
+        // A reader joining a running stream first gets the latest frame at once, then waits for
+        // the next; ffmpeg also probes the stream on its first frame (seconds under TCG). So the
+        // first step may be anything, the rest must be steady.
+        if !steps.isEmpty { steps.removeFirst() }
         let mean = Double(steps.reduce(0, +)) / Double(max(steps.count, 1))
         XCTAssertLessThan(mean, 1.5, "\(name): too many frames dropped, steps \(steps)")
     }

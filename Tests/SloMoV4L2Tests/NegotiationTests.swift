@@ -45,7 +45,8 @@ final class NegotiationTests: XCTestCase {
         }
         XCTAssertEqual(choose([card], width: 1000, height: 563, rate: Rational(120)),
                        CaptureMode(format: .uyvy, size: FrameSize(width: 992, height: 560), rate: Rational(60)))
-        XCTAssertEqual(choose([card])?.size, FrameSize(width: 1920, height: 1080))
+        XCTAssertEqual(choose([card]), CaptureMode(format: .uyvy, size: FrameSize(width: 1920, height: 1080), rate: nil),
+                       "no request on a continuous range keeps the device's rate")
     }
 
     func testDriversThatDoNotEnumerateUseTheRequestOrTheCurrentSize() {

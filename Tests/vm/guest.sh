@@ -8,12 +8,13 @@ out=$1
 probe=$2
 shift 2
 
-# Waits up to $3 seconds for the text $1 to appear in file $2.
+# Waits up to $3 seconds for the text $1 to appear in file $2, and gives up early when
+# process $4 (if given) has ended.
 wait_for() {
-    n=0
+    deadline=$(( $(date +%s) + $3 ))
     while ! grep -q "$1" "$2" 2>/dev/null; do
-        n=$((n + 1))
-        [ $n -gt $(($3 * 5)) ] && { echo "guest: timed out waiting for '$1' in $2"; return 1; }
+        [ $(date +%s) -gt $deadline ] && { echo "guest: timed out waiting for '$1' in $2"; return 1; }
+        [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null && { echo "guest: process $4 ended before '$1'"; return 1; }
         sleep 0.2
     done
 }
@@ -43,7 +44,7 @@ scenario_capture() {
 scenario_loopback() {
     "$probe" feed --device /dev/video10 --width 320 --height 240 --format yuyv --fps 30 --seconds 600 > "$out/feed.log" 2>&1 &
     feeder=$!
-    wait_for FEED_READY "$out/feed.log" 60 || { cat "$out/feed.log"; return 1; }
+    wait_for FEED_READY "$out/feed.log" 60 $feeder || { cat "$out/feed.log"; return 1; }
     v4l2-ctl -d /dev/video10 --all | grep -E "Driver version|Capabilities|Width/Height|Pixel Format|Frames per second" | sed 's/^/v4l2-ctl: /'
     v4l2-ctl -d /dev/video10 --stream-mmap --stream-count=90 --stream-to="$out/v4l2ctl.raw" > "$out/v4l2ctl.log" 2>&1
     echo "V4L2CTL rc=$?"
@@ -73,10 +74,10 @@ scenario_stall() {
 scenario_resilient() {
     "$probe" resilient --device /dev/v4l/by-path/platform-vivid.0-video-index0 > "$out/resilient.log" 2>&1 &
     reader=$!
-    wait_for "SIGNAL present" "$out/resilient.log" 60 || { cat "$out/resilient.log"; kill $reader; return 1; }
+    wait_for "SIGNAL present" "$out/resilient.log" 60 $reader || { cat "$out/resilient.log"; kill $reader; return 1; }
     sleep 2
     v4l2-ctl -d /dev/video0 --set-ctrl disconnect=1
-    wait_for "SIGNAL lost" "$out/resilient.log" 30
+    wait_for "SIGNAL lost" "$out/resilient.log" 30 $reader
     # vivid takes new opens after Disconnect: wait for the reader to be back before the unbind.
     n=0
     while [ "$(grep -c 'SIGNAL present' "$out/resilient.log")" -lt 2 ] && [ $n -lt 150 ]; do n=$((n + 1)); sleep 0.2; done
