@@ -15,7 +15,7 @@ public final class ResilientSource: FrameSource {
     public struct Backoff: Equatable, Sendable {
         public var initialNanoseconds: UInt64
         public var maximumNanoseconds: UInt64
-        public init(initialNanoseconds: UInt64 = 250_000_000, maximumNanoseconds: UInt64 = 4_000_000_000) {
+        public init(initialNanoseconds: UInt64 = 250_000_000, maximumNanoseconds: UInt64 = 2_000_000_000) {
             self.initialNanoseconds = initialNanoseconds
             self.maximumNanoseconds = maximumNanoseconds
         }

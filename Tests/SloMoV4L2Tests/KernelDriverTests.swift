@@ -5,7 +5,7 @@ import XCTest
 /// drivers (vivid, v4l2loopback, virtio-gpu) in one VM boot shared by every test here.
 /// Nothing is skipped: without the VM tooling (scripts/vm-deps.sh) these tests fail.
 final class KernelDriverTests: XCTestCase {
-    static let scenarios = ["capture", "loopback", "stall", "resilient", "drm"]
+    static let scenarios = ["capture", "loopback", "mjpeg", "stall", "resilient", "drm"]
     nonisolated(unsafe) private static var booted: Result<VMRun, Error>?
 
     private func vm() throws -> VMRun {
@@ -93,6 +93,19 @@ final class KernelDriverTests: XCTestCase {
         if !steps.isEmpty { steps.removeFirst() }
         let mean = Double(steps.reduce(0, +)) / Double(max(steps.count, 1))
         XCTAssertLessThan(mean, 1.5, "\(name): too many frames dropped, steps \(steps)")
+    }
+
+    func testMJPEGFromARealWriterIsDecodedToYUV420() throws {
+        let line = try XCTUnwrap(ResultLine.all("CAPTURE", in: try vm().section("mjpeg")).first)
+        XCTAssertNil(line["error"], line.text)
+        XCTAssertEqual(line["format"], "mjpeg", line.text)
+        XCTAssertEqual(line["pixfmt"], "yuv420p", line.text)
+        XCTAssertEqual(line["size"], "320x240", line.text)
+        XCTAssertEqual(line["range"], "full", "JPEG samples are full range: \(line.text)")
+        XCTAssertGreaterThanOrEqual(line.int("frames") ?? 0, 45, "3 s at 30 fps, less ffmpeg's slow start: \(line.text)")
+        XCTAssertEqual(line.int("corrupt"), 0, line.text)
+        XCTAssertEqual(line.int("wrongsize"), 0, line.text)
+        XCTAssertGreaterThan(line.int("rowspread") ?? 0, 100, "testsrc2's colours, not a blank: \(line.text)")
     }
 
     func testStalledStreamEndsInNoSignal() throws {

@@ -68,6 +68,24 @@ scenario_stall() {
     "$probe" stall --device /dev/video11
 }
 
+# MJPEG capture and decode: vivid has no compressed formats, so ffmpeg encodes its test
+# source to MJPEG into /dev/video11 (through write(), as a camera app would) and slomo reads it.
+scenario_mjpeg() {
+    ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi -i testsrc2=size=320x240:rate=30 \
+        -c:v mjpeg -q:v 3 -f v4l2 /dev/video11 > "$out/mjpeg-feed.log" 2>&1 &
+    feeder=$!
+    n=0
+    until v4l2-ctl -d /dev/video11 --get-fmt-video 2>/dev/null | grep -q MJPG; do
+        n=$((n + 1)); [ $n -gt 300 ] && { echo "guest: ffmpeg never fed /dev/video11"; cat "$out/mjpeg-feed.log"; kill $feeder; return 1; }
+        sleep 0.2
+    done
+    "$probe" capture --device /dev/video11 --formats mjpeg --seconds 3
+    rc=$?
+    kill $feeder
+    wait $feeder 2>/dev/null
+    return $rc
+}
+
 # Break vivid mid-stream twice: its Disconnect control (the open stream fails), then an
 # unbind from its driver, as an unplug (the node is gone for 3 s), and a bind back.
 # ResilientSource must report each loss, keep retrying, and stream again each time.
