@@ -258,6 +258,10 @@ struct Display: ParsableCommand {
         let mode = output.mode!
         let crtc = output.crtcID
         report("DRM_OPEN connector=\(output.connectorName) mode=\(mode) crtc=\(crtc) master=\(output.isMaster ? 1 : 0)")
+        // Held open past the outputs' close: when the last client of a card closes, the kernel's
+        // fbdev console restores its own mode, which would hide a close that restores nothing.
+        let observer = open(card, O_RDWR | O_CLOEXEC)
+        defer { Glibc.close(observer) }
         // Converting on the CPU is slow in a debug build under TCG: a few frames show the picture.
         for _ in 0..<3 { try output.write(UnsafeRawBufferPointer(frame), timestamp: Sys.monotonicNow()) }
         report("DRM_SHOWING flips=\(output.flipsCompleted)")
