@@ -23,7 +23,10 @@ load_drivers() {
     modprobe vivid n_devs=1 || return 1
     # max_buffers=8: v4l2loopback 0.12 defaults to 2, a ring so short that a slow reader sees
     # the writer overwrite the frame it is reading (slomo's deployment sets the same option).
-    modprobe v4l2loopback devices=2 video_nr=10,11 exclusive_caps=1,1 max_buffers=8 card_label=slomo-out,slomo-stall || return 1
+    # /dev/video12 is ffmpeg's alone: 0.12 never offers OUTPUT again after a write()-only
+    # writer such as ffmpeg exits (LoopbackOutput marks itself a writer to avoid that).
+    modprobe v4l2loopback devices=3 video_nr=10,11,12 exclusive_caps=1,1,1 max_buffers=8 \
+        card_label=slomo-out,slomo-stall,ffmpeg-mjpeg || return 1
     modprobe virtio-gpu || return 1
     udevadm settle 2>/dev/null
     echo "guest: kernel $(uname -r)"
@@ -69,17 +72,17 @@ scenario_stall() {
 }
 
 # MJPEG capture and decode: vivid has no compressed formats, so ffmpeg encodes its test
-# source to MJPEG into /dev/video11 (through write(), as a camera app would) and slomo reads it.
+# source to MJPEG into /dev/video12 (through write(), as a camera app would) and slomo reads it.
 scenario_mjpeg() {
     ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi -i testsrc2=size=320x240:rate=30 \
-        -c:v mjpeg -q:v 3 -f v4l2 /dev/video11 > "$out/mjpeg-feed.log" 2>&1 &
+        -c:v mjpeg -q:v 3 -f v4l2 /dev/video12 > "$out/mjpeg-feed.log" 2>&1 &
     feeder=$!
     n=0
-    until v4l2-ctl -d /dev/video11 --get-fmt-video 2>/dev/null | grep -q MJPG; do
-        n=$((n + 1)); [ $n -gt 300 ] && { echo "guest: ffmpeg never fed /dev/video11"; cat "$out/mjpeg-feed.log"; kill $feeder; return 1; }
+    until v4l2-ctl -d /dev/video12 --get-fmt-video 2>/dev/null | grep -q MJPG; do
+        n=$((n + 1)); [ $n -gt 300 ] && { echo "guest: ffmpeg never fed /dev/video12"; cat "$out/mjpeg-feed.log"; kill $feeder; return 1; }
         sleep 0.2
     done
-    "$probe" capture --device /dev/video11 --formats mjpeg --seconds 3
+    "$probe" capture --device /dev/video12 --formats mjpeg --seconds 3
     rc=$?
     kill $feeder
     wait $feeder 2>/dev/null

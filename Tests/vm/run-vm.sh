@@ -1,6 +1,6 @@
 #!/bin/bash
 # Boots Debian's own kernel under QEMU (virtme-ng, TCG: KVM hangs on these machines) with
-# the devices slomo drives -- vivid, v4l2loopback (/dev/video10 and 11) and a virtio-gpu
+# the devices slomo drives -- vivid, v4l2loopback (/dev/video10 to 12) and a virtio-gpu
 # card -- and runs Tests/vm/guest.sh with the given scenarios inside. The host file system is
 # visible read-only in the guest; OUTDIR is shared read-write for results.
 #
