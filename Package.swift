@@ -32,8 +32,10 @@ let package = Package(
         // Files: Y4M natively, everything else through libavformat/libavcodec.
         .target(name: "SloMoMedia", dependencies: ["SloMoCore", "CFFmpeg"]),
         // Kernel I/O: V4L2 capture and loopback output, DRM/KMS output.
-        .target(name: "SloMoV4L2", dependencies: ["SloMoCore", "CV4L2", "CFFmpeg"]),
-        .target(name: "SloMoDRM", dependencies: ["SloMoCore", "CDRM"]),
+        // The syscalls both kernel I/O modules make (open, ioctl, poll, mmap), bound once.
+        .target(name: "SloMoLinux"),
+        .target(name: "SloMoV4L2", dependencies: ["SloMoCore", "SloMoLinux", "CV4L2", "CFFmpeg"]),
+        .target(name: "SloMoDRM", dependencies: ["SloMoCore", "SloMoLinux", "CDRM"]),
         // The service: pipeline, scheduler, budget controller, control socket, systemd integration.
         .target(name: "SloMoDaemon", dependencies: [
             "SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoMedia", "SloMoV4L2", "SloMoDRM",
@@ -60,7 +62,13 @@ let package = Package(
         .testTarget(name: "SloMoOfflineTests", dependencies: ["SloMoOffline", "SloMoMedia", "SloMoInterp"]),
         .testTarget(name: "SlomoCLITests", dependencies: ["SloMoMedia", "slomo"]),
         .testTarget(name: "SloMoDaemonTests", dependencies: ["SloMoDaemon"]),
-        .testTarget(name: "SloMoV4L2Tests", dependencies: ["SloMoV4L2", "SloMoDRM"]),
+        // Drives the V4L2 and DRM classes against real drivers inside the test VM (Tests/vm).
+        .executableTarget(name: "slomo-kio-probe", dependencies: [
+            "SloMoCore", "SloMoV4L2", "SloMoDRM", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Depends on the probe so that `swift test` builds it for the VM tests to run.
+        .testTarget(name: "SloMoV4L2Tests", dependencies: ["SloMoV4L2", "SloMoDRM", "SloMoCore", "slomo-kio-probe"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,1 +1,0 @@
-public enum SloMoV4L2Placeholder {}
