@@ -33,14 +33,15 @@ float templ[N];
 vec2 grad[N];
 
 // Mean-normalised sum of squared differences between the template and the image at offset u, in one
-// pass: Σ((v − v̄) − t')² = Σv² − N·v̄² − 2·Σv·t' + Σt'², with t' the zero-mean template.
-float cost(int imageBase, ivec2 origin, vec2 u, float templateEnergy) {
+// pass: Σ((v − v̄) − t')² = Σd² − (Σd)²/N − 2·Σd·t' + Σt'², with t' the zero-mean template and
+// d = v − (template mean). The shift keeps Σd² small, so float32 does not cancel the answer away.
+float cost(int imageBase, ivec2 origin, vec2 u, float templateMean, float templateEnergy) {
     float sum = 0.0, squares = 0.0, cross = 0.0;
     for (int i = 0; i < N; i++) {
-        float v = sampleLevel(imageBase, pc.width, pc.height, vec2(origin + ivec2(i % PATCH, i / PATCH)) + u);
-        sum += v;
-        squares += v * v;
-        cross += v * templ[i];
+        float d = sampleLevel(imageBase, pc.width, pc.height, vec2(origin + ivec2(i % PATCH, i / PATCH)) + u) - templateMean;
+        sum += d;
+        squares += d * d;
+        cross += d * templ[i];
     }
     return squares - sum * sum / float(N) - 2.0 * cross + templateEnergy;
 }
@@ -91,7 +92,7 @@ void main() {
         vec2 at = (center + 0.5) / pc.initScale - 0.5;
         u = pc.initScale * sampleFlow(pc.initOffset + direction * pc.initWidth * pc.initHeight, pc.initWidth, pc.initHeight, at);
         // The previous pair's motion is only a guess: keep it only where it beats standing still.
-        if (pc.initIsWarm != 0 && cost(imageBase, origin, vec2(0.0), templateEnergy) <= cost(imageBase, origin, u, templateEnergy)) {
+        if (pc.initIsWarm != 0 && cost(imageBase, origin, vec2(0.0), templateMean, templateEnergy) <= cost(imageBase, origin, u, templateMean, templateEnergy)) {
             u = vec2(0.0);
         }
     }
@@ -107,6 +108,6 @@ void main() {
         if (dot(step, step) < 1e-4) break;
     }
     // Gauss–Newton can walk off on ambiguous patches; never return worse than the start.
-    if (cost(imageBase, origin, u, templateEnergy) > cost(imageBase, origin, start, templateEnergy)) u = start;
+    if (cost(imageBase, origin, u, templateMean, templateEnergy) > cost(imageBase, origin, start, templateMean, templateEnergy)) u = start;
     patches[direction * pc.columns * pc.rows + index] = u;
 }

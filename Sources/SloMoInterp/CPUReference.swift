@@ -179,14 +179,14 @@ public enum CPUReference {
         func sample(_ i: Int, _ u: SIMD2<Float>) -> Float {
             bilinear(image, Float(origin.x + i % patch) + u.x, Float(origin.y + i / patch) + u.y)
         }
-        // Σ((v − v̄) − t')², expanded so it takes one pass, as the shader does.
+        // Σ((v − v̄) − t')², expanded so it takes one pass, shifted by the template mean, as the shader does.
         func cost(_ u: SIMD2<Float>) -> Float {
             var sum: Float = 0, squares: Float = 0, cross: Float = 0
             for i in 0..<n {
-                let v = sample(i, u)
-                sum += v
-                squares += v * v
-                cross += v * templ[i]
+                let d = sample(i, u) - templateMean
+                sum += d
+                squares += d * d
+                cross += d * templ[i]
             }
             return squares - sum * sum / Float(n) - 2 * cross + templateEnergy
         }
