@@ -111,6 +111,15 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: output))
     }
 
+    func testDeviceChosenByNameOrIndex() throws {
+        let clip = try makeClip(frames: 2)
+        for device in ["llvmpipe", "0"] {
+            let result = try slomo(["interpolate", clip, scratch.appendingPathComponent("d\(device).y4m").path, "--scale", "2",
+                                    "--mode", "blend", "--device", device])
+            XCTAssertEqual(result.status, 0, "--device \(device): \(result.errors)")
+        }
+    }
+
     func testDevicesListsLavapipe() throws {
         let result = try slomo(["devices"])
         XCTAssertEqual(result.status, 0, result.errors)
