@@ -270,7 +270,7 @@ extension DaemonConfig {
     public static func key(named path: String) -> ConfigKey? { keys.first { $0.path == path } }
 
     /// Defaults, then the file (if any), then command-line overrides.
-    public static func load(file: String?, overrides: [(flag: String, value: String)]) throws -> DaemonConfig {
+    public static func load(file: String?, overrides: [DaemonCommandLine.Override]) throws -> DaemonConfig {
         var config = DaemonConfig()
         if let file {
             let text: String
@@ -281,11 +281,11 @@ extension DaemonConfig {
             }
             try config.apply(toml: text, file: file)
         }
-        for (flag, value) in overrides {
-            guard let key = keys.first(where: { $0.flag == flag }) else {
-                throw ConfigError(origin: "--\(flag)", key: nil, message: "unknown option")
+        for override in overrides {
+            guard let key = keys.first(where: { $0.flag == override.flag }) else {
+                throw ConfigError(origin: "--\(override.flag)", key: nil, message: "unknown option")
             }
-            try key.set(text: value, in: &config, origin: "--\(flag)")
+            try key.set(text: override.value, in: &config, origin: "--\(override.flag)")
         }
         try config.validate()
         return config
@@ -312,6 +312,27 @@ extension DaemonConfig {
             throw ConfigError(origin: "configuration", key: "input.pixel_format",
                               message: "the test pattern is yuv420p, not \(pixelFormat.rawValue)")
         }
+    }
+
+    /// The configuration as a TOML file that loads back to it.
+    public var tomlText: String {
+        var text = ""
+        var table = ""
+        for key in DaemonConfig.keys {
+            let parts = key.path.split(separator: ".").map(String.init)
+            if parts.count == 2, parts[0] != table {
+                table = parts[0]
+                text += "\n[\(table)]\n"
+            }
+            let shown = key.show(self)
+            let value: String
+            switch key.kind {
+            case .string, .choice: value = JSONValue.string(shown).serialized
+            case .integer, .float, .bool: value = shown
+            }
+            text += "\(key.name) = \(value)\n"
+        }
+        return text
     }
 
     /// The settings that differ between two configurations.

@@ -453,7 +453,7 @@ public final class Pipeline: @unchecked Sendable {
             state.lock()
             beat(1)
             while inputQueue.isEmpty && !engineStopping && failure == nil {
-                state.wait(until: Date(timeIntervalSinceNow: 0.1))
+                _ = state.wait(until: Date(timeIntervalSinceNow: 0.1))
                 beat(1)
             }
             if inputQueue.isEmpty || failure != nil {
@@ -526,7 +526,6 @@ public final class Pipeline: @unchecked Sendable {
         pendingIDs.removeAll(keepingCapacity: true)
         times.removeAll(keepingCapacity: true)
         state.lock()
-        pool.retain(frame.buffer)
         if let previous = previousFrame, continuous {
             for slot in intermediates {
                 let nearest = slot.fraction <= 0.5 ? previous.buffer : frame.buffer
@@ -660,7 +659,7 @@ public final class Pipeline: @unchecked Sendable {
             state.lock()
             beat(2)
             while slots.isEmpty && !(outputStopping || failure != nil) {
-                state.wait(until: Date(timeIntervalSinceNow: 0.1))
+                _ = state.wait(until: Date(timeIntervalSinceNow: 0.1))
                 beat(2)
             }
             guard let front = slots.first, failure == nil else {
