@@ -92,6 +92,15 @@ public struct BudgetController: Sendable {
         hold = tuning.climbHold
     }
 
+    /// The work or the budget changed (a new scale or latency budget): start again from the
+    /// ceiling, keeping the measured costs for the climb decisions.
+    public mutating func restart() {
+        level = ceiling
+        overruns = 0
+        stable = 0
+        hold = tuning.climbHold
+    }
+
     /// Records one pair: the GPU time it took at the current level, whether any of its frames
     /// missed its slot, and the budget (ms) the GPU had. Returns the new level when it changes.
     public mutating func record(milliseconds: Double, late: Bool, budget: Double) -> QualityLevel? {

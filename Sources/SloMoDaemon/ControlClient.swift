@@ -2,6 +2,7 @@ import Foundation
 
 public struct ControlClientError: Error, CustomStringConvertible {
     public let message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 

@@ -491,6 +491,9 @@ public final class Pipeline: @unchecked Sendable {
         let ratio = try Pipeline.ratio(for: settings, input: inputRate)
         timeline.change(ratio: ratio, delay: Pipeline.delay(for: settings.latencyBudgetMilliseconds))
         controller.configure(ceiling: settings.ceiling, adaptive: settings.adaptive)
+        if ratio != appliedRatio || settings.latencyBudgetMilliseconds != applied.latencyBudgetMilliseconds {
+            controller.restart()
+        }
         if ratio != appliedRatio { pendingRate = ratio.outputRate(input: inputRate) }
         appliedRatio = ratio
         // Grow (never shrink) the pool for the new ratio and delay; allocating here, off the lock,
