@@ -12,6 +12,10 @@ public enum DaemonCommandLine {
     public struct Override: Equatable, Sendable {
         public var flag: String
         public var value: String
+        public init(flag: String, value: String) {
+            self.flag = flag
+            self.value = value
+        }
     }
 
     public static func parse(_ arguments: [String]) throws -> Action {

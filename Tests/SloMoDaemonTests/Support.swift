@@ -148,6 +148,7 @@ final class RawClient {
         return true
     }
 
+    @discardableResult
     func send(_ text: String) -> Bool { send(Array(text.utf8)) }
 
     /// The next reply line, or nil at end of stream or timeout.
