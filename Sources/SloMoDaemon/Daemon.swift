@@ -339,6 +339,7 @@ public final class Daemon: ControlHandler, @unchecked Sendable {
         return .object([
             ("captured", .number(Double(stats.captured))),
             ("synthesised", .number(Double(stats.synthesised))),
+            ("synthesised_by_mode", .object(QualityLevel.allCases.dropFirst().map { ($0.description, .number(Double(stats.publishedByLevel[$0.rawValue]))) })),
             ("repeated", .number(Double(stats.repeated))),
             ("delivered", .number(Double(stats.delivered))),
             ("late", .number(Double(stats.late))),

@@ -62,6 +62,8 @@ public struct PipelineSnapshot: Sendable {
     public var captured = 0
     /// Synthesised frames delivered in their slots.
     public var synthesised = 0
+    /// Synthesised frames ready in time for their slots, by the QualityLevel that made them.
+    public var publishedByLevel = [Int](repeating: 0, count: QualityLevel.allCases.count)
     /// In-between slots that showed their nearest real frame (repeat mode, pause, scene cut, late).
     public var repeated = 0
     /// Frames written to the sink.
@@ -104,6 +106,8 @@ public final class Pipeline: @unchecked Sendable {
     /// wake-up and the sink's write (a quarter of the budget at most). Measured on a loaded
     /// 2-core machine, wake-ups there run up to ~10 ms late.
     static let outputMargin: UInt64 = 10_000_000
+    /// Synthesised frames per pair; more in-between slots (large sequence gaps) show real frames.
+    static let maxSteps = Interpolator.maxStepsLimit - 1
     /// Time the engine keeps between finishing a frame and its slot.
     static let engineMargin = 2.0
 
@@ -195,7 +199,7 @@ public final class Pipeline: @unchecked Sendable {
         var made: [FlowPreset: Interpolator] = [:]
         do {
             for preset in FlowPreset.allCases {
-                made[preset] = try Interpolator(context: context, format: format, preset: preset, maxSteps: Interpolator.maxStepsLimit - 1)
+                made[preset] = try Interpolator(context: context, format: format, preset: preset, maxSteps: Pipeline.maxSteps)
             }
         } catch {
             source.close()
@@ -256,7 +260,7 @@ public final class Pipeline: @unchecked Sendable {
         guard let buffer = pool.acquire() else { return }
         defer { pool.release(buffer) }
         pool[buffer].initializeMemory(as: UInt8.self, repeating: 128)
-        let steps = max(1, min(Interpolator.maxStepsLimit - 1, (ratio.slots + ratio.frames - 1) / ratio.frames - 1))
+        let steps = max(1, min(Pipeline.maxSteps, (ratio.slots + ratio.frames - 1) / ratio.frames - 1))
         let warmTimes = (1...steps).map { Float($0) / Float(steps + 1) }
         for interpolator in interpolators.values {
             for mode in [InterpolationMode.flow, .blend] {
@@ -523,7 +527,6 @@ public final class Pipeline: @unchecked Sendable {
                                                   intermediates: &intermediates)
         let level = applied.paused ? QualityLevel.repeat : controller.level
         let interpolating = continuous && level != .repeat && !intermediates.isEmpty
-        let interpolator = try prepareInterpolator(for: level, frame: frame, continuous: continuous, interpolating: interpolating)
 
         // Schedule every slot before any GPU work, so the output clock knows about them even if
         // the GPU is late.
@@ -533,7 +536,7 @@ public final class Pipeline: @unchecked Sendable {
         if let previous = previousFrame, continuous {
             for slot in intermediates {
                 let nearest = slot.fraction <= 0.5 ? previous.buffer : frame.buffer
-                let pending = interpolating && times.count < interpolator.maxSteps
+                let pending = interpolating && times.count < Pipeline.maxSteps
                 if pending {
                     times.append(Float(slot.fraction))
                     pendingIDs.append(nextSlotID)
@@ -551,6 +554,7 @@ public final class Pipeline: @unchecked Sendable {
         state.broadcast()
         state.unlock()
 
+        let interpolator = try prepareInterpolator(for: level, frame: frame, continuous: continuous, interpolating: interpolating)
         if !times.isEmpty, let firstSlot = intermediates.first {
             interpolator.mode = level.mode
             let synthesis = try interpolator.synthesize(times: times)
@@ -563,10 +567,12 @@ public final class Pipeline: @unchecked Sendable {
                 for id in pendingIDs { if let index = slotIndex(id) { slots[index].pending = false } }
                 state.unlock()
             } else {
+                var published = 0
                 for (index, id) in pendingIDs.enumerated() {
-                    late = !publish(interpolator.output(index), to: id) || late
+                    if publish(interpolator.output(index), to: id) { published += 1 } else { late = true }
                 }
                 state.lock()
+                stats.publishedByLevel[level.rawValue] += published
                 gpuMillisecondsTotal += synthesis.gpuMilliseconds
                 gpuFrames += synthesis.count
                 stats.lastGPUMillisecondsPerFrame = synthesis.gpuMilliseconds / Double(synthesis.count)
