@@ -24,7 +24,7 @@ OUT=/tmp/slomod-bench-$$
 PID=$!
 trap 'kill $PID 2> /dev/null || true' EXIT
 tries=0
-until "$BIN/slomoctl" --socket "$SOCKET" status > /dev/null 2>&1; do
+until "$BIN/slomoctl" --socket "$SOCKET" --json status 2> /dev/null | grep -q '"state":"running"'; do
     tries=$((tries + 1))
     [ $tries -lt 600 ] || { echo "slomod did not start:"; cat "$LOG"; exit 1; }
     sleep 0.1
