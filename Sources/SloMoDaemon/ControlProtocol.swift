@@ -4,19 +4,6 @@ public enum ControlCommand: Equatable, Sendable {
     /// Settings by their `set` names (see `ControlProtocol.settableKeys`), applied together or not at all.
     case set([SettingChange])
     case snapshot(path: String)
-
-    public var name: String {
-        switch self {
-        case .status: return "status"
-        case .stats: return "stats"
-        case .pause: return "pause"
-        case .resume: return "resume"
-        case .reload: return "reload"
-        case .version: return "version"
-        case .set: return "set"
-        case .snapshot: return "snapshot"
-        }
-    }
 }
 
 public struct SettingChange: Equatable, Sendable {

@@ -64,8 +64,6 @@ public final class ControlServer: @unchecked Sendable {
     private var clients: [Client] = []
     private let done = DispatchSemaphore(value: 0)
     private var running = false
-    /// Counts for tests and logs.
-    public private(set) var served = 0
 
     public init(options: Options, handler: ControlHandler, logger: Logger) {
         self.options = options
@@ -288,7 +286,6 @@ public final class ControlServer: @unchecked Sendable {
     }
 
     private func serve(_ line: ArraySlice<UInt8>, for client: Client) {
-        served += 1
         switch ControlProtocol.parse(line) {
         case let .failure(rejection):
             send(ControlProtocol.reply(id: rejection.id, failure: rejection.failure), to: client)

@@ -18,7 +18,6 @@ final class FramePool {
     }
 
     var capacity: Int { buffers.count }
-    var available: Int { free.count }
 
     /// Buffers for growing the pool to `count`, made outside the lock so the frame path never waits on malloc.
     func allocations(toReach count: Int) -> [UnsafeMutableRawBufferPointer] {

@@ -335,12 +335,6 @@ public final class Pipeline: @unchecked Sendable {
         state.unlock()
     }
 
-    public var settings: PipelineSettings {
-        state.lock()
-        defer { state.unlock() }
-        return requested
-    }
-
     public func snapshot() -> PipelineSnapshot {
         state.lock()
         defer { state.unlock() }
@@ -555,42 +549,57 @@ public final class Pipeline: @unchecked Sendable {
         state.unlock()
 
         let interpolator = try prepareInterpolator(for: level, frame: frame, continuous: continuous, interpolating: interpolating)
-        if !times.isEmpty, let firstSlot = intermediates.first {
-            interpolator.mode = level.mode
-            let synthesis = try interpolator.synthesize(times: times)
-            let budget = min(Double(Int64(firstSlot.time) - Int64(arrival)) / 1e6 - Pipeline.engineMargin,
-                             0.85 * Double(frame.timestamp - (previousFrame?.timestamp ?? frame.timestamp)) / 1e6)
-            var late = false
-            if synthesis.sceneCut {
+        if continuous, let firstSlot = intermediates.first, let previous = previousFrame {
+            // The GPU's budget for this pair: until its first in-between slot, and at most 85 % of
+            // a frame interval, so that pairs do not pile up.
+            let interval = Double(frame.timestamp - previous.timestamp) / Double(frame.sequence - previous.sequence) / 1e6
+            let budget = min(Double(Int64(firstSlot.time) - Int64(arrival)) / 1e6 - Pipeline.engineMargin, 0.85 * interval)
+            state.lock()
+            stats.gpuBudgetMilliseconds = budget
+            state.unlock()
+            var measured: (milliseconds: Double, late: Bool)? = (0, false)
+            if !times.isEmpty {
+                interpolator.mode = level.mode
+                measured = try synthesize(with: interpolator, level: level)
+            }
+            // Repeat pairs are recorded too (as free), so the controller can climb out of repeat.
+            if !applied.paused, let measured,
+               let changed = controller.record(milliseconds: measured.milliseconds, late: measured.late, budget: budget) {
+                logger.notice("adaptive: now \(changed) (GPU \(String(format: "%.1f", measured.milliseconds)) ms for a budget of \(String(format: "%.1f", budget)) ms)")
                 state.lock()
-                stats.sceneCuts += 1
-                for id in pendingIDs { if let index = slotIndex(id) { slots[index].pending = false } }
+                stats.level = changed
+                stats.levelChanges += 1
                 state.unlock()
-            } else {
-                var published = 0
-                for (index, id) in pendingIDs.enumerated() {
-                    if publish(interpolator.output(index), to: id) { published += 1 } else { late = true }
-                }
-                state.lock()
-                stats.publishedByLevel[level.rawValue] += published
-                gpuMillisecondsTotal += synthesis.gpuMilliseconds
-                gpuFrames += synthesis.count
-                stats.lastGPUMillisecondsPerFrame = synthesis.gpuMilliseconds / Double(synthesis.count)
-                stats.gpuBudgetMilliseconds = budget
-                state.unlock()
-                if !applied.paused, let changed = controller.record(milliseconds: synthesis.gpuMilliseconds, late: late, budget: budget) {
-                    logger.notice("adaptive: now \(changed) (GPU \(String(format: "%.1f", synthesis.gpuMilliseconds)) ms for a budget of \(String(format: "%.1f", budget)) ms)")
-                    state.lock()
-                    stats.level = changed
-                    stats.levelChanges += 1
-                    state.unlock()
-                }
             }
         }
         state.lock()
         if let previous = previousFrame { pool.release(previous.buffer) }
         state.unlock()
         previousFrame = frame
+    }
+
+    /// Runs the GPU for the pending slots and publishes what it made. Returns the GPU time and
+    /// whether any frame missed its slot, or nil for a scene cut (the slots show real frames).
+    private func synthesize(with interpolator: Interpolator, level: QualityLevel) throws -> (milliseconds: Double, late: Bool)? {
+        let synthesis = try interpolator.synthesize(times: times)
+        if synthesis.sceneCut {
+            state.lock()
+            stats.sceneCuts += 1
+            for id in pendingIDs { if let index = slotIndex(id) { slots[index].pending = false } }
+            state.unlock()
+            return nil
+        }
+        var published = 0, late = false
+        for (index, id) in pendingIDs.enumerated() {
+            if publish(interpolator.output(index), to: id) { published += 1 } else { late = true }
+        }
+        state.lock()
+        stats.publishedByLevel[level.rawValue] += published
+        gpuMillisecondsTotal += synthesis.gpuMilliseconds
+        gpuFrames += synthesis.count
+        stats.lastGPUMillisecondsPerFrame = synthesis.gpuMilliseconds / Double(synthesis.count)
+        state.unlock()
+        return (synthesis.gpuMilliseconds, late)
     }
 
     /// The interpolator for this pair, holding the previous and the new frame.

@@ -40,8 +40,6 @@ public final class SystemdNotifier: @unchecked Sendable {
         if fd >= 0 { Glibc.close(fd) }
     }
 
-    public var isEnabled: Bool { address != nil && fd >= 0 }
-
     /// Sends newline-separated assignments such as "READY=1\nSTATUS=running". Best effort:
     /// systemd not listening is no reason for the daemon to fail.
     @discardableResult

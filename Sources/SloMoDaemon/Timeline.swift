@@ -107,10 +107,4 @@ public struct OutputTimeline: Sendable {
         phase += ratio.frames
         return (Slot(time: timestamp + delay, instant: timestamp, fraction: 0), continuous)
     }
-
-    /// Forgets the previous frame: the next one starts afresh.
-    public mutating func restart() {
-        previous = nil
-        phase = 0
-    }
 }

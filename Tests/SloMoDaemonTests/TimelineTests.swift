@@ -170,6 +170,22 @@ final class BudgetControllerTests: XCTestCase {
         XCTAssertNil(controller.record(milliseconds: 35, late: false, budget: 60), "never above the ceiling")
     }
 
+    func testClimbsOutOfRepeatOnceThereIsABudgetAgain() {
+        var tuning = BudgetController.Tuning()
+        tuning.climbHold = 5
+        tuning.costLifetime = 40
+        var controller = BudgetController(ceiling: .flowFast, adaptive: true, tuning: tuning)
+        for _ in 0..<6 { _ = controller.record(milliseconds: 90, late: true, budget: 28) }
+        XCTAssertEqual(controller.level, .repeat)
+        // Repeat pairs cost nothing; blend was measured at 90 ms, so it waits until that is stale.
+        var climbedAt: Int?
+        for pair in 1...200 where climbedAt == nil {
+            if controller.record(milliseconds: 0, late: false, budget: 28) == .blend { climbedAt = pair }
+        }
+        XCTAssertNotNil(climbedAt)
+        XCTAssertGreaterThan(climbedAt ?? 0, 20, "not before the hold and the stale cost")
+    }
+
     func testDoesNotClimbWhileTheCurrentLevelUsesMostOfTheBudget() {
         var tuning = BudgetController.Tuning()
         tuning.climbHold = 5
