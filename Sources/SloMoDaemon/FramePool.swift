@@ -19,14 +19,13 @@ final class FramePool {
 
     var capacity: Int { buffers.count }
 
-    /// Buffers for growing the pool to `count`, made outside the lock so the frame path never waits on malloc.
-    func allocations(toReach count: Int) -> [UnsafeMutableRawBufferPointer] {
-        (buffers.count..<max(count, buffers.count)).map { _ in
-            UnsafeMutableRawBufferPointer.allocate(byteCount: frameBytes, alignment: 64)
-        }
+    /// `count` new buffers (none if it is not positive), made outside the lock so that no
+    /// thread on the frame path waits on malloc.
+    static func allocate(_ count: Int, frameBytes: Int) -> [UnsafeMutableRawBufferPointer] {
+        (0..<max(0, count)).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: frameBytes, alignment: 64) }
     }
 
-    /// Adds buffers made by `allocations(toReach:)`.
+    /// Adds buffers made by `allocate`; the pool frees them.
     func add(_ made: [UnsafeMutableRawBufferPointer]) {
         // Reserving first keeps later pushes to the free list from allocating.
         references.reserveCapacity(buffers.count + made.count)

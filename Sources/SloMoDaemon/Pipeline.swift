@@ -222,7 +222,7 @@ public final class Pipeline: @unchecked Sendable {
         intermediates.reserveCapacity(64)
         times.reserveCapacity(64)
         pendingIDs.reserveCapacity(64)
-        pool.add(pool.allocations(toReach: poolSize(ratio: ratio, budget: settings.latencyBudgetMilliseconds)))
+        pool.add(FramePool.allocate(poolSize(ratio: ratio, budget: settings.latencyBudgetMilliseconds), frameBytes: format.byteCount))
         do {
             try warmUp(ratio: ratio)
             try sink.open(format: format, frameRate: ratio.outputRate(input: inputRate))
@@ -497,10 +497,9 @@ public final class Pipeline: @unchecked Sendable {
         appliedRatio = ratio
         // Grow (never shrink) the pool for the new ratio and delay; allocating here, off the lock,
         // is per settings change, not per frame.
-        state.lock()
-        let wanted = poolSize(ratio: ratio, budget: settings.latencyBudgetMilliseconds)
-        let made = pool.allocations(toReach: wanted)
-        state.unlock()
+        let capacity = state.withLock { pool.capacity }
+        let made = FramePool.allocate(poolSize(ratio: ratio, budget: settings.latencyBudgetMilliseconds) - capacity,
+                                      frameBytes: format.byteCount)
         state.lock()
         pool.add(made)
         stats.ratio = ratio

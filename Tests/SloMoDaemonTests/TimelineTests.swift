@@ -221,3 +221,33 @@ final class BudgetControllerTests: XCTestCase {
         XCTAssertEqual(QualityLevel(mode: .repeat, preset: .quality), .repeat)
     }
 }
+
+final class FramePoolTests: XCTestCase {
+    func testBuffersReturnWhenTheLastHolderReleases() {
+        let pool = FramePool(frameBytes: 64)
+        pool.add(FramePool.allocate(2, frameBytes: 64))
+        XCTAssertEqual(pool.capacity, 2)
+        let a = pool.acquire(), b = pool.acquire()
+        XCTAssertNotNil(a)
+        XCTAssertNotNil(b)
+        XCTAssertNil(pool.acquire(), "all in use: the caller drops the frame instead of allocating")
+        guard let a else { return }
+        pool.retain(a)
+        pool.release(a)
+        XCTAssertNil(pool.acquire(), "still held once")
+        pool.release(a)
+        XCTAssertEqual(pool.acquire(), a)
+        XCTAssertEqual(pool[a].count, 64)
+        XCTAssertTrue(FramePool.allocate(-3, frameBytes: 8).isEmpty)
+    }
+
+    func testLatencyPercentiles() {
+        let histogram = LatencyHistogram()
+        XCTAssertNil(histogram.percentile(0.5))
+        for ms in 1...100 { histogram.record(nanoseconds: UInt64(ms) * 1_000_000 - 50_000) }
+        XCTAssertEqual(histogram.percentile(0.5), 50)
+        XCTAssertEqual(histogram.percentile(0.99), 99)
+        histogram.record(nanoseconds: 5_000_000_000)
+        XCTAssertEqual(histogram.maximum, 5_000_000_000)
+    }
+}
