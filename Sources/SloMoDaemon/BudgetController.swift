@@ -92,13 +92,24 @@ public struct BudgetController: Sendable {
         hold = tuning.climbHold
     }
 
-    /// The work or the budget changed (a new scale or latency budget): start again from the
-    /// ceiling, keeping the measured costs for the climb decisions.
-    public mutating func restart() {
-        level = ceiling
+    /// A cost measured outside the frame path (the engine's warm-up).
+    public mutating func seed(_ level: QualityLevel, milliseconds: Double) {
+        costs[level] = (milliseconds, pair)
+    }
+
+    /// Starts afresh (at start-up, or when the scale or the budget changes) at the best level up
+    /// to the ceiling whose known cost fits the budget; a level never measured is tried.
+    public mutating func restart(budget: Double) {
         overruns = 0
         stable = 0
         hold = tuning.climbHold
+        guard adaptive else {
+            level = ceiling
+            return
+        }
+        level = QualityLevel.allCases.last { candidate in
+            candidate <= ceiling && (candidate == .repeat || costs[candidate].map { $0.milliseconds <= tuning.fitFraction * budget } ?? true)
+        } ?? .repeat
     }
 
     /// Records one pair: the GPU time it took at the current level, whether any of its frames

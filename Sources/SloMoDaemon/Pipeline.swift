@@ -246,6 +246,14 @@ public final class Pipeline: @unchecked Sendable {
         return budget - min(outputMargin, budget / 4)
     }
 
+    /// The GPU time a pair has when frames arrive on time: from its second frame to its first
+    /// in-between slot, and at most 85 % of a frame interval (see `process`).
+    private func nominalBudget(ratio: SlotRatio, delay: UInt64) -> Double {
+        let interval = 1000 / inputRate.doubleValue
+        let firstSlot = Double(ratio.frames) / Double(ratio.slots)
+        return min(Double(delay) / 1e6 - interval * (1 - firstSlot) - Pipeline.engineMargin, 0.85 * interval)
+    }
+
     /// Buffers for every frame that can be alive at once: those waiting for their slots over the
     /// delay, the capture queue, the engine's pair, the sink's current one and the last shown.
     private func poolSize(ratio: SlotRatio, budget: Double) -> Int {
@@ -262,17 +270,23 @@ public final class Pipeline: @unchecked Sendable {
         pool[buffer].initializeMemory(as: UInt8.self, repeating: 128)
         let steps = max(1, min(Pipeline.maxSteps, (ratio.slots + ratio.frames - 1) / ratio.frames - 1))
         let warmTimes = (1...steps).map { Float($0) / Float(steps + 1) }
-        for interpolator in interpolators.values {
+        for (preset, interpolator) in interpolators {
             for mode in [InterpolationMode.flow, .blend] {
                 interpolator.mode = mode
                 try interpolator.append(UnsafeRawBufferPointer(pool[buffer]))
                 try interpolator.append(UnsafeRawBufferPointer(pool[buffer]))
                 try interpolator.synthesize(times: warmTimes)
                 try interpolator.append(UnsafeRawBufferPointer(pool[buffer]))
-                try interpolator.synthesize(times: warmTimes)
+                // The second pair runs as every later one will: its time seeds the controller,
+                // so it starts at a level this machine can hold instead of failing its way down.
+                let cost = try interpolator.synthesize(times: warmTimes).gpuMilliseconds
+                controller.seed(QualityLevel(mode: mode, preset: preset), milliseconds: cost)
             }
             interpolator.reset()
         }
+        controller.restart(budget: nominalBudget(ratio: ratio, delay: timeline.delay))
+        stats.level = controller.level
+        logger.info("engine warm-up: \(controller.costs.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", $0.value.milliseconds)) ms" }.joined(separator: ", ")); starting at \(controller.level)")
     }
 
     // MARK: - Control
@@ -491,7 +505,7 @@ public final class Pipeline: @unchecked Sendable {
         timeline.change(ratio: ratio, delay: Pipeline.delay(for: settings.latencyBudgetMilliseconds))
         controller.configure(ceiling: settings.ceiling, adaptive: settings.adaptive)
         if ratio != appliedRatio || settings.latencyBudgetMilliseconds != applied.latencyBudgetMilliseconds {
-            controller.restart()
+            controller.restart(budget: nominalBudget(ratio: ratio, delay: Pipeline.delay(for: settings.latencyBudgetMilliseconds)))
         }
         if ratio != appliedRatio { pendingRate = ratio.outputRate(input: inputRate) }
         appliedRatio = ratio

@@ -211,6 +211,22 @@ final class BudgetControllerTests: XCTestCase {
         XCTAssertTrue(climbed, "a cost measured long ago (maybe under load) is probed again")
     }
 
+    func testStartsAtTheBestLevelItsSeededCostsFit() {
+        var controller = BudgetController(ceiling: .flowQuality, adaptive: true)
+        controller.seed(.flowQuality, milliseconds: 60)
+        controller.seed(.flowFast, milliseconds: 30)
+        controller.seed(.blend, milliseconds: 8)
+        controller.restart(budget: 28)
+        XCTAssertEqual(controller.level, .blend)
+        controller.restart(budget: 40)
+        XCTAssertEqual(controller.level, .flowFast)
+        controller.restart(budget: 5)
+        XCTAssertEqual(controller.level, .repeat)
+        controller.configure(ceiling: .flowQuality, adaptive: false)
+        controller.restart(budget: 5)
+        XCTAssertEqual(controller.level, .flowQuality, "not adaptive: always the configured level")
+    }
+
     func testFixedLevelWhenNotAdaptiveAndUserCeilingResets() {
         var controller = BudgetController(ceiling: .flowQuality, adaptive: false)
         for _ in 0..<10 { XCTAssertNil(controller.record(milliseconds: 100, late: true, budget: 10)) }
