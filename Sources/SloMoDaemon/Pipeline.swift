@@ -539,11 +539,15 @@ public final class Pipeline: @unchecked Sendable {
         // the GPU is late.
         pendingIDs.removeAll(keepingCapacity: true)
         times.removeAll(keepingCapacity: true)
+        // Only slots the GPU can still make are synthesised. When the engine is behind, the rest
+        // show real frames at once: more work for a late pair (a dropped frame doubles its slots)
+        // would only put it further behind.
+        let ready = arrival + UInt64((controller.costs[level]?.milliseconds ?? 0) * 1e6)
         state.lock()
         if let previous = previousFrame, continuous {
             for slot in intermediates {
                 let nearest = slot.fraction <= 0.5 ? previous.buffer : frame.buffer
-                let pending = interpolating && times.count < Pipeline.maxSteps
+                let pending = interpolating && times.count < Pipeline.maxSteps && slot.time > ready
                 if pending {
                     times.append(Float(slot.fraction))
                     pendingIDs.append(nextSlotID)

@@ -168,9 +168,9 @@ final class ControlTests: XCTestCase {
 
         // Random bytes, and valid read-only requests with random damage.
         let valid = [#"{"command":"status"}"#, #"{"command":"stats","id":1}"#, #"{"command":"version"}"#]
-        for connection in 0..<6 {
+        for connection in 0..<8 {
             let client = try RawClient(path: daemon.socket)
-            for _ in 0..<400 {
+            for _ in 0..<500 {
                 var line: [UInt8]
                 if connection % 2 == 0 {
                     line = (0..<Int.random(in: 1...300, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
@@ -224,10 +224,11 @@ final class ControlTests: XCTestCase {
 
         let after = try daemon.stats(), elapsed = Date().timeIntervalSince(start)
         let delivered = number(after, "delivered") - number(before, "delivered")
-        XCTAssertGreaterThan(requests, 2_500)
+        XCTAssertGreaterThan(requests, 4_000)
         XCTAssertEqual(delivered / elapsed, 60, accuracy: 6, "delivered at the output rate throughout (\(requests) bad requests in \(elapsed) s)")
-        XCTAssertLessThanOrEqual(number(after, "late") - number(before, "late"), delivered * 0.01)
-        XCTAssertLessThanOrEqual(number(after, "dropped") - number(before, "dropped"), delivered * 0.01)
+        // A loaded machine may cost the pipeline a slot or two on its own.
+        XCTAssertLessThanOrEqual(number(after, "late") - number(before, "late"), max(3, delivered * 0.02))
+        XCTAssertLessThanOrEqual(number(after, "dropped") - number(before, "dropped"), max(3, delivered * 0.02))
         XCTAssertEqual(daemon.stop(), 0, daemon.log)
     }
 }
