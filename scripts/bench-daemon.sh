@@ -31,7 +31,12 @@ until "$BIN/slomoctl" --socket "$SOCKET" --json status 2> /dev/null | grep -q '"
 done
 "$BIN/slomoctl" --socket "$SOCKET" --json stats > "$OUT.start"
 cat /proc/loadavg > "$OUT.load-start"
-sleep "$DURATION"
+# Resident memory every tenth of the run, to show it stays flat.
+: > "$OUT.rss"
+for step in 1 2 3 4 5 6 7 8 9 10; do
+    sleep "$(python3 -c "print($DURATION / 10)")"
+    grep VmRSS /proc/$PID/status | awk '{printf "%.1f ", $2 / 1024}' >> "$OUT.rss"
+done
 "$BIN/slomoctl" --socket "$SOCKET" --json stats > "$OUT.end"
 cat /proc/loadavg > "$OUT.load-end"
 top -bn1 | sed -n '8,12p' > "$OUT.top"
@@ -61,6 +66,7 @@ print(f"| GPU time per synthesised frame (mean, whole run) | {b['gpu_ms_per_fram
 print(f"| mode at the end, level changes | {b['mode']}, {b['level_changes']} |")
 print(f"| longest gap between outputs | {b['max_delivery_gap_ms']} ms |")
 print(f"| RSS at start / end | {a['rss_kib'] / 1024:.1f} / {b['rss_kib'] / 1024:.1f} MiB (frame buffers: {b['pool_buffers']}) |")
+print(f"| RSS every tenth of the window | {open(out + '.rss').read().strip()} MiB |")
 print(f"| load average at start / end | {open(out + '.load-start').read().split()[0]} / {open(out + '.load-end').read().split()[0]} |")
 print("\nBusiest processes at the end:\n```\n" + open(out + ".top").read() + "```")
 print("\nDaemon log:\n```\n" + "".join(l for l in open(log) if "control: client" not in l) + "```")

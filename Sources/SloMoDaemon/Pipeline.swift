@@ -276,10 +276,14 @@ public final class Pipeline: @unchecked Sendable {
                 try interpolator.append(UnsafeRawBufferPointer(pool[buffer]))
                 try interpolator.append(UnsafeRawBufferPointer(pool[buffer]))
                 try interpolator.synthesize(times: warmTimes)
-                try interpolator.append(UnsafeRawBufferPointer(pool[buffer]))
-                // The second pair runs as every later one will: its time seeds the controller,
-                // so it starts at a level this machine can hold instead of failing its way down.
-                let cost = try interpolator.synthesize(times: warmTimes).gpuMilliseconds
+                // Later pairs run as every pair will: the quickest of two seeds the controller (a
+                // busy machine makes single timings noisy), so it starts at a level this machine
+                // can hold instead of failing its way down.
+                var cost = Double.infinity
+                for _ in 0..<2 {
+                    try interpolator.append(UnsafeRawBufferPointer(pool[buffer]))
+                    cost = min(cost, try interpolator.synthesize(times: warmTimes).gpuMilliseconds)
+                }
                 controller.seed(QualityLevel(mode: mode, preset: preset), milliseconds: cost)
             }
             interpolator.reset()
@@ -542,7 +546,9 @@ public final class Pipeline: @unchecked Sendable {
         // Only slots the GPU can still make are synthesised. When the engine is behind, the rest
         // show real frames at once: more work for a late pair (a dropped frame doubles its slots)
         // would only put it further behind.
-        let ready = arrival + UInt64((controller.costs[level]?.milliseconds ?? 0) * 1e6)
+        // A fifth over the running cost: the slots that would only just make it are a gamble the
+        // GPU loses whenever it is a little slower than usual.
+        let ready = arrival + UInt64((controller.costs[level]?.milliseconds ?? 0) * 1.2e6)
         state.lock()
         if let previous = previousFrame, continuous {
             for slot in intermediates {
