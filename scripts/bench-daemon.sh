@@ -30,6 +30,7 @@ until "$BIN/slomoctl" --socket "$SOCKET" --json status 2> /dev/null | grep -q '"
     sleep 0.1
 done
 "$BIN/slomoctl" --socket "$SOCKET" --json stats > "$OUT.start"
+date +%s.%N > "$OUT.time-start"
 cat /proc/loadavg > "$OUT.load-start"
 # Resident memory every tenth of the run, to show it stays flat.
 : > "$OUT.rss"
@@ -38,8 +39,9 @@ for step in 1 2 3 4 5 6 7 8 9 10; do
     grep VmRSS /proc/$PID/status | awk '{printf "%.1f ", $2 / 1024}' >> "$OUT.rss"
 done
 "$BIN/slomoctl" --socket "$SOCKET" --json stats > "$OUT.end"
+date +%s.%N > "$OUT.time-end"
 cat /proc/loadavg > "$OUT.load-end"
-top -bn1 | sed -n '8,12p' > "$OUT.top"
+top -bn1 | sed -n '7,12p' > "$OUT.top"
 kill -TERM $PID
 wait $PID
 trap - EXIT
@@ -50,11 +52,13 @@ out, duration, preset, budget, adaptive, log = sys.argv[1], float(sys.argv[2]), 
 a = json.load(open(out + ".start"))["result"]
 b = json.load(open(out + ".end"))["result"]
 d = lambda k: b[k] - a[k]
+# The window as measured between the two stats requests, a little over DURATION.
+duration = float(open(out + ".time-end").read()) - float(open(out + ".time-start").read())
 expected = duration * b["output_fps"]
 inbetween = d("synthesised") + d("repeated")
 by_mode = {k: b["synthesised_by_mode"][k] - a["synthesised_by_mode"][k] for k in b["synthesised_by_mode"]}
 print(f"| measure | value |\n|---|---|")
-print(f"| window | {duration:.0f} s after start-up, preset `{preset}`, adaptive {adaptive}, budget {budget:.0f} ms |")
+print(f"| window | {duration:.1f} s after start-up, preset `{preset}`, adaptive {adaptive}, budget {budget:.0f} ms |")
 print(f"| delivered / expected frames | {d('delivered')} / {expected:.0f} ({100 * d('delivered') / expected:.2f} %) |")
 print(f"| captured | {d('captured')} |")
 print(f"| in-between slots filled with synthesised frames | {d('synthesised')} / {inbetween} ({100 * d('synthesised') / max(inbetween, 1):.2f} %) |")

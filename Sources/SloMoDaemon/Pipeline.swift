@@ -580,12 +580,14 @@ public final class Pipeline: @unchecked Sendable {
             state.lock()
             stats.gpuBudgetMilliseconds = budget
             state.unlock()
-            var measured: (milliseconds: Double, late: Bool)? = (0, false)
+            // Repeat pairs are recorded too (as free), so the controller can climb out of repeat;
+            // a pair whose slots were all out of reach (the engine was behind) says nothing about
+            // the level's cost and is not recorded.
+            var measured: (milliseconds: Double, late: Bool)? = level == .repeat ? (0, false) : nil
             if !times.isEmpty {
                 interpolator.mode = level.mode
                 measured = try synthesize(with: interpolator, level: level)
             }
-            // Repeat pairs are recorded too (as free), so the controller can climb out of repeat.
             if !applied.paused, let measured,
                let changed = controller.record(milliseconds: measured.milliseconds, late: measured.late, budget: budget) {
                 logger.notice("adaptive: now \(changed) (GPU \(String(format: "%.1f", measured.milliseconds)) ms for a budget of \(String(format: "%.1f", budget)) ms)")
