@@ -81,15 +81,10 @@ public struct BudgetController: Sendable {
         hold = tuning.climbHold
     }
 
-    /// A new ceiling or adaptivity from the user: start at the ceiling and measure again.
+    /// A new ceiling or adaptivity from the user; `restart` then picks the level.
     public mutating func configure(ceiling: QualityLevel, adaptive: Bool) {
-        guard ceiling != self.ceiling || adaptive != self.adaptive else { return }
         self.ceiling = ceiling
         self.adaptive = adaptive
-        level = ceiling
-        overruns = 0
-        stable = 0
-        hold = tuning.climbHold
     }
 
     /// A cost measured outside the frame path (the engine's warm-up).

@@ -175,6 +175,9 @@ public final class Pipeline: @unchecked Sendable {
     private var intermediates: [OutputTimeline.Slot] = []
     private var times: [Float] = []
     private var pendingIDs: [UInt64] = []
+    private var appliedRatio: SlotRatio
+    /// A new output rate for the sink, carried by the next real slot.
+    private var pendingRate: Rational?
 
     /// Opens the source and the sink and readies the engine (shaders compiled, first frames recorded).
     public init(source: FrameSource, sink: FrameSink, context: GPUContext, settings: PipelineSettings, logger: Logger) throws {
@@ -500,15 +503,12 @@ public final class Pipeline: @unchecked Sendable {
         state.unlock()
     }
 
-    /// A new output rate for the sink, carried by the next real slot.
-    private var pendingRate: Rational?
-    private var appliedRatio: SlotRatio
-
     private func apply(_ settings: PipelineSettings, version: Int) throws {
         let ratio = try Pipeline.ratio(for: settings, input: inputRate)
         timeline.change(ratio: ratio, delay: Pipeline.delay(for: settings.latencyBudgetMilliseconds))
-        controller.configure(ceiling: settings.ceiling, adaptive: settings.adaptive)
-        if ratio != appliedRatio || settings.latencyBudgetMilliseconds != applied.latencyBudgetMilliseconds {
+        if ratio != appliedRatio || settings.latencyBudgetMilliseconds != applied.latencyBudgetMilliseconds
+            || settings.ceiling != applied.ceiling || settings.adaptive != applied.adaptive {
+            controller.configure(ceiling: settings.ceiling, adaptive: settings.adaptive)
             controller.restart(budget: nominalBudget(ratio: ratio, delay: Pipeline.delay(for: settings.latencyBudgetMilliseconds)))
         }
         if ratio != appliedRatio { pendingRate = ratio.outputRate(input: inputRate) }

@@ -232,6 +232,7 @@ final class BudgetControllerTests: XCTestCase {
         for _ in 0..<10 { XCTAssertNil(controller.record(milliseconds: 100, late: true, budget: 10)) }
         XCTAssertEqual(controller.level, .flowQuality)
         controller.configure(ceiling: .blend, adaptive: true)
+        controller.restart(budget: 30)
         XCTAssertEqual(controller.level, .blend)
         XCTAssertEqual(QualityLevel(mode: .flow, preset: .fast), .flowFast)
         XCTAssertEqual(QualityLevel(mode: .repeat, preset: .quality), .repeat)
