@@ -273,11 +273,11 @@ extension DaemonConfig {
     public static func load(file: String?, overrides: [DaemonCommandLine.Override]) throws -> DaemonConfig {
         var config = DaemonConfig()
         if let file {
-            let text: String
-            do {
-                text = try String(contentsOfFile: file, encoding: .utf8)
-            } catch {
-                throw ConfigError(origin: file, key: nil, message: "cannot read the configuration file")
+            guard FileManager.default.fileExists(atPath: file) else {
+                throw ConfigError(origin: file, key: nil, message: "no such configuration file")
+            }
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ConfigError(origin: file, key: nil, message: "cannot read the configuration file (permissions, or not UTF-8)")
             }
             try config.apply(toml: text, file: file)
         }

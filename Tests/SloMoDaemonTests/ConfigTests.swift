@@ -83,6 +83,9 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(error("[interpolation]\noutput_rate = 20"),
                        "configuration: interpolation.output_rate: 20 must lie between the input rate (30) and 16 times it")
         XCTAssertEqual(error("[input]\npixel_format = \"yuyv\""), "configuration: input.pixel_format: the test pattern is yuv420p, not yuyv")
+        XCTAssertThrowsError(try DaemonConfig.load(file: "/nonexistent/slomod.toml", overrides: [])) {
+            XCTAssertEqual("\($0)", "/nonexistent/slomod.toml: no such configuration file")
+        }
         XCTAssertEqual(error("", overrides: [.init(flag: "scale", value: "x")]), "--scale: expects an integer, not 'x'")
         XCTAssertEqual(error("", overrides: [.init(flag: "scale", value: "1")]), "--scale: interpolation.scale: 1 is out of range (2...16)")
     }
