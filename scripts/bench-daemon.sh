@@ -8,18 +8,22 @@
 #   scripts/bench-daemon.sh 70
 #
 # Environment: BIN (the binaries, .build-daemon/release), PRESET (fast), BUDGET (100),
-# ADAPTIVE (true).
+# ADAPTIVE (true), WIDTH (640), HEIGHT (360).
 set -eu
 DURATION=${1:-70}
 BIN=${BIN:-.build-daemon/release}
 PRESET=${PRESET:-fast}
 BUDGET=${BUDGET:-100}
 ADAPTIVE=${ADAPTIVE:-true}
+WIDTH=${WIDTH:-640}
+HEIGHT=${HEIGHT:-360}
+WIDTH=${WIDTH:-640}
+HEIGHT=${HEIGHT:-360}
 SOCKET=/tmp/slomod-bench-$$.sock
 LOG=/tmp/slomod-bench-$$.log
 OUT=/tmp/slomod-bench-$$
 
-"$BIN/slomod" --input testpattern --width 640 --height 360 --fps 30 --scale 2 --mode flow --preset "$PRESET" \
+"$BIN/slomod" --input testpattern --width "$WIDTH" --height "$HEIGHT" --fps 30 --scale 2 --mode flow --preset "$PRESET" \
     --adaptive="$ADAPTIVE" --latency-budget "$BUDGET" --output null --socket "$SOCKET" 2> "$LOG" &
 PID=$!
 trap 'kill $PID 2> /dev/null || true' EXIT
@@ -46,9 +50,9 @@ kill -TERM $PID
 wait $PID
 trap - EXIT
 
-python3 - "$OUT" "$DURATION" "$PRESET" "$BUDGET" "$ADAPTIVE" "$LOG" <<'PY'
+python3 - "$OUT" "$DURATION" "$PRESET" "$BUDGET" "$ADAPTIVE" "$LOG" "${WIDTH}x$HEIGHT" <<'PY'
 import json, sys
-out, duration, preset, budget, adaptive, log = sys.argv[1], float(sys.argv[2]), sys.argv[3], float(sys.argv[4]), sys.argv[5], sys.argv[6]
+out, duration, preset, budget, adaptive, log, size = sys.argv[1], float(sys.argv[2]), sys.argv[3], float(sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7]
 a = json.load(open(out + ".start"))["result"]
 b = json.load(open(out + ".end"))["result"]
 d = lambda k: b[k] - a[k]
@@ -58,7 +62,7 @@ expected = duration * b["output_fps"]
 inbetween = d("synthesised") + d("repeated")
 by_mode = {k: b["synthesised_by_mode"][k] - a["synthesised_by_mode"][k] for k in b["synthesised_by_mode"]}
 print(f"| measure | value |\n|---|---|")
-print(f"| window | {duration:.1f} s after start-up, preset `{preset}`, adaptive {adaptive}, budget {budget:.0f} ms |")
+print(f"| window | {duration:.1f} s after start-up, {size} 30 → 60 fps, preset `{preset}`, adaptive {adaptive}, budget {budget:.0f} ms |")
 print(f"| delivered / expected frames | {d('delivered')} / {expected:.0f} ({100 * d('delivered') / expected:.2f} %) |")
 print(f"| captured | {d('captured')} |")
 print(f"| in-between slots filled with synthesised frames | {d('synthesised')} / {inbetween} ({100 * d('synthesised') / max(inbetween, 1):.2f} %) |")

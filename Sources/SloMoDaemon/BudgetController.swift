@@ -87,9 +87,13 @@ public struct BudgetController: Sendable {
         self.adaptive = adaptive
     }
 
+    /// The quickest GPU time seen per level, in milliseconds: what a pair costs at best.
+    public private(set) var quickest: [QualityLevel: Double] = [:]
+
     /// A cost measured outside the frame path (the engine's warm-up).
     public mutating func seed(_ level: QualityLevel, milliseconds: Double) {
         costs[level] = (milliseconds, pair)
+        quickest[level] = min(quickest[level] ?? .infinity, milliseconds)
     }
 
     /// Starts afresh (at start-up, or when the scale or the budget changes) at the best level up
@@ -114,6 +118,7 @@ public struct BudgetController: Sendable {
         if level != .repeat {
             let previous = costs[level]?.milliseconds ?? milliseconds
             costs[level] = (previous + tuning.smoothing * (milliseconds - previous), pair)
+            quickest[level] = min(quickest[level] ?? .infinity, milliseconds)
         }
         guard adaptive else { return nil }
         if (milliseconds > budget || late) && level > .repeat {

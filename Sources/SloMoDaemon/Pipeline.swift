@@ -543,12 +543,12 @@ public final class Pipeline: @unchecked Sendable {
         // the GPU is late.
         pendingIDs.removeAll(keepingCapacity: true)
         times.removeAll(keepingCapacity: true)
-        // Only slots the GPU can still make are synthesised. When the engine is behind, the rest
-        // show real frames at once: more work for a late pair (a dropped frame doubles its slots)
-        // would only put it further behind.
-        // A fifth over the running cost: the slots that would only just make it are a gamble the
-        // GPU loses whenever it is a little slower than usual.
-        let ready = arrival + UInt64((controller.costs[level]?.milliseconds ?? 0) * 1.2e6)
+        // Only slots the GPU can still make, even at its quickest, are synthesised. When the
+        // engine is behind, the rest show real frames at once: more work for a late pair (a
+        // dropped frame doubles its slots) would only put it further behind. (The quickest time,
+        // not the running one: a slot skipped measures nothing, so a running cost inflated by
+        // one slow pair would never come down again.)
+        let ready = arrival + UInt64((controller.quickest[level] ?? 0) * 1e6)
         state.lock()
         if let previous = previousFrame, continuous {
             for slot in intermediates {
