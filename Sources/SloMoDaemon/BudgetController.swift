@@ -50,13 +50,13 @@ public struct BudgetController: Sendable {
     public struct Tuning: Sendable {
         public var degradeAfter = 3
         public var climbHold = 45
-        public var maxHold = 1_800
+        public var maxHold = 600
         public var climbFraction = 0.6
         public var fitFraction = 0.85
         /// Weight of the newest sample in each level's running cost.
         public var smoothing = 0.2
         /// A cost measured longer ago than this (in pairs) is forgotten and probed again.
-        public var costLifetime = 900
+        public var costLifetime = 300
         public init() {}
     }
 
