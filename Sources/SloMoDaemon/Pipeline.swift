@@ -266,24 +266,34 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     /// Compiles the shaders and records the sequences the first frames will replay, so the first
-    /// real pair is not late by the time that takes.
+    /// real pair is not late by the time that takes, and times every level on two real frames
+    /// from the source (flow costs depend on the picture: blank frames converge at once).
     private func warmUp(ratio: SlotRatio) throws {
-        guard let buffer = pool.acquire() else { return }
-        defer { pool.release(buffer) }
-        pool[buffer].initializeMemory(as: UInt8.self, repeating: 128)
+        guard let first = pool.acquire(), let second = pool.acquire() else { return }
+        defer {
+            pool.release(first)
+            pool.release(second)
+        }
+        for buffer in [first, second] {
+            let lent = try source.next(timeoutNanoseconds: 2_000_000_000) { frame in
+                guard frame.format == format, frame.bytes.count >= format.byteCount else { return }
+                pool[buffer].copyMemory(from: UnsafeRawBufferPointer(rebasing: frame.bytes[..<format.byteCount]))
+            }
+            if !lent { pool[buffer].initializeMemory(as: UInt8.self, repeating: 128) }
+        }
         let steps = max(1, min(Pipeline.maxSteps, (ratio.slots + ratio.frames - 1) / ratio.frames - 1))
         let warmTimes = (1...steps).map { Float($0) / Float(steps + 1) }
         for (preset, interpolator) in interpolators {
             for mode in [InterpolationMode.flow, .blend] {
                 interpolator.mode = mode
-                try interpolator.append(UnsafeRawBufferPointer(pool[buffer]))
-                try interpolator.append(UnsafeRawBufferPointer(pool[buffer]))
+                try interpolator.append(UnsafeRawBufferPointer(pool[first]))
+                try interpolator.append(UnsafeRawBufferPointer(pool[second]))
                 try interpolator.synthesize(times: warmTimes)
                 // Later pairs run as every pair will: the quickest of two seeds the controller (a
                 // busy machine makes single timings noisy), so it starts at a level this machine
                 // can hold instead of failing its way down.
                 var cost = Double.infinity
-                for _ in 0..<2 {
+                for buffer in [first, second] {
                     try interpolator.append(UnsafeRawBufferPointer(pool[buffer]))
                     cost = min(cost, try interpolator.synthesize(times: warmTimes).gpuMilliseconds)
                 }
