@@ -1,0 +1,150 @@
+import SloMoInterp
+
+/// The interpolation levels the daemon steps between, cheapest first.
+public enum QualityLevel: Int, CaseIterable, Comparable, Sendable, CustomStringConvertible {
+    case `repeat`, blend, flowFast, flowQuality
+
+    public init(mode: InterpolationMode, preset: FlowPreset) {
+        switch mode {
+        case .repeat: self = .repeat
+        case .blend: self = .blend
+        case .flow: self = preset == .fast ? .flowFast : .flowQuality
+        }
+    }
+
+    public var mode: InterpolationMode {
+        switch self {
+        case .repeat: return .repeat
+        case .blend: return .blend
+        case .flowFast, .flowQuality: return .flow
+        }
+    }
+
+    /// The interpolator a level runs on; blend and repeat need no flow, so either will do.
+    public var preset: FlowPreset? {
+        switch self {
+        case .flowFast: return .fast
+        case .flowQuality: return .quality
+        case .repeat, .blend: return nil
+        }
+    }
+
+    public static func < (a: QualityLevel, b: QualityLevel) -> Bool { a.rawValue < b.rawValue }
+
+    public var description: String {
+        switch self {
+        case .repeat: return "repeat"
+        case .blend: return "blend"
+        case .flowFast: return "flow/fast"
+        case .flowQuality: return "flow/quality"
+        }
+    }
+}
+
+/// Picks the best level whose measured GPU time fits the budget, with hysteresis: it steps down
+/// after `degradeAfter` pairs in a row over budget (or late), and steps up only after a quiet
+/// hold, when the current level uses at most `climbFraction` of the budget and the next level's
+/// last known cost fits in `fitFraction` of it. Each step down doubles the hold (up to
+/// `maxHold`), so a level that keeps failing is not retried every few frames.
+public struct BudgetController: Sendable {
+    public struct Tuning: Sendable {
+        public var degradeAfter = 3
+        public var climbHold = 45
+        public var maxHold = 600
+        public var climbFraction = 0.6
+        public var fitFraction = 0.85
+        /// Weight of the newest sample in each level's running cost.
+        public var smoothing = 0.2
+        /// A cost measured longer ago than this (in pairs) is forgotten and probed again.
+        public var costLifetime = 300
+        public init() {}
+    }
+
+    public let tuning: Tuning
+    public private(set) var level: QualityLevel
+    /// The best level allowed: the configured mode and preset.
+    public private(set) var ceiling: QualityLevel
+    /// Off: the level stays at the ceiling.
+    public private(set) var adaptive: Bool
+    /// Running GPU cost per level in milliseconds, and the pair at which it was last measured.
+    public private(set) var costs: [QualityLevel: (milliseconds: Double, pair: Int)] = [:]
+    public private(set) var hold: Int
+    private var overruns = 0
+    private var stable = 0
+    private var pair = 0
+
+    public init(ceiling: QualityLevel, adaptive: Bool, tuning: Tuning = Tuning()) {
+        self.tuning = tuning
+        self.ceiling = ceiling
+        self.adaptive = adaptive
+        level = ceiling
+        hold = tuning.climbHold
+    }
+
+    /// A new ceiling or adaptivity from the user; `restart` then picks the level.
+    public mutating func configure(ceiling: QualityLevel, adaptive: Bool) {
+        self.ceiling = ceiling
+        self.adaptive = adaptive
+    }
+
+    /// The quickest GPU time seen per level, in milliseconds: what a pair costs at best.
+    public private(set) var quickest: [QualityLevel: Double] = [:]
+
+    /// A cost measured outside the frame path (the engine's warm-up).
+    public mutating func seed(_ level: QualityLevel, milliseconds: Double) {
+        costs[level] = (milliseconds, pair)
+        quickest[level] = min(quickest[level] ?? .infinity, milliseconds)
+    }
+
+    /// Starts afresh (at start-up, or when the scale or the budget changes) at the best level up
+    /// to the ceiling whose known cost fits the budget; a level never measured is tried.
+    public mutating func restart(budget: Double) {
+        overruns = 0
+        stable = 0
+        hold = tuning.climbHold
+        guard adaptive else {
+            level = ceiling
+            return
+        }
+        level = QualityLevel.allCases.last { candidate in
+            candidate <= ceiling && (candidate == .repeat || costs[candidate].map { $0.milliseconds <= tuning.fitFraction * budget } ?? true)
+        } ?? .repeat
+    }
+
+    /// Records one pair: the GPU time it took at the current level, whether any of its frames
+    /// missed its slot, and the budget (ms) the GPU had. Returns the new level when it changes.
+    public mutating func record(milliseconds: Double, late: Bool, budget: Double) -> QualityLevel? {
+        pair += 1
+        if level != .repeat {
+            let previous = costs[level]?.milliseconds ?? milliseconds
+            costs[level] = (previous + tuning.smoothing * (milliseconds - previous), pair)
+            quickest[level] = min(quickest[level] ?? .infinity, milliseconds)
+        }
+        guard adaptive else { return nil }
+        if (milliseconds > budget || late) && level > .repeat {
+            overruns += 1
+        } else {
+            overruns = 0
+        }
+        if overruns >= tuning.degradeAfter {
+            level = QualityLevel(rawValue: level.rawValue - 1) ?? .repeat
+            overruns = 0
+            stable = 0
+            hold = min(hold * 2, tuning.maxHold)
+            return level
+        }
+        stable += 1
+        // A level that has held for the longest hold has earned short holds again.
+        if stable >= tuning.maxHold { hold = tuning.climbHold }
+        guard level < ceiling, stable >= hold, let next = QualityLevel(rawValue: level.rawValue + 1) else { return nil }
+        let current = level == .repeat ? 0 : costs[level]?.milliseconds ?? 0
+        if let known = costs[next], pair - known.pair > tuning.costLifetime {
+            costs[next] = nil
+        }
+        let nextFits = costs[next].map { $0.milliseconds <= tuning.fitFraction * budget } ?? (budget > 0)
+        guard current <= tuning.climbFraction * budget, nextFits else { return nil }
+        level = next
+        stable = 0
+        return level
+    }
+}

@@ -1,0 +1,82 @@
+#!/bin/sh
+# The daemon benchmark of BENCHMARKS-daemon.md: the built-in test pattern, 640x360 at 30 fps,
+# upconverted to 60 fps (scale 2, flow, fast preset, adaptive, 100 ms budget) to the null output,
+# for DURATION seconds (default 70) after start-up. Prints a Markdown report.
+#
+#   swift build -c release --static-swift-stdlib --scratch-path .build-daemon --product slomod
+#   swift build -c release --static-swift-stdlib --scratch-path .build-daemon --product slomoctl
+#   scripts/bench-daemon.sh 70
+#
+# Environment: BIN (the binaries, .build-daemon/release), PRESET (fast), BUDGET (100),
+# ADAPTIVE (true), WIDTH (640), HEIGHT (360).
+set -eu
+DURATION=${1:-70}
+BIN=${BIN:-.build-daemon/release}
+PRESET=${PRESET:-fast}
+BUDGET=${BUDGET:-100}
+ADAPTIVE=${ADAPTIVE:-true}
+WIDTH=${WIDTH:-640}
+HEIGHT=${HEIGHT:-360}
+WIDTH=${WIDTH:-640}
+HEIGHT=${HEIGHT:-360}
+SOCKET=/tmp/slomod-bench-$$.sock
+LOG=/tmp/slomod-bench-$$.log
+OUT=/tmp/slomod-bench-$$
+
+"$BIN/slomod" --input testpattern --width "$WIDTH" --height "$HEIGHT" --fps 30 --scale 2 --mode flow --preset "$PRESET" \
+    --adaptive="$ADAPTIVE" --latency-budget "$BUDGET" --output null --socket "$SOCKET" 2> "$LOG" &
+PID=$!
+trap 'kill $PID 2> /dev/null || true' EXIT
+tries=0
+until "$BIN/slomoctl" --socket "$SOCKET" --json status 2> /dev/null | grep -q '"state":"running"'; do
+    tries=$((tries + 1))
+    [ $tries -lt 600 ] || { echo "slomod did not start:"; cat "$LOG"; exit 1; }
+    sleep 0.1
+done
+"$BIN/slomoctl" --socket "$SOCKET" --json stats > "$OUT.start"
+date +%s.%N > "$OUT.time-start"
+cat /proc/loadavg > "$OUT.load-start"
+# Resident memory every tenth of the run, to show it stays flat.
+: > "$OUT.rss"
+for step in 1 2 3 4 5 6 7 8 9 10; do
+    sleep "$(python3 -c "print($DURATION / 10)")"
+    grep VmRSS /proc/$PID/status | awk '{printf "%.1f ", $2 / 1024}' >> "$OUT.rss"
+done
+"$BIN/slomoctl" --socket "$SOCKET" --json stats > "$OUT.end"
+date +%s.%N > "$OUT.time-end"
+cat /proc/loadavg > "$OUT.load-end"
+top -bn1 | sed -n '7,12p' > "$OUT.top"
+kill -TERM $PID
+wait $PID
+trap - EXIT
+
+python3 - "$OUT" "$DURATION" "$PRESET" "$BUDGET" "$ADAPTIVE" "$LOG" "${WIDTH}x$HEIGHT" <<'PY'
+import json, sys
+out, duration, preset, budget, adaptive, log, size = sys.argv[1], float(sys.argv[2]), sys.argv[3], float(sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7]
+a = json.load(open(out + ".start"))["result"]
+b = json.load(open(out + ".end"))["result"]
+d = lambda k: b[k] - a[k]
+# The window as measured between the two stats requests, a little over DURATION.
+duration = float(open(out + ".time-end").read()) - float(open(out + ".time-start").read())
+expected = duration * b["output_fps"]
+inbetween = d("synthesised") + d("repeated")
+by_mode = {k: b["synthesised_by_mode"][k] - a["synthesised_by_mode"][k] for k in b["synthesised_by_mode"]}
+print(f"| measure | value |\n|---|---|")
+print(f"| window | {duration:.1f} s after start-up, {size} 30 → 60 fps, preset `{preset}`, adaptive {adaptive}, budget {budget:.0f} ms |")
+print(f"| delivered / expected frames | {d('delivered')} / {expected:.0f} ({100 * d('delivered') / expected:.2f} %) |")
+print(f"| captured | {d('captured')} |")
+print(f"| in-between slots filled with synthesised frames | {d('synthesised')} / {inbetween} ({100 * d('synthesised') / max(inbetween, 1):.2f} %) |")
+print(f"| ... made by mode | " + ", ".join(f"{k}: {v}" for k, v in by_mode.items()) + " |")
+print(f"| late | {d('late')} |")
+print(f"| dropped (input + slots) | {d('dropped')} ({d('dropped_input')} + {d('dropped_slots')}) |")
+print(f"| latency p50 / p99 / max (whole run) | {b['latency_p50_ms']} / {b['latency_p99_ms']} / {b['latency_max_ms']} ms (budget {b['latency_budget_ms']:.0f} ms) |")
+print(f"| GPU time per synthesised frame (mean, whole run) | {b['gpu_ms_per_frame']} ms (GPU budget per pair {b['gpu_budget_ms']} ms) |")
+print(f"| mode at the end, level changes | {b['mode']}, {b['level_changes']} |")
+print(f"| longest gap between outputs | {b['max_delivery_gap_ms']} ms |")
+print(f"| RSS at start / end | {a['rss_kib'] / 1024:.1f} / {b['rss_kib'] / 1024:.1f} MiB (frame buffers: {b['pool_buffers']}) |")
+print(f"| RSS every tenth of the window | {open(out + '.rss').read().strip()} MiB |")
+print(f"| load average at start / end | {open(out + '.load-start').read().split()[0]} / {open(out + '.load-end').read().split()[0]} |")
+print("\nBusiest processes at the end:\n```\n" + open(out + ".top").read() + "```")
+print("\nDaemon log:\n```\n" + "".join(l for l in open(log) if "control: client" not in l) + "```")
+PY
+rm -f "$OUT".* "$LOG"
