@@ -1,15 +1,41 @@
+import SloMoCore
+import SloMoDRM
+import SloMoV4L2
+
 extension IORegistry {
-    /// Registration point for the kernel-device endpoints that live in SloMoV4L2 and SloMoDRM
-    /// (branch `kio`). Until that code is merged these kinds exist but refuse with a clear error,
-    /// so `--output /dev/video10` says "V4L2 output not built in" instead of "unknown output".
-    ///
-    /// After the merge, replace the three bodies with (config fields: DaemonConfig):
-    ///     registerSource("v4l2") { path, c in V4L2Capture(path: path, <config from c.width, c.height, c.fps, c.pixelFormat>) }
-    ///     registerSink("loopback") { path, _ in LoopbackOutput(path: path) }
-    ///     registerSink("drm") { path, c in DRMOutput(path: path, connector: c.connector, mode: c.displayMode) }
+    /// The kernel-device endpoints: V4L2 capture, v4l2loopback output and DRM/KMS output.
+    /// The capture loop reopens a failed device itself, so the camera is registered bare.
     func registerKernelIO() {
-        registerSource("v4l2") { path, _ in throw EndpointError.notBuiltIn(what: "V4L2 capture", path: path) }
-        registerSink("loopback") { path, _ in throw EndpointError.notBuiltIn(what: "V4L2 output", path: path) }
-        registerSink("drm") { path, _ in throw EndpointError.notBuiltIn(what: "DRM output", path: path) }
+        registerSource("v4l2") { path, config in
+            var pixelFormat: V4L2PixelFormat?
+            if let wanted = config.pixelFormat {
+                guard let format = V4L2PixelFormat(wanted) else {
+                    throw EndpointError.unsupported("\(path): pixel format \(wanted.rawValue) cannot be asked of a V4L2 device")
+                }
+                pixelFormat = format
+            }
+            return V4L2Capture(CaptureConfig(device: path, width: config.width, height: config.height,
+                                             frameRate: Rational.approximating(config.fps), pixelFormat: pixelFormat))
+        }
+        registerSink("loopback") { path, _ in LoopbackOutput(device: path) }
+        registerSink("drm") { path, config in
+            let mode = try DisplayModeRequest.parse(config.displayMode)
+            return DRMOutput(DisplayConfig(card: path, connector: config.connector == "auto" ? nil : config.connector,
+                                           width: mode?.width, height: mode?.height, refresh: mode?.refresh))
+        }
+    }
+}
+
+/// `display_mode` as written in the config: "auto" or WIDTHxHEIGHT[@REFRESH].
+enum DisplayModeRequest {
+    static func parse(_ text: String) throws -> (width: Int, height: Int, refresh: Int?)? {
+        if text == "auto" { return nil }
+        let parts = text.split(separator: "@", maxSplits: 1)
+        let size = parts[0].split(separator: "x").compactMap { Int($0) }
+        let refresh = parts.count == 2 ? Int(parts[1]) : nil
+        guard size.count == 2, size.allSatisfy({ $0 > 0 }), parts.count == 1 || refresh != nil else {
+            throw EndpointError.unsupported("display mode '\(text)' is not auto or WIDTHxHEIGHT[@HZ]")
+        }
+        return (size[0], size[1], refresh)
     }
 }
