@@ -199,7 +199,8 @@ public struct Benchmark {
     private func minterpolatePair(_ a: [UInt8], _ b: [UInt8], format: FrameFormat) throws -> ([UInt8], Double) {
         let source = scratch.appendingPathComponent("pair.rgb").path
         let target = scratch.appendingPathComponent("pair-out.rgb").path
-        try Data(a + b).write(to: URL(fileURLWithPath: source))
+        // minterpolate emits nothing for a two-frame input; a third frame lets it finish the pair.
+        try Data(a + b + b).write(to: URL(fileURLWithPath: source))
         let size = "\(format.width)x\(format.height)"
         let seconds = try FFmpegTool.run(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", size, "-framerate", "1", "-i", source,
                                           "-vf", FFmpegTool.minterpolateFilter(rate: "2"), "-f", "rawvideo", "-pix_fmt", "rgb24", target])
