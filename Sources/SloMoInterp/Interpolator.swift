@@ -46,6 +46,7 @@ public final class Interpolator {
     private let frames: GPUBuffer, pyramids: GPUBuffer, flow: GPUBuffer, patches: GPUBuffer, consistency: GPUBuffer, linear: GPUBuffer
     private let staging: GPUBuffer, outputs: GPUBuffer, params: GPUBuffer
     private let frameBytes: Int
+    private let firstPlane: PlaneLayout
     private let slotStride: Int
     private var sequences: [SequenceKey: GPUSequence] = [:]
     private var thumbnails: [LumaThumbnail?] = [nil, nil]
@@ -74,6 +75,7 @@ public final class Interpolator {
         self.maxSteps = maxSteps
         plan = FlowPlan(width: format.width, height: format.height, parameters: preset.parameters)
         frameBytes = format.byteCount
+        firstPlane = format.pixelFormat.planes(width: format.width, height: format.height)[0]
         // Slots start on 16-byte boundaries so a slot is a valid place to read words from.
         slotStride = (frameBytes + 15) / 16 * 16
         let pixels = format.width * format.height
@@ -118,7 +120,11 @@ public final class Interpolator {
         newest = slot
         appended += 1
         ingestPending = true
-        thumbnails[slot] = LumaThumbnail(frame: UnsafeRawBufferPointer(target), format: format)
+        if thumbnails[slot] == nil {
+            thumbnails[slot] = LumaThumbnail(frame: UnsafeRawBufferPointer(target), format: format)
+        } else {
+            thumbnails[slot]!.update(frame: UnsafeRawBufferPointer(target), format: format, plane: firstPlane)
+        }
         return true
     }
 

@@ -4,12 +4,16 @@ import SloMoCore
 public struct LumaThumbnail: Sendable {
     public static let width = 32, height = 18
     /// 8-bit luma (or RGB mean) samples, row-major.
-    public let samples: [UInt8]
+    public private(set) var samples = [UInt8](repeating: 0, count: LumaThumbnail.width * LumaThumbnail.height)
 
     public init(frame: UnsafeRawBufferPointer, format: FrameFormat) {
+        update(frame: frame, format: format, plane: format.pixelFormat.planes(width: format.width, height: format.height)[0])
+    }
+
+    /// Samples a new frame into the same storage (`plane` is the format's first plane), so the
+    /// frame path allocates nothing.
+    public mutating func update(frame: UnsafeRawBufferPointer, format: FrameFormat, plane: PlaneLayout) {
         let w = format.width, h = format.height
-        let plane = format.pixelFormat.planes(width: w, height: h)[0]
-        var samples = [UInt8](repeating: 0, count: LumaThumbnail.width * LumaThumbnail.height)
         for ty in 0..<LumaThumbnail.height {
             let y = (2 * ty + 1) * h / (2 * LumaThumbnail.height)
             for tx in 0..<LumaThumbnail.width {
@@ -26,7 +30,6 @@ public struct LumaThumbnail: Sendable {
                 samples[ty * LumaThumbnail.width + tx] = UInt8(value)
             }
         }
-        self.samples = samples
     }
 }
 
