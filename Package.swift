@@ -67,8 +67,8 @@ let package = Package(
             "SloMoCore", "SloMoV4L2", "SloMoDRM", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        // Depends on the probe so that `swift test` builds it for the VM tests to run.
-        .testTarget(name: "SloMoV4L2Tests", dependencies: ["SloMoV4L2", "SloMoDRM", "SloMoCore", "slomo-kio-probe"]),
+        // Depends on the probe, slomod and slomoctl so that `swift test` builds them for the VM tests to run.
+        .testTarget(name: "SloMoV4L2Tests", dependencies: ["SloMoV4L2", "SloMoDRM", "SloMoCore", "slomo-kio-probe", "slomod", "slomoctl"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -317,6 +317,7 @@ public final class Daemon: ControlHandler, @unchecked Sendable {
         let settings = stats.settings
         members += [
             ("state", .string(settings.paused ? "paused" : "running")),
+            ("signal", .string(stats.signalLost == nil ? "present" : "lost")),
             ("width", .number(Double(stats.format.width))),
             ("height", .number(Double(stats.format.height))),
             ("pixel_format", .string(stats.format.pixelFormat.rawValue)),
@@ -342,6 +343,7 @@ public final class Daemon: ControlHandler, @unchecked Sendable {
             ("synthesised_by_mode", .object(QualityLevel.allCases.dropFirst().map { ($0.description, .number(Double(stats.publishedByLevel[$0.rawValue]))) })),
             ("repeated", .number(Double(stats.repeated))),
             ("delivered", .number(Double(stats.delivered))),
+            ("held", .number(Double(stats.held))),
             ("late", .number(Double(stats.late))),
             ("dropped", .number(Double(stats.dropped))),
             ("dropped_input", .number(Double(stats.droppedInput))),

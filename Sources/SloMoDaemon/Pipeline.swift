@@ -78,6 +78,11 @@ public struct PipelineSnapshot: Sendable {
     public var discontinuities = 0
     public var captureErrors = 0
     public var outputErrors = 0
+    /// Why capture stopped (the device failed, vanished or went quiet), until a frame arrives
+    /// again; nil while frames arrive. The capture loop keeps reopening the device meanwhile.
+    public var signalLost: String?
+    /// Frames the output clock showed again because no slot came (see `Pipeline.holdAfter`).
+    public var held = 0
     public var latencyP50: Double?
     public var latencyP99: Double?
     public var latencyMax: Double?
@@ -110,6 +115,11 @@ public final class Pipeline: @unchecked Sendable {
     static let maxSteps = Interpolator.maxStepsLimit - 1
     /// Time the engine keeps between finishing a frame and its slot.
     static let engineMargin = 2.0
+    /// Input frame intervals without a slot after which the input counts as gone quiet (a lost
+    /// camera, not a late frame: slots are queued when their frame arrives, at most one
+    /// interval after the last one shown) and the output repeats its last frame at the output
+    /// rate, so a consumer keeps its cadence through a disconnect.
+    static let holdAfter = 2.0
 
     public let format: FrameFormat
     public let inputRate: Rational
@@ -153,6 +163,9 @@ public final class Pipeline: @unchecked Sendable {
     private var gpuFrames = 0
     private var lastDelivered: Int?
     private var lastDeliveryStart: UInt64?
+    /// Presentation time of the last slot shown, and of the last frame shown (a slot or a held one).
+    private var lastSlotTime: UInt64?
+    private var lastShownTime: UInt64 = 0
     private var maxGap: UInt64 = 0
     private var captureStopping = false
     private var engineStopping = false
@@ -421,6 +434,8 @@ public final class Pipeline: @unchecked Sendable {
 
     private func captureLoop() {
         var loggedError = false
+        // After a failure the source stays closed until a reopen succeeds: `next` needs it open.
+        var closed = false
         while true {
             state.lock()
             beat(0)
@@ -428,6 +443,13 @@ public final class Pipeline: @unchecked Sendable {
             state.unlock()
             if stopping { break }
             do {
+                if closed {
+                    try source.open()
+                    closed = false
+                    if source.format != format { fail(PipelineError.formatChanged(format, source.format)) }
+                    logger.notice("capture reopened")
+                    continue
+                }
                 _ = try source.next(timeoutNanoseconds: 100_000_000) { frame in
                     guard frame.format == format, frame.bytes.count >= format.byteCount else {
                         throw PipelineError.formatChanged(format, frame.format)
@@ -446,6 +468,7 @@ public final class Pipeline: @unchecked Sendable {
                     }
                     inputQueue.append(InputFrame(buffer: buffer, timestamp: frame.timestamp, sequence: frame.sequence))
                     stats.captured += 1
+                    stats.signalLost = nil
                     state.broadcast()
                     state.unlock()
                 }
@@ -453,21 +476,17 @@ public final class Pipeline: @unchecked Sendable {
             } catch let error as PipelineError {
                 fail(error)
             } catch {
-                // The device failed or vanished: say so once, then reopen it every second.
+                // The device failed, vanished or went quiet (or is still away): say so once, then
+                // try to reopen it every second.
                 state.lock()
                 stats.captureErrors += 1
+                stats.signalLost = "\(error)"
                 state.unlock()
                 if !loggedError { logger.error("capture failed, reopening every second: \(error)") }
                 loggedError = true
                 source.close()
+                closed = true
                 MonotonicClock.sleep(until: MonotonicClock.now() + 1_000_000_000)
-                do {
-                    try source.open()
-                    if source.format != format { fail(PipelineError.formatChanged(format, source.format)) }
-                    logger.notice("capture reopened")
-                } catch {
-                    continue
-                }
             }
         }
         state.lock()
@@ -712,48 +731,68 @@ public final class Pipeline: @unchecked Sendable {
         while true {
             state.lock()
             beat(2)
-            while slots.isEmpty && !(outputStopping || failure != nil) {
-                _ = state.wait(until: Date(timeIntervalSinceNow: 0.1))
+            var hold = holdTime()
+            while slots.isEmpty && !(outputStopping || failure != nil) && hold.map({ $0 > MonotonicClock.now() }) ?? true {
+                // Wake for a held frame as for a slot (an enqueue broadcasts).
+                let now = MonotonicClock.now()
+                let wait = hold.map { $0 > now ? Double($0 - now) / 1e9 : 0 } ?? 0.1
+                _ = state.wait(until: Date(timeIntervalSinceNow: min(0.1, wait)))
                 beat(2)
+                hold = holdTime()
             }
-            guard let front = slots.first, failure == nil else {
+            let now = MonotonicClock.now()
+            let holding = hold.map { $0 <= now } ?? false
+            guard failure == nil, !slots.isEmpty || holding else {
                 state.unlock()
                 break
             }
-            let now = MonotonicClock.now()
-            if front.time > now {
+            // What to show: the due slot, else (no slot for a while) the last frame again.
+            let slot: ScheduledSlot?
+            let content: Int
+            if let front = slots.first, front.time <= now {
+                slots.removeFirst()
+                if let next = slots.first, next.time <= now {
+                    // Behind: a later slot is already due, so skip this one rather than fall further behind.
+                    release(front)
+                    stats.droppedSlots += 1
+                    state.unlock()
+                    continue
+                }
+                content = front.synthesised ?? front.real
+                if front.isIntermediate {
+                    if front.synthesised != nil {
+                        stats.synthesised += 1
+                    } else {
+                        stats.repeated += 1
+                        if front.pending { stats.late += 1 }
+                    }
+                }
+                pool.retain(content)
+                if let lastDelivered { pool.release(lastDelivered) }
+                lastDelivered = content
+                lastSlotTime = front.time
+                lastShownTime = front.time
+                slot = front
+            } else if let hold, holding, let last = lastDelivered {
+                // Only this thread replaces the last frame, so it stays valid through the write.
+                content = last
+                // Late by more than an interval (the sink blocked): go on from now, not in a burst.
+                lastShownTime = now - hold > outputInterval ? now : hold
+                slot = nil
+            } else {
                 state.unlock()
                 // Short naps, so a stop or a rescheduled queue is noticed.
-                MonotonicClock.sleep(until: min(front.time, now + 20_000_000))
+                MonotonicClock.sleep(until: min(slots.first?.time ?? .max, hold ?? .max, now + 20_000_000))
                 continue
             }
-            slots.removeFirst()
-            if let next = slots.first, next.time <= now {
-                // Behind: a later slot is already due, so skip this one rather than fall further behind.
-                release(front)
-                stats.droppedSlots += 1
-                state.unlock()
-                continue
-            }
-            let content = front.synthesised ?? front.real
-            if front.isIntermediate {
-                if front.synthesised != nil {
-                    stats.synthesised += 1
-                } else {
-                    stats.repeated += 1
-                    if front.pending { stats.late += 1 }
-                }
-            }
-            pool.retain(content)
-            if let lastDelivered { pool.release(lastDelivered) }
-            lastDelivered = content
             if let previous = lastDeliveryStart { maxGap = max(maxGap, now - previous) }
             lastDeliveryStart = now
+            let presented = lastShownTime
             state.unlock()
 
             do {
-                if let rate = front.newRate { try sink.setFrameRate(rate) }
-                try sink.write(UnsafeRawBufferPointer(pool[content]), timestamp: front.time)
+                if let rate = slot?.newRate { try sink.setFrameRate(rate) }
+                try sink.write(UnsafeRawBufferPointer(pool[content]), timestamp: presented)
                 consecutiveErrors = 0
             } catch {
                 consecutiveErrors += 1
@@ -764,16 +803,38 @@ public final class Pipeline: @unchecked Sendable {
             state.lock()
             if consecutiveErrors == 0 {
                 stats.delivered += 1
-                latency.record(nanoseconds: done - front.instant)
+                if let slot {
+                    latency.record(nanoseconds: done - slot.instant)
+                } else {
+                    // A held frame shows no new instant: it has no latency to measure.
+                    stats.held += 1
+                }
             } else {
                 stats.outputErrors += 1
             }
-            release(front)
+            if let slot { release(slot) }
             state.unlock()
         }
         state.lock()
         heartbeats[2] = .max
         state.broadcast()
         state.unlock()
+    }
+
+    /// The output's frame interval now, in nanoseconds. Called under the lock.
+    private var outputInterval: UInt64 { UInt64(1e9 / stats.outputRate.doubleValue) }
+
+    /// When to show the last frame again, or nil: while no slot is queued near its turn, one
+    /// output interval after the last frame shown, once `holdAfter` input intervals have passed
+    /// since the last slot. Never before the first slot or once stopping (the output then only
+    /// drains its queue). Called under the lock.
+    private func holdTime() -> UInt64? {
+        guard !captureStopping, lastDelivered != nil, let lastSlotTime else { return nil }
+        let interval = outputInterval
+        let quiet = UInt64(Pipeline.holdAfter * 1e9 / inputRate.doubleValue)
+        let next = max(lastShownTime + interval, lastSlotTime + quiet)
+        // A slot due by then (the input is back) is shown in its own time instead.
+        if let front = slots.first, front.time < next + interval / 2 { return nil }
+        return next
     }
 }

@@ -120,6 +120,148 @@ scenario_drm() {
     "$probe" display --card /dev/dri/card0 --until-file "$out/drm.done" --timeout 180
 }
 
+# slomod end to end, in one boot: the daemon_* scenarios run in this order and share the
+# daemon, its consumer and the recording. vivid (moving colour bars) feeds slomod, which
+# writes /dev/video10; ffmpeg reads it throughout, as any camera app would, and records each
+# frame as delivered (luma only) with its v4l2loopback timestamp (CLOCK_MONOTONIC). Each step
+# prints "EVENT name t=SECONDS" on the same clock (/proc/uptime: no suspend in the VM), so the
+# host test can cut the recording into the windows between steps.
+# Under TCG, lavapipe blends a 320x180 pair in 200-450 ms (flow/fast takes about as long or
+# twice that, flow/quality 1.3-2 s), so vivid runs at 2 fps with an 800 ms budget, and the
+# quality preset: the controller has to find the level that fits. slomoctl takes
+# ~7 s to start there (the Swift runtime loads from the 9p root), so it runs only between
+# measurements: its start also slows the engine enough to push the controller down a level.
+bin=$(dirname "$probe")
+daemon_socket=/tmp/slomod.sock
+vivid=/dev/v4l/by-path/platform-vivid.0-video-index0
+daemon=""
+consumer=""
+
+event() {
+    echo "EVENT $1 t=$(cut -d' ' -f1 /proc/uptime)"
+}
+
+centiseconds() {
+    cut -d' ' -f1 /proc/uptime | tr -d .
+}
+
+# The first CRTC's id, framebuffer and size, as modetest lists them ("33 37 (0,0) (1280x800)").
+crtc() {
+    modetest -M virtio_gpu -p | awk '/^CRTCs:/ { getline; getline; print "id=" $1 " fb=" $2 " size=" $4; exit }'
+}
+
+# slomoctl's JSON reply on one line: KEY {"ok":true,"result":{...}}.
+control() {
+    key=$1
+    shift
+    echo "$key $("$bin/slomoctl" --socket "$daemon_socket" --json "$@" 2>&1 | tr -d '\n')"
+}
+
+scenario_daemon_loopback() {
+    v4l2-ctl -d /dev/video0 --set-ctrl horizontal_movement=6 || return 1
+    "$bin/slomod" --input "$vivid" --width 320 --height 180 --fps 2 --scale 2 --latency-budget 800 --preset quality \
+        --output /dev/video10 --socket "$daemon_socket" > "$out/slomod.log" 2>&1 &
+    daemon=$!
+    wait_for "running;" "$out/slomod.log" 240 $daemon || { cat "$out/slomod.log"; daemon=""; return 1; }
+    # -copyts: pts are the driver's timestamps; passthrough: no frame duplicated or dropped.
+    ffmpeg -nostdin -nostats -hide_banner -f v4l2 -i /dev/video10 -copyts -fps_mode passthrough -vf showinfo \
+        -pix_fmt gray -f rawvideo -y "$out/e2e.gray" > "$out/e2e-ffmpeg.log" 2>&1 &
+    consumer=$!
+    wait_for "n:   8 " "$out/e2e-ffmpeg.log" 120 $consumer || { cat "$out/e2e-ffmpeg.log"; return 1; }
+    # Past the start: the first pairs, a reopen if the slow start outlasted vivid's stall limit.
+    sleep 2
+    event steady
+    sleep 12
+    event steady_end
+    control STATS stats
+}
+
+# A live scale change while ffmpeg keeps reading: 2 fps x 2 -> x 3.
+scenario_daemon_scale() {
+    [ -n "$daemon" ] && [ -n "$consumer" ] || return 1
+    event scale
+    control SET set scale 3
+    # slomoctl itself takes seconds to start under TCG: the change is in from here on.
+    event scale_applied
+    sleep 8
+    event scale_end
+}
+
+# vivid's Disconnect control (the open stream fails; vivid takes a new open at once), then an
+# unplug: unbound from its driver for 6 s or more (slomoctl status runs meanwhile), the node
+# gone, then bound again. The consumer and the daemon end here.
+scenario_daemon_signal() {
+    [ -n "$daemon" ] && [ -n "$consumer" ] || return 1
+    event disconnect
+    v4l2-ctl -d /dev/video0 --set-ctrl disconnect=1
+    sleep 5
+    reopens=$(grep -c "capture reopened" "$out/slomod.log")
+    event unbind
+    unbound=$(centiseconds)
+    echo vivid.0 > /sys/bus/platform/drivers/vivid/unbind
+    sleep 1
+    control STATUS_UNPLUGGED status
+    kill -0 $daemon && echo "DAEMON alive while unplugged"
+    while [ $(( $(centiseconds) - unbound )) -lt 600 ]; do sleep 0.1; done
+    event bind
+    echo vivid.0 > /sys/bus/platform/drivers/vivid/bind
+    udevadm settle 2>/dev/null
+    v4l2-ctl -d /dev/video0 --set-ctrl horizontal_movement=6
+    deadline=$(( $(centiseconds) + 3000 ))
+    while [ "$(grep -c "capture reopened" "$out/slomod.log")" -le "$reopens" ]; do
+        [ $(centiseconds) -gt $deadline ] && { echo "guest: slomod did not reopen vivid"; break; }
+        sleep 0.3
+    done
+    event resumed
+    sleep 5
+    event signal_end
+    control STATUS status
+    control STATS stats
+    kill -INT $consumer
+    wait $consumer
+    echo "CONSUMER rc=$?"
+    consumer=""
+    grep -E "Stream #0:0" "$out/e2e-ffmpeg.log" | sed 's/^/FFMPEG /'
+    kill -TERM $daemon
+    wait $daemon
+    echo "DAEMON_EXIT rc=$?"
+    daemon=""
+    cat "$out/slomod.log"
+}
+
+# slomod on the virtio-gpu display (vivid again, freshly bound): the host takes
+# a screendump while it shows; after SIGTERM the CRTC must show the console's framebuffer
+# again. A second handle on the card, opened once slomod is master, stays open across its
+# exit: the kernel's own fbdev restore runs only at the last close, so it cannot stand in
+# for slomod's.
+scenario_daemon_drm() {
+    # Whatever an earlier scenario that failed left running holds vivid: end it.
+    [ -n "$consumer" ] && kill -INT $consumer 2>/dev/null
+    [ -n "$daemon" ] && { kill -TERM $daemon; wait $daemon; }
+    echo "CRTC before $(crtc)"
+    "$bin/slomod" --input "$vivid" --width 320 --height 180 --fps 5 --scale 2 \
+        --output /dev/dri/card0 --socket /tmp/slomod-drm.sock > "$out/slomod-drm.log" 2>&1 &
+    drm=$!
+    wait_for "running;" "$out/slomod-drm.log" 240 $drm || { cat "$out/slomod-drm.log"; return 1; }
+    exec 9< /dev/dri/card0
+    # slomod starts on a black buffer; a page flip (a new framebuffer on the CRTC) puts a frame
+    # up. Drawing one takes seconds here (XRGB conversion on the CPU under TCG).
+    first=$(crtc)
+    deadline=$(( $(centiseconds) + 6000 ))
+    while [ "$(crtc)" = "$first" ] && [ $(centiseconds) -lt $deadline ]; do sleep 0.3; done
+    echo "CRTC during $(crtc)"
+    rm -f "$out/daemon-drm.done"
+    echo "@@screendump daemon-drm"
+    n=0
+    while [ ! -e "$out/daemon-drm.done" ] && [ $n -lt 300 ]; do n=$((n + 1)); sleep 0.2; done
+    kill -TERM $drm
+    wait $drm
+    echo "DAEMON_EXIT rc=$?"
+    echo "CRTC after $(crtc)"
+    exec 9<&-
+    cat "$out/slomod-drm.log"
+}
+
 load_drivers || { echo "guest: loading drivers failed"; exit 1; }
 status=0
 for scenario in "$@"; do
