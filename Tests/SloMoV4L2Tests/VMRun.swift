@@ -27,7 +27,9 @@ struct VMRun {
     /// costs about 25 s and everything inside runs slowly, hence the generous limit.
     static func boot(scenarios: [String], timeout: TimeInterval = 1200) throws -> VMRun {
         let directory = URL(fileURLWithPath: NSTemporaryDirectory())
-            .appendingPathComponent("slomo-vm-\(ProcessInfo.processInfo.processIdentifier)")
+            // One folder per boot (named by its first scenario), so a later boot in the same
+            // test run leaves an earlier one's recordings and log in place.
+            .appendingPathComponent("slomo-vm-\(ProcessInfo.processInfo.processIdentifier)-\(scenarios.first ?? "none")")
         try? FileManager.default.removeItem(at: directory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         guard FileManager.default.isExecutableFile(atPath: probe.path) else {
