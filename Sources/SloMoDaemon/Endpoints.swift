@@ -37,13 +37,11 @@ public enum SinkSpec {
 }
 
 public enum EndpointError: Error, Equatable, CustomStringConvertible {
-    case notBuiltIn(what: String, path: String)
     case unknownKind(String)
     case unsupported(String)
 
     public var description: String {
         switch self {
-        case let .notBuiltIn(what, path): return "\(path): \(what) not built in"
         case let .unknownKind(kind): return "no source or sink of kind '\(kind)' is registered"
         case let .unsupported(reason): return reason
         }
