@@ -36,24 +36,10 @@ struct Connector {
     var modes: [DisplayMode]
 }
 
-/// One open DRM card. Every DRM_IOCTL_* slomo issues goes through here; the fd closes
-/// with the object.
-final class DRMCard {
-    let path: String
-    let fd: Int32
+/// An open DRM card. Every DRM_IOCTL_* slomo issues goes through these methods.
+typealias DRMCard = DeviceNode
 
-    init(path: String) throws(SystemError) {
-        let resolved = try Sys.realpath(path)
-        self.path = resolved
-        fd = try Sys.open(resolved)
-    }
-
-    deinit { Sys.close(fd) }
-
-    func ioctl<T>(_ request: UInt, _ argument: inout T, _ name: @autoclosure () -> String) throws(SystemError) {
-        try Sys.ioctl(fd, request, &argument, "\(name()) on \(path)")
-    }
-
+extension DeviceNode {
     func capability(_ capability: UInt64) throws(SystemError) -> UInt64 {
         var cap = slomo_drm_get_cap(capability: capability, value: 0)
         try ioctl(slomo_drm_ioctl_get_cap(), &cap, "DRM_IOCTL_GET_CAP")

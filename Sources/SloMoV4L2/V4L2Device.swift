@@ -3,26 +3,10 @@ import Glibc
 import SloMoCore
 import SloMoLinux
 
-/// One open V4L2 device node. Every VIDIOC_* slomo issues goes through here; the node is
-/// closed when the object goes away, so whoever holds it owns the fd.
-final class V4L2Device {
-    let path: String
-    let fd: Int32
+/// An open V4L2 device node. Every VIDIOC_* slomo issues goes through these methods.
+typealias V4L2Device = DeviceNode
 
-    /// Opens the node behind `path` after resolving symlinks, so stable names
-    /// (`/dev/v4l/by-id/...`, `/dev/v4l/by-path/...`) and `/dev/videoN` behave alike.
-    init(path: String) throws(SystemError) {
-        let resolved = try Sys.realpath(path)
-        self.path = resolved
-        fd = try Sys.open(resolved)
-    }
-
-    deinit { Sys.close(fd) }
-
-    func ioctl<T>(_ request: UInt, _ argument: inout T, _ name: @autoclosure () -> String) throws(SystemError) {
-        try Sys.ioctl(fd, request, &argument, "\(name()) on \(path)")
-    }
-
+extension DeviceNode {
     /// One step of a VIDIOC_ENUM_* walk: false past the last index (EINVAL), or when the
     /// driver does not enumerate at all (ENOTTY).
     private func enumerate<T>(_ request: UInt, _ argument: inout T, _ name: String) throws(SystemError) -> Bool {
