@@ -20,7 +20,7 @@ let package = Package(
         // Linux UAPI constants Swift cannot import (ioctl numbers, fourccs), as prefixed static inlines.
         .target(name: "CV4L2"),
         .target(name: "CDRM"),
-        // Build tool: compiles Shaders/*.comp to SPIR-V and embeds it as Swift source.
+        // Build tool: compiles each target's Shaders/<folder>/*.comp to SPIR-V and embeds it as Swift source.
         .plugin(name: "ShaderCompiler", capability: .buildTool()),
 
         // Core: pure Swift, no I/O.
@@ -29,6 +29,8 @@ let package = Package(
         .target(name: "SloMoGPU", dependencies: ["CVulkan", .product(name: "Logging", package: "swift-log")]),
         // The interpolation engine built on SloMoGPU.
         .target(name: "SloMoInterp", dependencies: ["SloMoCore", "SloMoGPU"], plugins: ["ShaderCompiler"]),
+        // Neural tier: PyTorch checkpoints read natively, a network runtime on compute shaders, RIFE and Super SloMo.
+        .target(name: "SloMoNeural", dependencies: ["SloMoCore", "SloMoGPU"], plugins: ["ShaderCompiler"]),
         // Files: Y4M natively, everything else through libavformat/libavcodec.
         .target(name: "SloMoMedia", dependencies: ["SloMoCore", "CFFmpeg"]),
         // Kernel I/O: V4L2 capture and loopback output, DRM/KMS output.
@@ -58,6 +60,7 @@ let package = Package(
 
         .testTarget(name: "SloMoCoreTests", dependencies: ["SloMoCore"]),
         .testTarget(name: "SloMoInterpTests", dependencies: ["SloMoInterp", "SloMoMedia"]),
+        .testTarget(name: "SloMoNeuralTests", dependencies: ["SloMoNeural", "SloMoMedia"]),
         .testTarget(name: "SloMoMediaTests", dependencies: ["SloMoMedia"]),
         .testTarget(name: "SloMoOfflineTests", dependencies: ["SloMoOffline", "SloMoMedia", "SloMoInterp"]),
         .testTarget(name: "SlomoCLITests", dependencies: ["SloMoMedia", "slomo"]),

@@ -7,7 +7,7 @@ spv="$out.spv"
 glslc --target-env=vulkan1.2 -O -I "$inc" -o "$spv" "$src"
 # Base64 in a string literal compiles far faster than a large array literal.
 {
-  echo "// Generated from Shaders/$(basename "$src") by the ShaderCompiler plugin. Do not edit."
+  echo "// Generated from Shaders/$(basename "$inc")/$(basename "$src") by the ShaderCompiler plugin. Do not edit."
   echo "import SloMoGPU"
   echo "extension ShaderSource {"
   printf '    static let %s = ShaderSource(name: "%s", spirvBase64: "' "$name" "$name"

@@ -1,12 +1,14 @@
 import Foundation
 import PackagePlugin
 
-/// Compiles every `Shaders/*.comp` with glslc and embeds the SPIR-V in generated Swift source,
-/// so a binary carries its shaders and never looks for them on disk.
+/// Compiles the target's shaders with glslc and embeds the SPIR-V in generated Swift source,
+/// so a binary carries its shaders and never looks for them on disk. Each target owns one folder:
+/// `SloMoInterp` compiles `Shaders/interp/*.comp`, `SloMoNeural` compiles `Shaders/neural/*.comp`.
 @main
 struct ShaderCompiler: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
-        let shaderDir = context.package.directoryURL.appending(path: "Shaders")
+        let folder = target.name.replacingOccurrences(of: "SloMo", with: "").lowercased()
+        let shaderDir = context.package.directoryURL.appending(path: "Shaders/\(folder)")
         let script = context.package.directoryURL.appending(path: "Plugins/ShaderCompiler/embed.sh")
         let files = try FileManager.default.contentsOfDirectory(at: shaderDir, includingPropertiesForKeys: nil)
             .sorted { $0.lastPathComponent < $1.lastPathComponent }
