@@ -12,8 +12,11 @@ struct ShaderCompiler: BuildToolPlugin {
         let script = context.package.directoryURL.appending(path: "Plugins/ShaderCompiler/embed.sh")
         let files = try FileManager.default.contentsOfDirectory(at: shaderDir, includingPropertiesForKeys: nil)
             .sorted { $0.lastPathComponent < $1.lastPathComponent }
-        // Every shader depends on the shared includes, so a change to one rebuilds all.
-        let includes = files.filter { $0.pathExtension == "glsl" }
+        // Every shader depends on the shared includes (its own folder's, and interp/'s colour code,
+        // which the neural runtime reuses), so a change to one rebuilds all.
+        let interpDir = context.package.directoryURL.appending(path: "Shaders/interp")
+        let shared = shaderDir == interpDir ? [] : try FileManager.default.contentsOfDirectory(at: interpDir, includingPropertiesForKeys: nil)
+        let includes = (files + shared).filter { $0.pathExtension == "glsl" }
         return files.filter { $0.pathExtension == "comp" }.map { source in
             let name = source.deletingPathExtension().lastPathComponent
             let output = context.pluginWorkDirectoryURL.appending(path: "Shader+\(name).swift")

@@ -2,22 +2,12 @@ import Foundation
 import SloMoCore
 import SloMoGPU
 
-/// What one call to `synthesize` produced.
-public struct Synthesis: Sendable {
-    /// Frames written, one per requested time.
-    public var count: Int
-    /// The pair straddles a scene cut: every slot holds its nearest real frame instead of a blend.
-    public var sceneCut: Bool
-    /// Wall time of the GPU submission, in milliseconds (0 when nothing ran).
-    public var gpuMilliseconds: Double
-}
-
 /// Turns a stream of frames into intermediate frames on the GPU.
 ///
 /// Frames are appended one at a time; `synthesize(times:)` makes frames at times t in (0, 1) between
 /// the last two. The frame path creates no Vulkan objects: buffers live in two arenas made at
 /// init, and each kind of submission is recorded once and replayed.
-public final class Interpolator {
+public final class Interpolator: FrameSynthesizer {
     public static let maxStepsLimit = 16
     /// Intensity step (0...1) across which flow smoothness halves in the variational refinement.
     static let edgeScale: Float = 0.04

@@ -1,5 +1,3 @@
-import SloMoCore
-
 /// A small luma picture of a frame, read on the CPU from the packed input bytes.
 public struct LumaThumbnail: Sendable {
     public static let width = 32, height = 18
