@@ -9,7 +9,7 @@
 // With useFlow = 0 it is a plain cross-fade. Writes the packed output frame, 2×2 pixels per invocation.
 layout(local_size_x = 8, local_size_y = 8) in;
 layout(constant_id = 0) const int FORMAT = 0;
-layout(std430, binding = 0) readonly buffer Frames { vec4 frames[]; };
+layout(std430, binding = 0) readonly buffer Frames { uvec2 frames[]; };
 layout(std430, binding = 1) readonly buffer Flow { vec2 flow[]; };
 layout(std430, binding = 2) readonly buffer Consistency { float consistency[]; };
 layout(std430, binding = 3) readonly buffer Params { float times[16]; int warmStart; } params;
@@ -40,13 +40,13 @@ vec2 toFlowGrid(vec2 p) { return (p + 0.5) / pc.flowScale - 0.5; }
 // Bilinear samples of a frame at the four pixels of a 2×2 block all displaced by `flow`: they
 // share one 3×3 neighbourhood of taps and one set of weights (9 reads instead of 16). Clamping
 // each tap to the frame gives the same values as clamping each sample point.
-void sampleFrameBlock(int base, int w, int h, vec2 topLeft, out vec4 samples[4]) {
+void sampleFrameBlock(int base, int w, int h, vec2 topLeft, out vec3 samples[4]) {
     ivec2 a = ivec2(floor(topLeft));
     vec2 f = topLeft - vec2(a);
-    vec4 taps[9];
+    vec3 taps[9];
     for (int j = 0; j < 3; j++) {
         int y = clamp(a.y + j, 0, h - 1);
-        for (int i = 0; i < 3; i++) taps[j * 3 + i] = frames[base + y * w + clamp(a.x + i, 0, w - 1)];
+        for (int i = 0; i < 3; i++) taps[j * 3 + i] = unpackInternal(frames[base + y * w + clamp(a.x + i, 0, w - 1)]);
     }
     for (int k = 0; k < 4; k++) {
         int t = (k >> 1) * 3 + (k & 1);
@@ -63,7 +63,7 @@ void synthesizeBlock(ivec2 origin, float t, out vec3 values[4]) {
     if (pc.useFlow == 0) {
         for (int i = 0; i < 4; i++) {
             ivec2 p = min(origin + ivec2(i & 1, i >> 1), ivec2(w - 1, h - 1));
-            values[i] = mix(frames[pc.frame0 + p.y * w + p.x], frames[pc.frame1 + p.y * w + p.x], t).xyz;
+            values[i] = mix(unpackInternal(frames[pc.frame0 + p.y * w + p.x]), unpackInternal(frames[pc.frame1 + p.y * w + p.x]), t);
         }
         return;
     }
@@ -76,7 +76,7 @@ void synthesizeBlock(ivec2 origin, float t, out vec3 values[4]) {
     vec2 ft1 = (1.0 - t) * (1.0 - t) * f01 - t * (1.0 - t) * f10;
     float c0 = sampleConsistency(0, pc.flowWidth, pc.flowHeight, toFlowGrid(center + ft0));
     float c1 = sampleConsistency(plane, pc.flowWidth, pc.flowHeight, toFlowGrid(center + ft1));
-    vec4 warped0[4], warped1[4];
+    vec3 warped0[4], warped1[4];
     sampleFrameBlock(pc.frame0, w, h, vec2(origin) + ft0, warped0);
     sampleFrameBlock(pc.frame1, w, h, vec2(origin) + ft1, warped1);
     for (int i = 0; i < 4; i++) {
@@ -85,7 +85,7 @@ void synthesizeBlock(ivec2 origin, float t, out vec3 values[4]) {
         int k = inBlock.y * 2 + inBlock.x;
         vec2 p = vec2(origin + inBlock);
         vec2 p0 = p + ft0, p1 = p + ft1;
-        vec4 g0 = warped0[k], g1 = warped1[k];
+        vec3 g0 = warped0[k], g1 = warped1[k];
         // Occlusion only matters where the two warps disagree; where they agree, both are right.
         float disagreement = smoothstep(0.02, 0.08, abs(g0.x - g1.x));
         float v0 = 1.0 / (1.0 + disagreement * c1 / pc.occlusionSigma);
@@ -93,8 +93,7 @@ void synthesizeBlock(ivec2 origin, float t, out vec3 values[4]) {
         // A warp that reads from outside its frame has nothing to show.
         float w0 = (1.0 - t) * v0 * (inside(p0, w, h) ? 1.0 : 0.01);
         float w1 = t * v1 * (inside(p1, w, h) ? 1.0 : 0.01);
-        vec4 warped = w0 * g0 + w1 * g1;
-        values[i] = (warped / max(w0 + w1, 1e-6)).xyz;
+        values[i] = (w0 * g0 + w1 * g1) / max(w0 + w1, 1e-6);
     }
 }
 
