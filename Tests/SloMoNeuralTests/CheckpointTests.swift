@@ -94,7 +94,8 @@ final class CheckpointTests: XCTestCase {
             assertThrows(try TorchCheckpoint.loadStateDict(from: url, key: "state_dictXY"), containing: "'state_dictXY'") {
                 $0 == .missingKey(path: url.path, key: "state_dictXY")
             }
-            assertThrows(try TorchCheckpoint.loadStateDict(from: url, key: "epoch"), containing: "'epoch' is a int") {
+            // Laid out like Super SloMo's training checkpoints, timestamp (a datetime) and loss lists included.
+            assertThrows(try TorchCheckpoint.loadStateDict(from: url, key: "timestamp"), containing: "'timestamp' is a datetime.datetime") {
                 if case .unexpectedObject = $0 { return true } else { return false }
             }
         }

@@ -78,6 +78,8 @@ struct CheckpointFile {
     private static let legacyMagic: [UInt8] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]  // 0x1950a86a20f9469cfc6c
     private static let legacyProtocolVersion = 1001
     private static let rebuilders: Set<String> = ["_rebuild_tensor_v2", "_rebuild_tensor", "_rebuild_parameter", "_rebuild_parameter_with_state"]
+    /// Training checkpoints (Super SloMo's) carry a timestamp; these build inert values, never run code.
+    private static let dataTypes: Set<String> = ["datetime", "date", "time", "timedelta"]
 
     let path: String
     private let bytes: [UInt8]
@@ -201,6 +203,8 @@ struct CheckpointFile {
                 switch (module, name) {
                 case ("torch._utils", _) where Self.rebuilders.contains(name),
                      ("collections", "OrderedDict"),
+                     ("datetime", _) where Self.dataTypes.contains(name),
+                     ("_codecs", "encode"),
                      ("torch", _) where TorchDType(storageName: name) != nil:
                     return .global(module: module, name: name)
                 default:
@@ -213,6 +217,13 @@ struct CheckpointFile {
                 case ("collections", "OrderedDict"):
                     guard arguments.isEmpty else { throw unexpected("OrderedDict built from arguments") }
                     return .dict(PickleDict())
+                case ("_codecs", "encode"):  // how protocol 2 writes Python 3 bytes: (text, "latin1")
+                    guard arguments.count == 2, case .string(let text) = arguments[0], case .string("latin1") = arguments[1] else {
+                        throw unexpected("_codecs.encode of something other than latin-1 text")
+                    }
+                    return .bytes(text.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) })
+                case ("datetime", _):
+                    return .opaque("datetime.\(name)")
                 case ("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_tensor"):
                     guard arguments.count >= 4, case .storage(let storage) = arguments[0], case .int(let offset) = arguments[1] else {
                         throw unexpected("\(name) without (storage, offset, size, stride)")
