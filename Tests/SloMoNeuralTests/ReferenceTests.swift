@@ -33,6 +33,10 @@ final class ReferenceTests: XCTestCase {
         XCTAssertTrue(report.contains("PSNR 39.97 dB"), report)
     }
 
+    func testNumPyOperationsFollowPyTorchSemantics() throws {
+        XCTAssertEqual(try PythonReference.run("nnops_selftest.py", []), "ok\n")
+    }
+
     func testRIFEReferenceReadsAndWritesNumPyFilesWithSwift() throws {
         // Two frames of a diagonal ramp, the second shifted right by 3 pixels.
         let (height, width) = (64, 96)
