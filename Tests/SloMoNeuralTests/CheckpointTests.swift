@@ -143,6 +143,29 @@ final class CheckpointTests: XCTestCase {
         }
     }
 
+    func testCorruptedFilesThrowInsteadOfCrashing() throws {
+        // Every kind of damage must end in a CheckpointError (or, where the damage misses what is read, a load).
+        var generator = SystemRandomNumberGenerator()
+        for (format, nested) in [("zip", false), ("legacy", false), ("zip", true), ("legacy", true)] {
+            let (url, _) = try fixture(format, nested: nested)
+            let original = Array(try Data(contentsOf: url))
+            for trial in 0..<100 {
+                var bytes = original
+                for _ in 0..<(1 + trial % 4) {
+                    let index = Int.random(in: 0..<bytes.count, using: &generator)
+                    bytes[index] = trial % 3 == 0 ? 0xFF : UInt8.random(in: 0...255, using: &generator)
+                }
+                let damaged = folder.appendingPathComponent("damaged-\(format)-\(nested)-\(trial).pt")
+                try Data(bytes).write(to: damaged)
+                do {
+                    _ = try TorchCheckpoint.loadStateDict(from: damaged, key: nested ? "state_dictAT" : nil)
+                } catch let error as CheckpointError {
+                    XCTAssertFalse(error.description.contains("\n"), "not one line: \(error)")
+                }
+            }
+        }
+    }
+
     func testArbitraryGlobalsAreRefused() throws {
         // Legacy header pickles, then a main pickle that would call posix.system("true").
         var bytes: [UInt8] = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]

@@ -169,10 +169,13 @@ struct CheckpointFile {
             }
             var count = 0
             for index in 0..<8 { count |= Int(bytes[position + index]) << (8 * index) }
-            let length = count * storage.dtype.size
+            guard count <= bytes.count else {
+                throw CheckpointError.truncated(path: path, detail: "storage '\(key)' claims \(count) elements, more than the file holds")
+            }
             guard count >= storage.count else {
                 throw CheckpointError.unexpectedObject(path: path, detail: "legacy storage '\(key)' holds \(count) elements, its tensors need \(storage.count)")
             }
+            let length = count * storage.dtype.size
             guard length <= bytes.count - position - 8 else {
                 throw CheckpointError.truncated(path: path, detail: "storage '\(key)' needs \(length) bytes, the file ends first")
             }
@@ -189,6 +192,7 @@ struct CheckpointFile {
 
     private func hooks(_ storages: StorageTable) -> PickleHooks {
         let path = self.path
+        let fileSize = bytes.count
         func unexpected(_ detail: String) -> CheckpointError { .unexpectedObject(path: path, detail: detail) }
         func ints(_ value: PickleValue, _ what: String) throws -> [Int] {
             guard case .tuple(let items) = value else { throw unexpected("tensor \(what) is a \(value.kind), not a tuple") }
@@ -231,8 +235,19 @@ struct CheckpointFile {
                     let size = try ints(arguments[2], "size")
                     let stride = try ints(arguments[3], "stride")
                     guard size.count == stride.count else { throw unexpected("tensor size \(size) and stride \(stride) differ in rank") }
-                    let last = size.contains(0) ? offset - 1 : offset + zip(size, stride).map { ($0 - 1) * $1 }.reduce(0, +)
-                    guard offset >= 0, last < storage.count else {
+                    // Checked arithmetic: a corrupt file must not overflow its way past the bounds check.
+                    var count = 1, last = offset
+                    for (extent, step) in zip(size, stride) {
+                        let (product, overflow) = count.multipliedReportingOverflow(by: extent)
+                        let (reach, reachOverflow) = (extent == 0 ? 0 : extent - 1).multipliedReportingOverflow(by: step)
+                        let (sum, sumOverflow) = last.addingReportingOverflow(reach)
+                        guard !overflow, !reachOverflow, !sumOverflow, product <= Int(Int32.max) else {
+                            throw unexpected("a tensor of size \(size), stride \(stride) is too large")
+                        }
+                        count = product
+                        last = sum
+                    }
+                    guard offset >= 0, count == 0 || last < storage.count else {
                         throw unexpected("a tensor of size \(size), stride \(stride), offset \(offset) reaches past its storage of \(storage.count) elements")
                     }
                     return .tensor(TorchTensor(storage: storage, offset: offset, size: size, stride: stride))
@@ -255,6 +270,9 @@ struct CheckpointFile {
                       case .global(_, let typeName) = fields[1], let dtype = TorchDType(storageName: typeName),
                       case .string(let key) = fields[2], case .int(let count) = fields[4], count >= 0 else {
                     throw unexpected("a persistent id that is not a typed storage")
+                }
+                guard count <= fileSize else {
+                    throw CheckpointError.truncated(path: path, detail: "storage '\(key)' claims \(count) elements, more than the file holds")
                 }
                 let root: TorchStorage
                 if let known = storages.byKey[key] {
