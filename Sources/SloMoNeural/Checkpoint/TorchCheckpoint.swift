@@ -54,14 +54,11 @@ final class TorchStorage {
     let key: String
     let dtype: TorchDType
     let count: Int
-    /// Where a legacy storage view starts inside its root storage, in elements.
-    let elementOffset: Int
 
-    init(key: String, dtype: TorchDType, count: Int, elementOffset: Int = 0) {
+    init(key: String, dtype: TorchDType, count: Int) {
         self.key = key
         self.dtype = dtype
         self.count = count
-        self.elementOffset = elementOffset
     }
 }
 
@@ -274,22 +271,14 @@ struct CheckpointFile {
                 guard count <= fileSize else {
                     throw CheckpointError.truncated(path: path, detail: "storage '\(key)' claims \(count) elements, more than the file holds")
                 }
-                let root: TorchStorage
-                if let known = storages.byKey[key] {
-                    root = known
-                } else {
-                    root = TorchStorage(key: key, dtype: dtype, count: count)
-                    storages.byKey[key] = root
+                // Only files from before PyTorch 0.4 saved storage views (a sixth field other than None).
+                if fields.count > 5, case .tuple = fields[5] {
+                    throw CheckpointError.unsupported(path: path, detail: "storage views (PyTorch before 0.4)")
                 }
-                // Legacy files from before PyTorch 0.4 may name a view (key, offset, size) of the root storage.
-                if fields.count > 5, case .tuple(let view) = fields[5] {
-                    guard view.count == 3, case .int(let offset) = view[1], case .int(let viewCount) = view[2],
-                          offset >= 0, viewCount >= 0, offset + viewCount <= root.count else {
-                        throw unexpected("a storage view outside its storage '\(key)'")
-                    }
-                    return .storage(TorchStorage(key: key, dtype: dtype, count: viewCount, elementOffset: offset))
-                }
-                return .storage(root)
+                if let known = storages.byKey[key] { return .storage(known) }
+                let storage = TorchStorage(key: key, dtype: dtype, count: count)
+                storages.byKey[key] = storage
+                return .storage(storage)
             })
     }
 
@@ -338,7 +327,7 @@ struct CheckpointFile {
         }
         let count = tensor.size.reduce(1, *)
         guard count > 0 else { return HostTensor(shape: tensor.size, values: []) }
-        let first = storage.elementOffset + tensor.offset
+        let first = tensor.offset
         let span = zip(tensor.size, tensor.stride).map { ($0 - 1) * $1 }.reduce(0, +) + 1
         let elements = decode(range.lowerBound + first * storage.dtype.size, count: span, as: storage.dtype)
 
