@@ -1,0 +1,66 @@
+import SloMoGPU
+@testable import SloMoNeural
+import XCTest
+
+/// RIFE HD v3's random-weight state dict: IFNet's keys and shapes, weights scaled by 1/√fan-in so
+/// activations stay in the range the trained network sees.
+func randomRIFEState(seed: UInt64) -> StateDict {
+    var generator = SplitMix64(seed: seed)
+    var state = StateDict()
+    let c = RIFE.channels
+    func add(_ name: String, _ shape: [Int], scale: Float) {
+        state[name] = randomTensor(shape, &generator, range: -scale...scale)
+    }
+    for block in 0..<3 {
+        let prefix = "block\(block)."
+        func conv(_ name: String, _ i: Int, _ o: Int) {
+            add(prefix + name + ".0.weight", [o, i, 3, 3], scale: (3 / Float(i * 9)).squareRoot())
+            add(prefix + name + ".0.bias", [o], scale: 0.1)
+            add(prefix + name + ".1.weight", [o], scale: 0.25)
+        }
+        conv("conv0.0", 11, c / 2)
+        conv("conv0.1", c / 2, c)
+        for j in 0..<4 {
+            conv("convblock\(j).0", c, c)
+            conv("convblock\(j).1", c, c)
+        }
+        for (name, out) in [("conv1", 4), ("conv2", 1)] {
+            add(prefix + name + ".0.weight", [c, c / 2, 4, 4], scale: (3 / Float(c * 4)).squareRoot())
+            add(prefix + name + ".0.bias", [c / 2], scale: 0.1)
+            add(prefix + name + ".1.weight", [c / 2], scale: 0.25)
+            add(prefix + name + ".2.weight", [c / 2, out, 4, 4], scale: (3 / Float(c / 2 * 4)).squareRoot())
+            add(prefix + name + ".2.bias", [out], scale: 0.1)
+        }
+    }
+    return state
+}
+
+final class RIFETests: XCTestCase {
+    override func tearDown() { assertNoValidationMessages() }
+
+    /// The GPU network against the same network composed from the CPU reference operators.
+    func testRandomWeightsMatchCPUComposition() throws {
+        let (h, w) = (64, 96)
+        let state = randomRIFEState(seed: 11)
+        var generator = SplitMix64(seed: 12)
+        let frame0 = randomTensor([3, h, w], &generator, range: 0...1), frame1 = randomTensor([3, h, w], &generator, range: 0...1)
+        let expected = try RIFE.reference(state: state, frame0: frame0, frame1: frame1)
+
+        let network = try RIFE(context: sharedContext, state: state, height: h, width: w)
+        let tensors = try HostTensors([3 * h * w, 3 * h * w, 3 * h * w])
+        let views = tensors.buffers.map { TensorView(buffer: $0, channels: 3, height: h, width: w) }
+        tensors.write(frame0, to: views[0])
+        tensors.write(frame1, to: views[1])
+        let sequence = try GPUSequence(context: sharedContext)
+        let flops = try NetworkRecorder.record(sequence, context: sharedContext, weights: network.weights.buffer) { recorder in
+            try network.record(&recorder, frame0: views[0], frame1: views[1], output: views[2])
+        }
+        try sequence.run()
+        let actual = tensors.read(views[2])
+        let error = relativeError(actual, expected)
+        let mean = zip(actual.values, expected.values).map { abs($0 - $1) }.reduce(0, +) / Float(actual.count)
+        print("RIFE \(w)×\(h) random weights: \(flops / 1e9) GFLOP, max error \(error), mean \(mean)")
+        // The same fp32 tolerance as each operator's: measured 4e-6 through 3 blocks × 14 layers and the warps.
+        XCTAssertLessThanOrEqual(error, OperatorTests.tolerance)
+    }
+}
