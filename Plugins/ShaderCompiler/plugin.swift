@@ -10,6 +10,8 @@ struct ShaderCompiler: BuildToolPlugin {
         let folder = target.name.replacingOccurrences(of: "SloMo", with: "").lowercased()
         let shaderDir = context.package.directoryURL.appending(path: "Shaders/\(folder)")
         let script = context.package.directoryURL.appending(path: "Plugins/ShaderCompiler/embed.sh")
+        // Git keeps no empty folders, so a target whose shaders are not written yet has none on a fresh clone.
+        guard FileManager.default.fileExists(atPath: shaderDir.path) else { return [] }
         let files = try FileManager.default.contentsOfDirectory(at: shaderDir, includingPropertiesForKeys: nil)
             .sorted { $0.lastPathComponent < $1.lastPathComponent }
         // Every shader depends on the shared includes (its own folder's, and interp/'s colour code,
