@@ -1,18 +1,5 @@
 import SloMoGPU
 
-/// Why a network could not be built from a state dict.
-public enum NeuralError: Error, CustomStringConvertible, Equatable {
-    case missingParameter(String)
-    case wrongShape(String, expected: [Int], found: [Int])
-
-    public var description: String {
-        switch self {
-        case let .missingParameter(name): return "the checkpoint has no parameter \(name)"
-        case let .wrongShape(name, expected, found): return "parameter \(name) has shape \(found), expected \(expected)"
-        }
-    }
-}
-
 /// RIFE HD v3's flow network (IFNet_HDv3.py, Huang et al., ECCV 2022) on the Vulkan runtime.
 ///
 /// Three IFBlocks (c = 90) at scales 4, 2, 1 refine a bidirectional flow and a fusion mask; each
@@ -62,15 +49,15 @@ public final class RIFE {
         blocks = try (0..<3).map { index in
             let prefix = "block\(index)."
             func conv(_ name: String, _ inChannels: Int, _ outChannels: Int, stride: Int) throws -> ConvLayer {
-                packer.add(weight: try parameter(state, prefix + name + ".0.weight", [outChannels, inChannels, 3, 3]),
-                           bias: try parameter(state, prefix + name + ".0.bias", [outChannels]),
-                           slopes: try parameter(state, prefix + name + ".1.weight", [outChannels]),
+                packer.add(weight: try state.tensor(prefix + name + ".0.weight", shape: [outChannels, inChannels, 3, 3]),
+                           bias: try state.tensor(prefix + name + ".0.bias", shape: [outChannels]),
+                           slopes: try state.tensor(prefix + name + ".1.weight", shape: [outChannels]),
                            stride: stride, padding: 1, activation: .prelu)
             }
             func deconv(_ name: String, _ inChannels: Int, _ outChannels: Int, prelu: String?) throws -> ConvLayer {
-                packer.add(weight: try parameter(state, prefix + name + ".weight", [inChannels, outChannels, 4, 4]),
-                           bias: try parameter(state, prefix + name + ".bias", [outChannels]),
-                           slopes: try prelu.map { try parameter(state, prefix + $0, [outChannels]) },
+                packer.add(weight: try state.tensor(prefix + name + ".weight", shape: [inChannels, outChannels, 4, 4]),
+                           bias: try state.tensor(prefix + name + ".bias", shape: [outChannels]),
+                           slopes: try prelu.map { try state.tensor(prefix + $0, shape: [outChannels]) },
                            transposed: true, stride: 2, padding: 1, activation: prelu == nil ? .none : .prelu)
             }
             return Block(conv0: try conv("conv0.0", 11, c / 2, stride: 2), conv0b: try conv("conv0.1", c / 2, c, stride: 2),
@@ -193,14 +180,7 @@ public final class RIFE {
     }
 
     private static func tensor(_ state: StateDict, _ name: String) throws -> HostTensor {
-        guard let found = state[name] else { throw NeuralError.missingParameter(name) }
+        guard let found = state[name] else { throw CheckpointError.missingTensor(name: name) }
         return found
     }
-}
-
-/// A named parameter of the expected shape.
-func parameter(_ state: StateDict, _ name: String, _ shape: [Int]) throws -> HostTensor {
-    guard let found = state[name] else { throw NeuralError.missingParameter(name) }
-    guard found.shape == shape else { throw NeuralError.wrongShape(name, expected: shape, found: found.shape) }
-    return found
 }
