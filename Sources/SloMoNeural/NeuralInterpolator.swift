@@ -183,3 +183,18 @@ public final class NeuralInterpolator: FrameSynthesizer {
         }
     }
 }
+
+extension NeuralInterpolator {
+    /// The tensor of grid point k (0: earlier frame, gridSteps: later frame), for tests that check the
+    /// conversions against the CPU reference. Creates Vulkan objects, so it is kept off the frame path.
+    func readTensor(_ k: Int) throws -> [Float] {
+        let view = tensor(k)
+        let arena = BufferArena(context: context, placement: .host)
+        let host = try arena.allocate([("readback", tensors.byteCount)])[0]
+        let sequence = try GPUSequence(context: context)
+        try sequence.record { $0.copy(from: tensors, to: host) }
+        try sequence.run()
+        let floats = host.contents!.bindMemory(to: Float.self, capacity: tensors.byteCount / 4)
+        return Array(UnsafeBufferPointer(start: floats + view.offset, count: view.count))
+    }
+}
