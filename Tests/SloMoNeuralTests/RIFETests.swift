@@ -1,3 +1,4 @@
+import Foundation
 import SloMoGPU
 @testable import SloMoNeural
 import XCTest
@@ -62,5 +63,27 @@ final class RIFETests: XCTestCase {
         print("RIFE \(w)×\(h) random weights: \(flops / 1e9) GFLOP, max error \(error), mean \(mean)")
         // The same fp32 tolerance as each operator's: measured 4e-6 through 3 blocks × 14 layers and the warps.
         XCTAssertLessThanOrEqual(error, OperatorTests.tolerance)
+    }
+
+    /// Speed at 640×480 (printed, not asserted: it depends on the device and its load), with the time
+    /// per shader from GPU timestamps.
+    func testSpeedAt640x480() throws {
+        let (h, w) = (480, 640)
+        let network = try RIFE(context: sharedContext, state: randomRIFEState(seed: 1), height: h, width: w)
+        let arena = BufferArena(context: sharedContext, placement: .device)
+        let views = try arena.allocate((0..<3).map { ("frame \($0)", 3 * h * w * 4) }).map { TensorView(buffer: $0, channels: 3, height: h, width: w) }
+        let sequence = try GPUSequence(context: sharedContext, profiled: true)
+        let flops = try NetworkRecorder.record(sequence, context: sharedContext, weights: network.weights.buffer) {
+            try network.record(&$0, frame0: views[0], frame1: views[1], output: views[2])
+        }
+        try sequence.run()  // compiles the pipelines
+        let start = DispatchTime.now().uptimeNanoseconds
+        try sequence.run()
+        let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        var perShader: [String: Double] = [:]
+        for (stage, time) in try sequence.stageMilliseconds() { perShader[stage, default: 0] += time }
+        print(String(format: "RIFE HD v3 %d×%d on %@: %.0f ms/frame, %.1f GFLOP, %.2f GFLOP/s", w, h, sharedContext.info.name,
+                     milliseconds, flops / 1e9, flops / milliseconds / 1e6))
+        print(perShader.sorted { $0.value > $1.value }.map { String(format: "  %@ %.0f ms", $0.key, $0.value) }.joined(separator: "\n"))
     }
 }
