@@ -17,6 +17,7 @@ import SloMoGPU
 public final class NeuralInterpolator: FrameSynthesizer {
     /// The finest time grid: outputs are made at multiples of 1/gridSteps.
     public static let gridSteps = 8
+    public static let maxStepsLimit = 16
 
     public let format: FrameFormat
     public let maxSteps: Int
@@ -35,24 +36,25 @@ public final class NeuralInterpolator: FrameSynthesizer {
     private let frameBytes: Int, slotStride: Int, tensorFloats: Int
     private let firstPlane: PlaneLayout
     private var thumbnails: [LumaThumbnail?] = [nil, nil]
-    private var sequences: [SequenceKey: (sequence: GPUSequence, flops: Double)] = [:]
+    /// Recorded sequences by key: a marker bit, the newest frame's slot, then each output's grid
+    /// point in 3 bits (points are 1 … 7, never 0, so the key also says how many outputs there are).
+    private var sequences: [UInt64: (sequence: GPUSequence, flops: Double)] = [:]
     private var newest = 1
     private var appended = 0
-    private var lastOutcome: (repeatFrom: [Int]?, steps: Int) = (nil, 0)
-
-    private struct SequenceKey: Hashable {
-        var slot: Int
-        /// Grid point (1 … 7) of each output.
-        var points: [Int]
-    }
+    /// Outputs of the last synthesis, and for a scene cut the input slot each one repeats
+    /// (kept across calls so the frame path allocates nothing).
+    private var steps = 0
+    private var repeatsInput = false
+    private var repeatSlots: [Int]
 
     /// Loads RIFE HD v3 from `state` (IFNet's parameters, as `TorchCheckpoint.loadStateDict` reads them from flownet.pkl).
     public init(context: GPUContext, format: FrameFormat, state: StateDict, maxSteps: Int = 15) throws {
         precondition(format.width >= 2 && format.height >= 2, "frames must be at least 2×2")
-        precondition(maxSteps >= 1, "at least one output per pair")
+        precondition((1...Self.maxStepsLimit).contains(maxSteps), "maxSteps must be 1...\(Self.maxStepsLimit)")
         self.context = context
         self.format = format
         self.maxSteps = maxSteps
+        repeatSlots = [Int](repeating: 0, count: maxSteps)
         let padded = RIFE.paddedSize(height: format.height, width: format.width)
         network = try RIFE(context: context, state: state, height: padded.height, width: padded.width)
         frameBytes = format.byteCount
@@ -103,23 +105,25 @@ public final class NeuralInterpolator: FrameSynthesizer {
         precondition(appended >= 2, "synthesis needs two frames")
         precondition(!times.isEmpty && times.count <= maxSteps, "1...\(maxSteps) times per pair")
         precondition(times.allSatisfy { $0 > 0 && $0 < 1 }, "times lie in (0, 1)")
-        if sceneCuts.isCut(thumbnails[1 - newest], thumbnails[newest]) {
-            lastOutcome = (times.map { $0 <= 0.5 ? 1 - newest : newest }, times.count)
+        steps = times.count
+        repeatsInput = sceneCuts.isCut(thumbnails[1 - newest], thumbnails[newest])
+        if repeatsInput {
+            for (index, t) in times.enumerated() { repeatSlots[index] = t <= 0.5 ? 1 - newest : newest }
             return Synthesis(count: times.count, sceneCut: true, gpuMilliseconds: 0)
         }
-        let key = SequenceKey(slot: newest, points: times.map(Self.gridPoint))
-        let recorded = try sequence(key)
+        var key = UInt64(2 + newest)
+        for t in times { key = key << 3 | UInt64(Self.gridPoint(t)) }
+        let recorded = try sequences[key] ?? sequence(slot: newest, points: times.map(Self.gridPoint), key: key)
         let start = DispatchTime.now().uptimeNanoseconds
         try recorded.sequence.run()
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         lastFlops = recorded.flops
-        lastOutcome = (nil, times.count)
         return Synthesis(count: times.count, sceneCut: false, gpuMilliseconds: elapsed)
     }
 
     public func output(_ index: Int) -> UnsafeRawBufferPointer {
-        precondition(index < lastOutcome.steps, "output \(index) was not synthesised")
-        let base = lastOutcome.repeatFrom.map { staging.contents! + $0[index] * slotStride } ?? outputs.contents! + index * slotStride
+        precondition(index < steps, "output \(index) was not synthesised")
+        let base = repeatsInput ? staging.contents! + repeatSlots[index] * slotStride : outputs.contents! + index * slotStride
         return UnsafeRawBufferPointer(start: base, count: frameBytes)
     }
 
@@ -145,11 +149,11 @@ public final class NeuralInterpolator: FrameSynthesizer {
         return needed.sorted { ($0 & -$0, $1) > ($1 & -$1, $0) }
     }
 
-    private func sequence(_ key: SequenceKey) throws -> (sequence: GPUSequence, flops: Double) {
-        if let recorded = sequences[key] { return recorded }
+    /// Records the work for one slot and set of grid points, once per key.
+    private func sequence(slot: Int, points: [Int], key: UInt64) throws -> (sequence: GPUSequence, flops: Double) {
         let sequence = try GPUSequence(context: context)
         let flops = try NetworkRecorder.record(sequence, context: context, weights: network.weights.buffer) { recorder in
-            try record(key, into: &recorder)
+            try record(slot: slot, points: points, into: &recorder)
         }
         sequences[key] = (sequence, flops)
         return (sequence, flops)
@@ -163,20 +167,20 @@ public final class NeuralInterpolator: FrameSynthesizer {
 
     private var formatConstant: Int32 { Int32(PixelFormat.allCases.firstIndex(of: format.pixelFormat)!) }
 
-    private func record(_ key: SequenceKey, into network: inout NetworkRecorder) throws {
+    private func record(slot newestSlot: Int, points: [Int], into network: inout NetworkRecorder) throws {
         let (h, w) = (self.network.height, self.network.width)
         let unpack = try context.pipeline(.frame_to_tensor, bindings: 2, specialization: [formatConstant])
-        for (slot, k) in [(1 - key.slot, 0), (key.slot, Self.gridSteps)] {
+        for (slot, k) in [(1 - newestSlot, 0), (newestSlot, Self.gridSteps)] {
             try network.recorder.dispatch(unpack, [.read(staging), .write(tensors)],
                                           push: colorPush + [.int(slot * slotStride), .int(tensor(k).offset), .int(h), .int(w)],
                                           groups: ((w / 2 + 7) / 8, (h / 2 + 7) / 8, 1))
         }
-        for k in Self.schedule(key.points) {
+        for k in Self.schedule(points) {
             let step = k & -k
             try self.network.record(&network, frame0: tensor(k - step), frame1: tensor(k + step), output: tensor(k))
         }
         let pack = try context.pipeline(.tensor_to_frame, bindings: 2, specialization: [formatConstant])
-        for (index, k) in key.points.enumerated() {
+        for (index, k) in points.enumerated() {
             try network.recorder.dispatch(pack, [.read(tensors), .write(outputs)],
                                           push: colorPush + [.int(tensor(k).offset), .int(h), .int(w), .int(index * slotStride)],
                                           groups: ((format.width + 15) / 16, (format.height + 15) / 16, 1))

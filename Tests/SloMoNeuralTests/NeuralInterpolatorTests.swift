@@ -144,6 +144,26 @@ final class NeuralConversionTests: XCTestCase {
         XCTAssertNotEqual(quarter, middle)
     }
 
+    /// A stream alternates the two input slots: the second pair of A, B, C is made from B and C,
+    /// exactly as a fresh interpolator makes it.
+    func testConsecutivePairsUseTheNewestTwoFrames() throws {
+        let format = FrameFormat(width: 40, height: 30, pixelFormat: .yuv420p, color: ColorSpace(matrix: .bt601, range: .limited))
+        var generator = SplitMix64(seed: 9)
+        let frames = (0..<3).map { _ in (0..<format.byteCount).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+        let stream = try NeuralInterpolator(context: sharedContext, format: format, state: Self.state, maxSteps: 1)
+        stream.sceneCuts.enabled = false
+        for (index, frame) in frames.enumerated() {
+            try frame.withUnsafeBytes { try stream.append($0) }
+            if index > 0 { try stream.synthesize(times: [0.5]) }
+        }
+        let fresh = try NeuralInterpolator(context: sharedContext, format: format, state: Self.state, maxSteps: 1)
+        fresh.sceneCuts.enabled = false
+        for frame in frames[1...] { try frame.withUnsafeBytes { try fresh.append($0) } }
+        try fresh.synthesize(times: [0.5])
+        XCTAssertEqual(Array(stream.output(0)), Array(fresh.output(0)))
+        XCTAssertEqual(try stream.readTensor(0), try fresh.readTensor(0))
+    }
+
     /// Across a scene cut every slot repeats its nearest real frame.
     func testSceneCutRepeatsNearestFrame() throws {
         let format = FrameFormat(width: 64, height: 32, pixelFormat: .rgb24, color: ColorSpace(matrix: .bt601, range: .full))
