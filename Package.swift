@@ -60,7 +60,7 @@ let package = Package(
 
         .testTarget(name: "SloMoCoreTests", dependencies: ["SloMoCore"]),
         .testTarget(name: "SloMoInterpTests", dependencies: ["SloMoInterp", "SloMoMedia"]),
-        .testTarget(name: "SloMoNeuralTests", dependencies: ["SloMoNeural", "SloMoMedia"]),
+        .testTarget(name: "SloMoNeuralTests", dependencies: ["SloMoNeural", "SloMoMedia", "SloMoInterp"]),
         .testTarget(name: "SloMoMediaTests", dependencies: ["SloMoMedia"]),
         .testTarget(name: "SloMoOfflineTests", dependencies: ["SloMoOffline", "SloMoMedia", "SloMoInterp"]),
         .testTarget(name: "SlomoCLITests", dependencies: ["SloMoMedia", "slomo"]),

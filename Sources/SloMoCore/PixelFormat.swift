@@ -80,6 +80,13 @@ public struct ColorSpace: Equatable, Sendable, Codable {
     public static func guess(height: Int) -> ColorSpace {
         ColorSpace(matrix: height >= 720 ? .bt709 : .bt601, range: .limited)
     }
+    /// (kr, kb) of the matrix, for the GPU colour conversions of both engines.
+    public var coefficients: (kr: Float, kb: Float) {
+        switch matrix {
+        case .bt601: return (0.299, 0.114)
+        case .bt709: return (0.2126, 0.0722)
+        }
+    }
 }
 
 /// Everything needed to interpret the bytes of one frame.

@@ -122,13 +122,3 @@ public struct FlowPlan: Equatable, Sendable {
     /// Full resolution over the finest flow level's resolution.
     public var flowScale: Float { Float(1 << finest) }
 }
-
-extension ColorSpace {
-    /// (kr, kb) of the matrix.
-    var coefficients: (kr: Float, kb: Float) {
-        switch matrix {
-        case .bt601: return (0.299, 0.114)
-        case .bt709: return (0.2126, 0.0722)
-        }
-    }
-}

@@ -1,0 +1,204 @@
+import Foundation
+import SloMoCore
+import SloMoGPU
+
+/// Makes intermediate frames with RIFE HD v3 on the GPU, behind the same `FrameSynthesizer`
+/// contract as the flow engine, so the converter and the daemon drive either.
+///
+/// Each packed input frame is converted on the GPU, in float and straight from its samples, into the
+/// network's zero-padded BGR tensor; outputs go back through the flow engine's own colour and packing
+/// code. RIFE has no time input: it makes the midpoint. Times are therefore made by recursive
+/// midpoints on a grid of eighths: t = 1/2 from the pair, 1/4 and 3/4 from the pair and that middle
+/// frame, 1/8 … 7/8 one level further. ×2, ×4 and ×8 get their exact times; any other t takes the
+/// nearest eighth (×3's 1/3 and 2/3 become 3/8 and 5/8), and only the midpoints a call needs are
+/// computed. Across a scene cut every slot repeats its nearest real frame, as the engine does.
+/// The frame path creates no Vulkan objects: buffers are planned at init, and each distinct set of
+/// times is recorded once into a sequence and replayed.
+public final class NeuralInterpolator: FrameSynthesizer {
+    /// The finest time grid: outputs are made at multiples of 1/gridSteps.
+    public static let gridSteps = 8
+    public static let maxStepsLimit = 16
+
+    public let format: FrameFormat
+    public let maxSteps: Int
+    public let network: RIFE
+    public var sceneCuts = SceneCutDetector()
+    /// Network FLOPs of the last synthesis (convolutions' multiply-adds, two each).
+    public private(set) var lastFlops: Double = 0
+    public var memory: (device: Int, host: Int) { (deviceArena.byteCount + network.memory, hostArena.byteCount) }
+
+    private let context: GPUContext
+    private let deviceArena: BufferArena
+    private let hostArena: BufferArena
+    /// Tensors of the two input frames, then one per point of the time grid (index k for t = k/8).
+    private let tensors: GPUBuffer
+    private let staging: GPUBuffer, outputs: GPUBuffer
+    private let frameBytes: Int, slotStride: Int, tensorFloats: Int
+    private let firstPlane: PlaneLayout
+    private var thumbnails: [LumaThumbnail?] = [nil, nil]
+    /// Recorded sequences by key: a marker bit, the newest frame's slot, then each output's grid
+    /// point in 3 bits (points are 1 … 7, never 0, so the key also says how many outputs there are).
+    private var sequences: [UInt64: (sequence: GPUSequence, flops: Double)] = [:]
+    private var newest = 1
+    private var appended = 0
+    /// Outputs of the last synthesis, and for a scene cut the input slot each one repeats
+    /// (kept across calls so the frame path allocates nothing).
+    private var steps = 0
+    private var repeatsInput = false
+    private var repeatSlots: [Int]
+
+    /// Loads RIFE HD v3 from `state` (IFNet's parameters, as `TorchCheckpoint.loadStateDict` reads them from flownet.pkl).
+    public init(context: GPUContext, format: FrameFormat, state: StateDict, maxSteps: Int = 15) throws {
+        precondition(format.width >= 2 && format.height >= 2, "frames must be at least 2×2")
+        precondition((1...Self.maxStepsLimit).contains(maxSteps), "maxSteps must be 1...\(Self.maxStepsLimit)")
+        self.context = context
+        self.format = format
+        self.maxSteps = maxSteps
+        repeatSlots = [Int](repeating: 0, count: maxSteps)
+        let padded = RIFE.paddedSize(height: format.height, width: format.width)
+        network = try RIFE(context: context, state: state, height: padded.height, width: padded.width)
+        frameBytes = format.byteCount
+        firstPlane = format.pixelFormat.planes(width: format.width, height: format.height)[0]
+        // Slots start on 16-byte boundaries so a slot is a valid place to read words from.
+        slotStride = (frameBytes + 15) / 16 * 16
+        tensorFloats = 3 * padded.height * padded.width
+        deviceArena = BufferArena(context: context, placement: .device)
+        tensors = try deviceArena.allocate([("neural frames", (2 + Self.gridSteps - 1) * tensorFloats * 4)])[0]
+        hostArena = BufferArena(context: context, placement: .host)
+        let host = try hostArena.allocate([("neural staging", 2 * slotStride), ("neural outputs", maxSteps * slotStride)])
+        (staging, outputs) = (host[0], host[1])
+    }
+
+    public func append(_ frame: UnsafeRawBufferPointer) throws {
+        precondition(frame.count >= frameBytes, "a frame has \(frameBytes) bytes")
+        _ = try append { slot in
+            slot.copyMemory(from: UnsafeRawBufferPointer(rebasing: frame[..<frameBytes]))
+            return true
+        }
+    }
+
+    public func append(_ fill: (UnsafeMutableRawBufferPointer) throws -> Bool) throws -> Bool {
+        let slot = 1 - newest
+        let target = UnsafeMutableRawBufferPointer(start: staging.contents! + slot * slotStride, count: frameBytes)
+        guard try fill(target) else { return false }
+        newest = slot
+        appended += 1
+        if thumbnails[slot] == nil {
+            thumbnails[slot] = LumaThumbnail(frame: UnsafeRawBufferPointer(target), format: format)
+        } else {
+            thumbnails[slot]!.update(frame: UnsafeRawBufferPointer(target), format: format, plane: firstPlane)
+        }
+        return true
+    }
+
+    public func reset() {
+        appended = 0
+    }
+
+    /// The grid point (1 … 7 eighths) that stands for time t.
+    static func gridPoint(_ t: Float) -> Int {
+        min(max(Int((t * Float(gridSteps)).rounded()), 1), gridSteps - 1)
+    }
+
+    @discardableResult
+    public func synthesize(times: [Float]) throws -> Synthesis {
+        precondition(appended >= 2, "synthesis needs two frames")
+        precondition(!times.isEmpty && times.count <= maxSteps, "1...\(maxSteps) times per pair")
+        precondition(times.allSatisfy { $0 > 0 && $0 < 1 }, "times lie in (0, 1)")
+        steps = times.count
+        repeatsInput = sceneCuts.isCut(thumbnails[1 - newest], thumbnails[newest])
+        if repeatsInput {
+            for (index, t) in times.enumerated() { repeatSlots[index] = t <= 0.5 ? 1 - newest : newest }
+            return Synthesis(count: times.count, sceneCut: true, gpuMilliseconds: 0)
+        }
+        var key = UInt64(2 + newest)
+        for t in times { key = key << 3 | UInt64(Self.gridPoint(t)) }
+        let recorded = try sequences[key] ?? sequence(slot: newest, points: times.map(Self.gridPoint), key: key)
+        let start = DispatchTime.now().uptimeNanoseconds
+        try recorded.sequence.run()
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        lastFlops = recorded.flops
+        return Synthesis(count: times.count, sceneCut: false, gpuMilliseconds: elapsed)
+    }
+
+    public func output(_ index: Int) -> UnsafeRawBufferPointer {
+        precondition(index < steps, "output \(index) was not synthesised")
+        let base = repeatsInput ? staging.contents! + repeatSlots[index] * slotStride : outputs.contents! + index * slotStride
+        return UnsafeRawBufferPointer(start: base, count: frameBytes)
+    }
+
+    // MARK: - Recording
+
+    /// Tensor of grid point k: 0 is the earlier frame, gridSteps the later one, others midpoints.
+    private func tensor(_ k: Int) -> TensorView {
+        let index = k == 0 ? 0 : k == Self.gridSteps ? 1 : k + 1
+        return TensorView(buffer: tensors, offset: index * tensorFloats, channels: 3, height: network.height, width: network.width)
+    }
+
+    /// The grid points to compute for `points`, each after the two it is the midpoint of.
+    static func schedule(_ points: [Int]) -> [Int] {
+        var needed = Set<Int>()
+        func require(_ k: Int) {
+            guard k % gridSteps != 0, needed.insert(k).inserted else { return }
+            let step = k & -k
+            require(k - step)
+            require(k + step)
+        }
+        points.forEach(require)
+        // Coarser levels (larger lowest set bit) first.
+        return needed.sorted { ($0 & -$0, $1) > ($1 & -$1, $0) }
+    }
+
+    /// Records the work for one slot and set of grid points, once per key.
+    private func sequence(slot: Int, points: [Int], key: UInt64) throws -> (sequence: GPUSequence, flops: Double) {
+        let sequence = try GPUSequence(context: context)
+        let flops = try NetworkRecorder.record(sequence, context: context, weights: network.weights.buffer) { recorder in
+            try record(slot: slot, points: points, into: &recorder)
+        }
+        sequences[key] = (sequence, flops)
+        return (sequence, flops)
+    }
+
+    private var colorPush: [PushValue] {
+        let (kr, kb) = format.color.coefficients
+        let full = format.pixelFormat.isRGB || format.color.range == .full
+        return [.int(format.width), .int(format.height), .int(full ? 1 : 0), .float(kr), .float(kb)]
+    }
+
+    private var formatConstant: Int32 { Int32(PixelFormat.allCases.firstIndex(of: format.pixelFormat)!) }
+
+    private func record(slot newestSlot: Int, points: [Int], into network: inout NetworkRecorder) throws {
+        let (h, w) = (self.network.height, self.network.width)
+        let unpack = try context.pipeline(.frame_to_tensor, bindings: 2, specialization: [formatConstant])
+        for (slot, k) in [(1 - newestSlot, 0), (newestSlot, Self.gridSteps)] {
+            try network.recorder.dispatch(unpack, [.read(staging), .write(tensors)],
+                                          push: colorPush + [.int(slot * slotStride), .int(tensor(k).offset), .int(h), .int(w)],
+                                          groups: ((w / 2 + 7) / 8, (h / 2 + 7) / 8, 1))
+        }
+        for k in Self.schedule(points) {
+            let step = k & -k
+            try self.network.record(&network, frame0: tensor(k - step), frame1: tensor(k + step), output: tensor(k))
+        }
+        let pack = try context.pipeline(.tensor_to_frame, bindings: 2, specialization: [formatConstant])
+        for (index, k) in points.enumerated() {
+            try network.recorder.dispatch(pack, [.read(tensors), .write(outputs)],
+                                          push: colorPush + [.int(tensor(k).offset), .int(h), .int(w), .int(index * slotStride)],
+                                          groups: ((format.width + 15) / 16, (format.height + 15) / 16, 1))
+        }
+    }
+}
+
+extension NeuralInterpolator {
+    /// The tensor of grid point k (0: earlier frame, gridSteps: later frame), for tests that check the
+    /// conversions against the CPU reference. Creates Vulkan objects, so it is kept off the frame path.
+    func readTensor(_ k: Int) throws -> [Float] {
+        let view = tensor(k)
+        let arena = BufferArena(context: context, placement: .host)
+        let host = try arena.allocate([("readback", tensors.byteCount)])[0]
+        let sequence = try GPUSequence(context: context)
+        try sequence.record { $0.copy(from: tensors, to: host) }
+        try sequence.run()
+        let floats = host.contents!.bindMemory(to: Float.self, capacity: tensors.byteCount / 4)
+        return Array(UnsafeBufferPointer(start: floats + view.offset, count: view.count))
+    }
+}

@@ -1,0 +1,163 @@
+import SloMoGPU
+
+/// Records a network's layers into a GPUSequence: one dispatch per layer, barriers derived by the
+/// Recorder from each layer's declared reads and writes, and a count of the work for benchmarks.
+public struct NetworkRecorder {
+    /// Output pixels per conv2d invocation along x, and 2×2 cells per conv_transpose2d invocation.
+    static let pixelsPerInvocation = 4, cellsPerInvocation = 2
+
+    public var recorder: Recorder
+    public let context: GPUContext
+    /// The buffer every ConvLayer's offsets point into.
+    public let weights: GPUBuffer
+    /// Floating-point operations recorded so far, counting the convolutions' multiply-adds (two each);
+    /// the element-wise layers are memory traffic, not arithmetic, and are left out.
+    public private(set) var flops: Double = 0
+
+    public init(recorder: Recorder, context: GPUContext, weights: GPUBuffer) {
+        self.recorder = recorder
+        self.context = context
+        self.weights = weights
+    }
+
+    /// Records `body` into `sequence` (replacing its recording) and returns the FLOPs it recorded.
+    @discardableResult
+    public static func record(_ sequence: GPUSequence, context: GPUContext, weights: GPUBuffer,
+                              _ body: (inout NetworkRecorder) throws -> Void) throws -> Double {
+        var flops = 0.0
+        try sequence.record { recorder in
+            var network = NetworkRecorder(recorder: recorder, context: context, weights: weights)
+            try body(&network)
+            recorder = network.recorder
+            flops = network.flops
+        }
+        return flops
+    }
+
+    private func groups(_ n: Int, _ size: Int) -> Int { (n + size - 1) / size }
+
+    private func activationConstant(_ activation: Activation) -> (Int32, Float) {
+        switch activation {
+        case .none: return (0, 0)
+        case .prelu: return (1, 0)
+        case let .leakyReLU(slope): return (2, slope)
+        }
+    }
+
+    /// Conv2d or ConvTranspose2d with bias and the layer's activation, then (conv2d only) `residual` added.
+    public mutating func conv(_ layer: ConvLayer, _ input: TensorView, _ output: TensorView, residual: TensorView? = nil) throws {
+        precondition(input.channels == layer.inChannels && output.channels == layer.outChannels, "channel counts")
+        let size = layer.outputSize(height: input.height, width: input.width)
+        precondition(size == (output.height, output.width), "output of \(layer) is \(size)")
+        let (act, leak) = activationConstant(layer.activation)
+        let block = layer.channelBlock4
+        let channelBlocks = groups(layer.outChannels, 4 * block)
+        let shape: [PushValue] = [.int(input.offset), .int(input.channels), .int(input.height), .int(input.width),
+                                  .int(output.offset), .int(output.channels), .int(output.height), .int(output.width),
+                                  .int(layer.weightOffset), .int(layer.biasOffset), .int(layer.slopeOffset)]
+        if layer.transposed {
+            precondition(residual == nil, "transposed convolutions fuse no residual")
+            let pipeline = try context.pipeline(.conv_transpose2d, bindings: 3,
+                                                specialization: [Int32(layer.kernel), Int32(layer.stride), Int32(layer.padding), Int32(block), act,
+                                                                 Int32(Self.cellsPerInvocation)])
+            try recorder.dispatch(pipeline, [.read(input.buffer), .read(weights), .write(output.buffer)], push: shape + [.float(leak)],
+                                  groups: (groups(groups(output.width, layer.stride * Self.cellsPerInvocation), 16), groups(groups(output.height, layer.stride), 4), channelBlocks))
+        } else {
+            if let residual { precondition(residual.channels == output.channels && residual.plane == output.plane, "residual shape") }
+            let pipeline = try context.pipeline(.conv2d, bindings: 4,
+                                                specialization: [Int32(layer.kernel), Int32(layer.stride), Int32(Self.pixelsPerInvocation),
+                                                                 Int32(block), act, residual == nil ? 0 : 1])
+            // Without a residual the input stands in for binding 3, which the shader then never reads.
+            let residualView = residual ?? input
+            try recorder.dispatch(pipeline, [.read(input.buffer), .read(weights), .write(output.buffer), .read(residualView.buffer)],
+                                  push: shape + [.int(residualView.offset), .int(layer.padding), .float(leak)],
+                                  groups: (groups(groups(output.width, Self.pixelsPerInvocation), 16), groups(output.height, 4), channelBlocks))
+        }
+        flops += layer.flops(inputHeight: input.height, inputWidth: input.width)
+    }
+
+    /// Bilinear resize with F.interpolate(mode="bilinear", align_corners=False) semantics, times `multiplier`.
+    /// With `scaleFactor` the output must be floor(input·scaleFactor) and source coordinates are mapped
+    /// with 1/scaleFactor (recompute_scale_factor=False); without it they are mapped with input/output.
+    public mutating func resize(_ input: TensorView, _ output: TensorView, scaleFactor: Double? = nil, multiplier: Float = 1) throws {
+        precondition(input.channels == output.channels, "resize keeps channels")
+        let ratio: (y: Float, x: Float)
+        if let scaleFactor {
+            precondition(output.height == Int((Double(input.height) * scaleFactor).rounded(.down))
+                && output.width == Int((Double(input.width) * scaleFactor).rounded(.down)), "output size is floor(input × scale factor)")
+            ratio = (Float(1 / scaleFactor), Float(1 / scaleFactor))
+        } else {
+            ratio = (Float(input.height) / Float(output.height), Float(input.width) / Float(output.width))
+        }
+        let pipeline = try context.pipeline(.resize, bindings: 2)
+        try recorder.dispatch(pipeline, [.read(input.buffer), .write(output.buffer)],
+                              push: [.int(input.offset), .int(input.height), .int(input.width),
+                                     .int(output.offset), .int(output.height), .int(output.width),
+                                     .float(ratio.y), .float(ratio.x), .float(multiplier)],
+                              groups: (groups(output.width, 64), groups(output.height, 4), output.channels))
+    }
+
+    /// Backward warp of `input` by a two-channel `flow` (RIFE's warplayer).
+    public mutating func warp(_ input: TensorView, flow: TensorView, _ output: TensorView) throws {
+        precondition(flow.channels == 2 && flow.plane == input.plane && output.channels == input.channels && output.plane == input.plane,
+                     "warp shapes")
+        let pipeline = try context.pipeline(.warp, bindings: 3)
+        try recorder.dispatch(pipeline, [.read(input.buffer), .read(flow.buffer), .write(output.buffer)],
+                              push: [.int(input.offset), .int(flow.offset), .int(output.offset), .int(input.height), .int(input.width)],
+                              groups: (groups(input.width, 64), groups(input.height, 4), input.channels))
+    }
+
+    /// target += alpha · source, element-wise.
+    public mutating func add(_ source: TensorView, into target: TensorView, alpha: Float = 1) throws {
+        precondition(source.count == target.count, "add needs equal sizes")
+        let pipeline = try context.pipeline(.add, bindings: 2)
+        try recorder.dispatch(pipeline, [.readWrite(target.buffer), .read(source.buffer)],
+                              push: [.int(target.offset), .int(source.offset), .int(target.count), .float(alpha)],
+                              groups: (groups(target.count, 256), 1, 1))
+    }
+
+    /// A standalone activation.
+    public enum Elementwise {
+        /// PReLU with slopes at `slopeOffset` floats into the weights buffer (see WeightPacker.add(slopes:)).
+        case prelu(slopeOffset: Int)
+        case leakyReLU(Float)
+        case sigmoid
+    }
+
+    public mutating func activation(_ kind: Elementwise, _ input: TensorView, _ output: TensorView) throws {
+        precondition(input.channels == output.channels && input.plane == output.plane, "activation keeps the shape")
+        let (mode, slopeOffset, leak): (Int32, Int, Float)
+        switch kind {
+        case let .prelu(offset): (mode, slopeOffset, leak) = (0, offset, 0)
+        case let .leakyReLU(slope): (mode, slopeOffset, leak) = (1, 0, slope)
+        case .sigmoid: (mode, slopeOffset, leak) = (2, 0, 0)
+        }
+        let pipeline = try context.pipeline(.activation, bindings: 3, specialization: [mode])
+        try recorder.dispatch(pipeline, [.read(input.buffer), .read(weights), .write(output.buffer)],
+                              push: [.int(input.offset), .int(output.offset), .int(input.plane), .int(slopeOffset), .float(leak)],
+                              groups: (groups(input.plane, 256), input.channels, 1))
+    }
+
+    /// 2×2 average pooling, stride 2.
+    public mutating func averagePool(_ input: TensorView, _ output: TensorView) throws {
+        precondition(output.channels == input.channels && output.height == input.height / 2 && output.width == input.width / 2, "pool shapes")
+        let pipeline = try context.pipeline(.avgpool, bindings: 2)
+        try recorder.dispatch(pipeline, [.read(input.buffer), .write(output.buffer)],
+                              push: [.int(input.offset), .int(input.height), .int(input.width), .int(output.offset)],
+                              groups: (groups(output.width, 64), groups(output.height, 4), output.channels))
+    }
+
+    /// output = a·σ(mask) + b·(1 − σ(mask)), one mask channel for all channels (RIFE's fusion).
+    public mutating func maskBlend(_ a: TensorView, _ b: TensorView, mask: TensorView, _ output: TensorView) throws {
+        precondition(a.count == b.count && a.count == output.count && mask.channels == 1 && mask.plane == a.plane, "blend shapes")
+        let pipeline = try context.pipeline(.mask_blend, bindings: 4)
+        try recorder.dispatch(pipeline, [.read(a.buffer), .read(b.buffer), .read(mask.buffer), .write(output.buffer)],
+                              push: [.int(a.offset), .int(b.offset), .int(mask.offset), .int(output.offset), .int(a.plane)],
+                              groups: (groups(a.plane, 256), a.channels, 1))
+    }
+
+    /// Sets a whole buffer to zero.
+    public mutating func clear(_ buffer: GPUBuffer) {
+        recorder.fill(buffer)
+    }
+}

@@ -1,0 +1,120 @@
+import SloMoGPU
+
+/// What follows a convolution's bias, fused into the same shader.
+public enum Activation: Equatable {
+    case none
+    /// PyTorch's nn.PReLU: one learned slope per channel.
+    case prelu
+    case leakyReLU(Float)
+}
+
+/// A convolution or transposed convolution whose parameters live in a `NetworkWeights` buffer.
+public struct ConvLayer {
+    public let transposed: Bool
+    public let inChannels: Int
+    public let outChannels: Int
+    public let kernel: Int
+    public let stride: Int
+    public let padding: Int
+    public let activation: Activation
+    /// Output channels per shader invocation, in vec4s: the block the weights are padded to.
+    let channelBlock4: Int
+    /// Offsets, in vec4s, of the packed weights, the bias and the PReLU slopes.
+    let weightOffset: Int, biasOffset: Int, slopeOffset: Int
+
+    /// Output size for an input of the given size (PyTorch's formulas, dilation 1, no output padding).
+    public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
+        if transposed {
+            return ((height - 1) * stride - 2 * padding + kernel, (width - 1) * stride - 2 * padding + kernel)
+        }
+        return ((height + 2 * padding - kernel) / stride + 1, (width + 2 * padding - kernel) / stride + 1)
+    }
+
+    /// Floating-point operations (a multiply-add counts two) for an input of the given size.
+    public func flops(inputHeight: Int, inputWidth: Int) -> Double {
+        let pixels = transposed ? inputHeight * inputWidth : { let o = outputSize(height: inputHeight, width: inputWidth); return o.height * o.width }()
+        return 2 * Double(kernel * kernel * inChannels * outChannels * pixels)
+    }
+}
+
+/// Collects a network's parameters on the host in the layout the shaders read, then uploads them
+/// once into one device buffer. Convolution weights become [oc/4][ic][ky][kx] vec4s (four output
+/// channels per vec4), with the output channels zero-padded to whole channel blocks so a shader
+/// invocation's block never reads past its layer.
+public struct WeightPacker {
+    /// Output channels per shader invocation, in vec4s, for convolutions and transposed ones.
+    /// Transposed ones take 4: they already hold 2 cells × 2×2 pixels per channel, and RIFE's last
+    /// layers have 4 and 1 output channels, which a block of 8 would mostly pad (measured on RIFE:
+    /// transposed convolutions at half the time of 8-channel blocks with one cell).
+    static let convChannelBlock4 = 2, transposedChannelBlock4 = 1
+    private(set) var words: [Float] = []
+
+    public init() {}
+
+    /// Adds a Conv2d (weight [out, in, k, k]) or ConvTranspose2d (weight [in, out, k, k]) with its
+    /// bias and, for `.prelu`, its slopes ([out]).
+    public mutating func add(weight: HostTensor, bias: HostTensor?, slopes: HostTensor? = nil, transposed: Bool = false,
+                             stride: Int, padding: Int, activation: Activation = .none) -> ConvLayer {
+        precondition(weight.shape.count == 4 && weight.shape[2] == weight.shape[3], "square kernels, got \(weight.shape)")
+        let (inChannels, outChannels) = transposed ? (weight.shape[0], weight.shape[1]) : (weight.shape[1], weight.shape[0])
+        let k = weight.shape[2]
+        precondition(!transposed || k % stride == 0, "transposed convolutions need the kernel a multiple of the stride")
+        precondition(bias == nil || bias!.count == outChannels, "bias of \(outChannels) channels")
+        precondition((activation == .prelu) == (slopes != nil) && (slopes == nil || slopes!.count == outChannels),
+                     "PReLU needs one slope per output channel")
+        let channelBlock4 = transposed ? Self.transposedChannelBlock4 : Self.convChannelBlock4
+        let blockChannels = 4 * channelBlock4
+        let paddedOut = (outChannels + blockChannels - 1) / blockChannels * blockChannels
+        let weightOffset = words.count / 4
+        var packed = [Float](repeating: 0, count: paddedOut * inChannels * k * k)
+        weight.values.withUnsafeBufferPointer { w in
+            for oc in 0..<outChannels {
+                for ic in 0..<inChannels {
+                    let source = transposed ? (ic * outChannels + oc) * k * k : (oc * inChannels + ic) * k * k
+                    let target = ((oc / 4) * inChannels + ic) * k * k * 4 + oc % 4
+                    for tap in 0..<k * k { packed[target + tap * 4] = w[source + tap] }
+                }
+            }
+        }
+        words += packed
+        let biasOffset = words.count / 4
+        words += pad(bias?.values ?? [], to: paddedOut)
+        var slopeOffset = 0
+        if let slopes {
+            slopeOffset = words.count / 4
+            words += pad(slopes.values, to: paddedOut)
+        }
+        return ConvLayer(transposed: transposed, inChannels: inChannels, outChannels: outChannels, kernel: k, stride: stride,
+                         padding: padding, activation: activation, channelBlock4: channelBlock4, weightOffset: weightOffset, biasOffset: biasOffset, slopeOffset: slopeOffset)
+    }
+
+    /// Adds a standalone PReLU's slopes; returns their offset in floats.
+    public mutating func add(slopes: HostTensor) -> Int {
+        let offset = words.count
+        words += pad(slopes.values, to: (slopes.count + 3) / 4 * 4)
+        return offset
+    }
+
+    private func pad(_ values: [Float], to count: Int) -> [Float] {
+        values + [Float](repeating: 0, count: count - values.count)
+    }
+}
+
+/// A network's parameters in one device buffer, uploaded once at init through a temporary host buffer.
+public final class NetworkWeights {
+    public let buffer: GPUBuffer
+    private let arena: BufferArena
+    public var byteCount: Int { arena.byteCount }
+
+    public init(context: GPUContext, packer: WeightPacker, label: String) throws {
+        let bytes = max(packer.words.count, 4) * 4
+        arena = BufferArena(context: context, placement: .device)
+        buffer = try arena.allocate([(label, bytes)])[0]
+        let staging = BufferArena(context: context, placement: .host)
+        let host = try staging.allocate([("\(label) upload", bytes)])[0]
+        packer.words.withUnsafeBytes { if let base = $0.baseAddress { host.contents!.copyMemory(from: base, byteCount: $0.count) } }
+        let upload = try GPUSequence(context: context)
+        try upload.record { $0.copy(from: host, to: buffer) }
+        try upload.run()
+    }
+}

@@ -1,0 +1,151 @@
+import SloMoGPU
+@testable import SloMoNeural
+import XCTest
+
+/// Every runtime operator against its CPU reference (NeuralReference) on random inputs.
+/// Tolerance: fp32 with a different summation order, 1e-4 relative (to max(1, |reference|)).
+final class OperatorTests: XCTestCase {
+    static let tolerance: Float = 1e-4
+    override func tearDown() { assertNoValidationMessages() }
+
+    /// Runs `body` once on a fresh sequence, with `packer`'s weights uploaded.
+    private func run(_ packer: WeightPacker, _ body: (inout NetworkRecorder) throws -> Void) throws {
+        let weights = try NetworkWeights(context: sharedContext, packer: packer, label: "test weights")
+        let sequence = try GPUSequence(context: sharedContext)
+        try NetworkRecorder.record(sequence, context: sharedContext, weights: weights.buffer) { try body(&$0) }
+        try sequence.run()
+    }
+
+    func testConv2dMatchesReference() throws {
+        var generator = SplitMix64(seed: 1)
+        // (in, out, kernel, stride, padding, height, width, activation, residual)
+        let cases: [(Int, Int, Int, Int, Int, Int, Int, Activation, Bool)] = [
+            (5, 11, 3, 1, 1, 13, 19, .prelu, true),
+            (4, 8, 3, 2, 1, 16, 21, .leakyReLU(0.1), false),
+            (3, 9, 5, 1, 2, 11, 10, .none, false),
+            (6, 5, 7, 2, 3, 17, 23, .prelu, false),
+            (2, 3, 1, 1, 0, 5, 6, .none, true),
+        ]
+        for (ic, oc, k, s, p, h, w, activation, hasResidual) in cases {
+            let x = randomTensor([ic, h, w], &generator)
+            let weight = randomTensor([oc, ic, k, k], &generator), bias = randomTensor([oc], &generator)
+            let slopes = activation == .prelu ? randomTensor([oc], &generator, range: 0...0.5) : nil
+            let oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1
+            let residual = hasResidual ? randomTensor([oc, oh, ow], &generator) : nil
+            let expected = NeuralReference.conv2d(x, weight: weight, bias: bias, stride: s, padding: p, activation: activation,
+                                                  slopes: slopes, residual: residual)
+            var packer = WeightPacker()
+            let layer = packer.add(weight: weight, bias: bias, slopes: slopes, stride: s, padding: p, activation: activation)
+            // The output is written at a channel offset of a bigger tensor, as concatenation does.
+            let tensors = try HostTensors([ic * h * w + 7, (oc + 2) * oh * ow, oc * oh * ow])
+            let input = TensorView(buffer: tensors.buffers[0], offset: 7, channels: ic, height: h, width: w)
+            let output = TensorView(buffer: tensors.buffers[1], channels: oc + 2, height: oh, width: ow).channels(1..<oc + 1)
+            let residualView = TensorView(buffer: tensors.buffers[2], channels: oc, height: oh, width: ow)
+            tensors.write(x, to: input)
+            if let residual { tensors.write(residual, to: residualView) }
+            try run(packer) { try $0.conv(layer, input, output, residual: hasResidual ? residualView : nil) }
+            let error = relativeError(tensors.read(output), expected)
+            XCTAssertLessThanOrEqual(error, Self.tolerance, "conv \(ic)→\(oc) k\(k) s\(s) p\(p) \(activation)")
+        }
+    }
+
+    func testConvTranspose2dMatchesReference() throws {
+        var generator = SplitMix64(seed: 2)
+        // (in, out, kernel, stride, padding, height, width, prelu)
+        let cases: [(Int, Int, Int, Int, Int, Int, Int, Bool)] = [
+            (6, 5, 4, 2, 1, 7, 9, true),
+            (9, 1, 4, 2, 1, 4, 6, false),
+            (3, 4, 2, 2, 0, 5, 3, false),
+            (4, 6, 6, 3, 2, 5, 4, true),
+        ]
+        for (ic, oc, k, s, p, h, w, prelu) in cases {
+            let x = randomTensor([ic, h, w], &generator)
+            let weight = randomTensor([ic, oc, k, k], &generator), bias = randomTensor([oc], &generator)
+            let slopes = prelu ? randomTensor([oc], &generator, range: 0...0.5) : nil
+            let expected = NeuralReference.convTranspose2d(x, weight: weight, bias: bias, stride: s, padding: p,
+                                                           activation: prelu ? .prelu : .none, slopes: slopes)
+            var packer = WeightPacker()
+            let layer = packer.add(weight: weight, bias: bias, slopes: slopes, transposed: true, stride: s, padding: p,
+                                   activation: prelu ? .prelu : .none)
+            let (oh, ow) = (expected.shape[1], expected.shape[2])
+            let tensors = try HostTensors([ic * h * w, oc * oh * ow])
+            let input = TensorView(buffer: tensors.buffers[0], channels: ic, height: h, width: w)
+            let output = TensorView(buffer: tensors.buffers[1], channels: oc, height: oh, width: ow)
+            tensors.write(x, to: input)
+            try run(packer) { try $0.conv(layer, input, output) }
+            XCTAssertLessThanOrEqual(relativeError(tensors.read(output), expected), Self.tolerance, "deconv \(ic)→\(oc) k\(k) s\(s) p\(p)")
+        }
+    }
+
+    func testResizeMatchesReference() throws {
+        var generator = SplitMix64(seed: 3)
+        // Scale factors as RIFE uses them (1/4, 1/2, 1, 2, 4), a non-integer one whose output size
+        // rounds down, and a resize to a given size.
+        let cases: [(Int, Int, Double?, (Int, Int)?)] = [
+            (32, 48, 0.25, nil), (32, 48, 0.5, nil), (8, 12, 4, nil), (16, 24, 2, nil), (9, 7, 1, nil), (13, 17, 0.7, nil), (10, 9, nil, (15, 4)),
+        ]
+        for (h, w, scale, size) in cases {
+            let x = randomTensor([3, h, w], &generator)
+            let expected = NeuralReference.resize(x, height: size?.0, width: size?.1, scaleFactor: scale, multiplier: 1.5)
+            let tensors = try HostTensors([x.count, expected.count])
+            let input = TensorView(buffer: tensors.buffers[0], channels: 3, height: h, width: w)
+            let output = TensorView(buffer: tensors.buffers[1], channels: 3, height: expected.shape[1], width: expected.shape[2])
+            tensors.write(x, to: input)
+            try run(WeightPacker()) { network in try network.resize(input, output, scaleFactor: scale, multiplier: 1.5) }
+            XCTAssertLessThanOrEqual(relativeError(tensors.read(output), expected), Self.tolerance, "resize \(h)×\(w) by \(String(describing: scale))")
+        }
+    }
+
+    func testWarpMatchesReference() throws {
+        var generator = SplitMix64(seed: 4)
+        let (h, w) = (19, 26)
+        let x = randomTensor([3, h, w], &generator)
+        // Flow reaching well outside the picture exercises the border clamping.
+        let flow = randomTensor([2, h, w], &generator, range: -8...8)
+        let expected = NeuralReference.warp(x, flow: flow)
+        let tensors = try HostTensors([x.count, flow.count, x.count])
+        let input = TensorView(buffer: tensors.buffers[0], channels: 3, height: h, width: w)
+        let flowView = TensorView(buffer: tensors.buffers[1], channels: 2, height: h, width: w)
+        let output = TensorView(buffer: tensors.buffers[2], channels: 3, height: h, width: w)
+        tensors.write(x, to: input)
+        tensors.write(flow, to: flowView)
+        try run(WeightPacker()) { network in try network.warp(input, flow: flowView, output) }
+        XCTAssertLessThanOrEqual(relativeError(tensors.read(output), expected), Self.tolerance)
+    }
+
+    func testElementwiseOperatorsMatchReference() throws {
+        var generator = SplitMix64(seed: 5)
+        let (c, h, w) = (5, 9, 11)
+        let x = randomTensor([c, h, w], &generator, range: -4...4), y = randomTensor([c, h, w], &generator)
+        let m = randomTensor([1, h, w], &generator, range: -4...4)
+        let slopes = randomTensor([c], &generator, range: 0...0.5)
+        var packer = WeightPacker()
+        let slopeOffset = packer.add(slopes: slopes)
+        let tensors = try HostTensors([x.count, y.count, m.count, x.count, x.count, x.count, x.count, x.count, c * (h / 2) * (w / 2)])
+        let view = { (i: Int, channels: Int) in TensorView(buffer: tensors.buffers[i], channels: channels, height: h, width: w) }
+        tensors.write(x, to: view(0, c))
+        tensors.write(y, to: view(1, c))
+        tensors.write(m, to: view(2, 1))
+        tensors.write(y, to: view(3, c))
+        let pooled = TensorView(buffer: tensors.buffers[8], channels: c, height: h / 2, width: w / 2)
+        try run(packer) { network in
+            try network.add(view(0, c), into: view(3, c), alpha: -0.75)
+            try network.activation(.prelu(slopeOffset: slopeOffset), view(0, c), view(4, c))
+            try network.activation(.leakyReLU(0.2), view(0, c), view(5, c))
+            try network.activation(.sigmoid, view(0, c), view(6, c))
+            try network.maskBlend(view(0, c), view(1, c), mask: view(2, 1), view(7, c))
+            try network.averagePool(view(0, c), pooled)
+        }
+        let checks: [(String, HostTensor, HostTensor)] = [
+            ("add", tensors.read(view(3, c)), NeuralReference.add(y, x, alpha: -0.75)),
+            ("prelu", tensors.read(view(4, c)), NeuralReference.prelu(x, slopes: slopes)),
+            ("leaky", tensors.read(view(5, c)), NeuralReference.leakyReLU(x, slope: 0.2)),
+            ("sigmoid", tensors.read(view(6, c)), NeuralReference.sigmoid(x)),
+            ("mask blend", tensors.read(view(7, c)), NeuralReference.maskBlend(x, y, mask: m)),
+            ("average pool", tensors.read(pooled), NeuralReference.averagePool(x)),
+        ]
+        for (name, actual, expected) in checks {
+            XCTAssertLessThanOrEqual(relativeError(actual, expected), Self.tolerance, name)
+        }
+    }
+}
