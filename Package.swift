@@ -44,7 +44,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Offline work on files: the converter loop and the quality/speed benchmark.
-        .target(name: "SloMoOffline", dependencies: ["SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoMedia"]),
+        .target(name: "SloMoOffline", dependencies: ["SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoNeural", "SloMoMedia"]),
         // Executables: argument parsing and wiring only.
         .executableTarget(name: "slomo", dependencies: [
             "SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoNeural", "SloMoOffline",
