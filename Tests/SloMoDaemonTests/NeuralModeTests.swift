@@ -162,7 +162,7 @@ final class NeuralPipelineTests: XCTestCase {
     }
 
     func makePipeline(width: Int, height: Int, fps: Int, mode: DaemonMode, budget: Double,
-                      sink: FrameSink) throws -> (Pipeline, PipelineSettings) {
+                      sink: FrameSink) throws -> (Pipeline, PipelineSettings, GPUContext) {
         var config = DaemonConfig()
         config.mode = mode
         config.preset = .fast
@@ -172,7 +172,7 @@ final class NeuralPipelineTests: XCTestCase {
         let source = TestPatternSource(width: width, height: height, frameRate: Rational(fps), loopFrames: 8)
         let context = try GPUContext(options: GPUOptions())
         let pipeline = try Pipeline(source: source, sink: sink, context: context, settings: settings, logger: Logger(label: "test"))
-        return (pipeline, settings)
+        return (pipeline, settings, context)
     }
 
     /// Starts on flow, then `set mode rife` live: the engine thread builds and times the network,
@@ -180,12 +180,13 @@ final class NeuralPipelineTests: XCTestCase {
     func testLiveSwitchToRifeWithAGenerousBudget() throws {
         try requireWeights()
         let sink = RecordingSink()
-        // 4 fps: a pair may take 85 % of 250 ms.
-        let (pipeline, settings) = try makePipeline(width: 64, height: 48, fps: 4, mode: .flow, budget: 3000, sink: sink)
+        // 1 fps: a pair may take 85 % of a second, and RIFE is picked if it takes at most 85 % of
+        // that (a 64×48 pair takes 190-350 ms on lavapipe on a loaded 2-core machine).
+        let (pipeline, settings, context) = try makePipeline(width: 64, height: 48, fps: 1, mode: .flow, budget: 3000, sink: sink)
         pipeline.start()
         var stopped = false
         defer { if !stopped { pipeline.stop() } }
-        Thread.sleep(forTimeInterval: 1.5)
+        Thread.sleep(forTimeInterval: 2)
         let before = pipeline.snapshot()
         XCTAssertEqual(before.publishedByLevel[QualityLevel.rife.rawValue], 0)
         var rife = settings
@@ -193,13 +194,14 @@ final class NeuralPipelineTests: XCTestCase {
         let began = Date()
         try pipeline.update(rife)
         print("update to rife took \(Date().timeIntervalSince(began)) s")
-        Thread.sleep(forTimeInterval: 5)
+        Thread.sleep(forTimeInterval: 7)
         let after = pipeline.snapshot()
         pipeline.stop()
         stopped = true
         print("levels \(after.publishedByLevel), level \(after.level), late \(after.late), synthesised \(after.synthesised), delivered \(after.delivered)")
         XCTAssertEqual(after.level, .rife)
-        XCTAssertGreaterThanOrEqual(after.publishedByLevel[QualityLevel.rife.rawValue], 10, "\(after.publishedByLevel)")
+        // Seven pairs in 7 s, the first timing the network.
+        XCTAssertGreaterThanOrEqual(after.publishedByLevel[QualityLevel.rife.rawValue], 4, "\(after.publishedByLevel)")
         XCTAssertEqual(after.settings.mode, .rife)
         XCTAssertLessThanOrEqual(after.late, 2)
         XCTAssertNil(pipeline.failure)
@@ -207,14 +209,16 @@ final class NeuralPipelineTests: XCTestCase {
         let writes = sink.writes
         let gaps = zip(writes, writes.dropFirst()).map { Double($1.time - $0.time) / 1e6 }
         print("max gap \(gaps.max() ?? 0) ms")
-        XCTAssertGreaterThan(writes.count, 40)
+        XCTAssertGreaterThan(writes.count, 10)
+        XCTAssertLessThan(gaps.max() ?? .infinity, 1000, "no stall in the output (slots are 500 ms apart)")
+        XCTAssertEqual(context.validationLog.messages, [], "Vulkan validation (SLOMO_VULKAN_VALIDATION=1)")
     }
 
     /// Mode rife at start with a frame-rate budget: the warm-up times the network, and the
     /// controller starts (and stays) below it, with nothing piling up late.
     func testTightBudgetDegradesBelowRife() throws {
         try requireWeights()
-        let (pipeline, _) = try makePipeline(width: 160, height: 96, fps: 30, mode: .rife, budget: 100, sink: NullSink())
+        let (pipeline, _, context) = try makePipeline(width: 160, height: 96, fps: 30, mode: .rife, budget: 100, sink: NullSink())
         XCTAssertLessThan(pipeline.snapshot().level, .rife, "the warm-up found RIFE too dear for 28 ms")
         pipeline.start()
         var stopped = false
@@ -230,6 +234,7 @@ final class NeuralPipelineTests: XCTestCase {
         XCTAssertGreaterThan(stats.delivered, 120, "about 60 fps for 3 s")
         XCTAssertLessThanOrEqual(Double(stats.late), 0.05 * Double(stats.synthesised + stats.repeated) + 3, "late frames do not pile up")
         XCTAssertNil(pipeline.failure)
+        XCTAssertEqual(context.validationLog.messages, [], "Vulkan validation (SLOMO_VULKAN_VALIDATION=1)")
     }
 }
 
