@@ -222,7 +222,7 @@ public final class Pipeline: @unchecked Sendable {
     /// A neural mode's network is built here too, from `weights` when they are the ones it needs
     /// (the daemon reads them before it opens any device) or else from where the settings say.
     public init(source: FrameSource, sink: FrameSink, context: GPUContext, settings: PipelineSettings, logger: Logger,
-                weights: NeuralWeights? = nil) throws {
+                weights: NeuralWeights? = nil, tuning: BudgetController.Tuning = BudgetController.Tuning()) throws {
         self.source = source
         self.sink = sink
         self.context = context
@@ -250,6 +250,7 @@ public final class Pipeline: @unchecked Sendable {
                 let loaded = try weights.flatMap { $0.source == wanted ? $0 : nil } ?? NeuralWeights.load(wanted, mode: settings.mode.rawValue)
                 neural = (wanted, try loaded.makeSynthesizer(context: context, format: format, maxSteps: Pipeline.maxSteps))
                 neuralLoaded = wanted
+                logger.info("loaded \(wanted)")
             }
         } catch {
             source.close()
@@ -262,7 +263,7 @@ public final class Pipeline: @unchecked Sendable {
         let nominal = UInt64(1e9 / inputRate.doubleValue)
         timeline = OutputTimeline(ratio: ratio, delay: Pipeline.delay(for: settings.latencyBudgetMilliseconds),
                                   maxInterval: nominal * OutputTimeline.maxSpan * 2)
-        controller = BudgetController(ceiling: settings.ceiling, adaptive: settings.adaptive)
+        controller = BudgetController(ceiling: settings.ceiling, adaptive: settings.adaptive, tuning: tuning)
         appliedRatio = ratio
         stats = PipelineSnapshot(format: format, inputRate: inputRate, outputRate: ratio.outputRate(input: inputRate),
                                  ratio: ratio, settings: settings, level: controller.level,
@@ -760,6 +761,13 @@ public final class Pipeline: @unchecked Sendable {
             var measured: (milliseconds: Double, late: Bool)? = level == .repeat ? (0, false) : nil
             if !times.isEmpty {
                 measured = try synthesize(with: synthesizer, level: level)
+            } else if interpolating, let quickest = controller.quickest[level], quickest > budget {
+                // Every slot was out of reach because the level itself, at its quickest, is too
+                // slow for this budget (not only because the engine was behind): that is an
+                // overrun. Otherwise a level the controller climbed to on a forgotten cost (a
+                // RIFE pair takes seconds on lavapipe) would never run, never be measured and
+                // never be left; this way it steps down again without running a pair.
+                measured = (quickest, true)
             }
             if !applied.paused, let measured,
                let changed = controller.record(milliseconds: measured.milliseconds, late: measured.late, budget: budget) {
