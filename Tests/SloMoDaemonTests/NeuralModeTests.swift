@@ -204,7 +204,9 @@ final class NeuralPipelineTests: XCTestCase {
         // Seven pairs in 7 s, the first timing the network.
         XCTAssertGreaterThanOrEqual(after.publishedByLevel[QualityLevel.rife.rawValue], 4, "\(after.publishedByLevel)")
         XCTAssertEqual(after.settings.mode, .rife)
-        XCTAssertLessThanOrEqual(after.late, 2)
+        // Timing the network holds the engine for three RIFE pairs once (about 1.6 s here), which
+        // eats into the slack of the next pair or two: at most those may miss their slots.
+        XCTAssertLessThanOrEqual(after.late, 3)
         XCTAssertNil(pipeline.failure)
         // The switch did not stop the output: the network was built between two pairs.
         let writes = sink.writes
