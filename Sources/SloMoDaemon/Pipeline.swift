@@ -771,7 +771,8 @@ public final class Pipeline: @unchecked Sendable {
             }
             if !applied.paused, let measured,
                let changed = controller.record(milliseconds: measured.milliseconds, late: measured.late, budget: budget) {
-                logger.notice("adaptive: now \(changed) (GPU \(String(format: "%.1f", measured.milliseconds)) ms for a budget of \(String(format: "%.1f", budget)) ms)")
+                let cost = times.isEmpty && level != .repeat ? "slots out of reach at its quickest" : "GPU"
+                logger.notice("adaptive: now \(changed) (\(cost) \(String(format: "%.1f", measured.milliseconds)) ms for a budget of \(String(format: "%.1f", budget)) ms)")
                 state.lock()
                 stats.level = changed
                 stats.levelChanges += 1
