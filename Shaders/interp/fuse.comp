@@ -9,6 +9,7 @@
 // With useFlow = 0 it is a plain cross-fade. Writes the packed output frame, 2×2 pixels per invocation.
 layout(local_size_x = 8, local_size_y = 8) in;
 layout(constant_id = 0) const int FORMAT = 0;
+layout(constant_id = 1) const int WARP = 0;  // WarpFilter: 0 bilinear, 1 Catmull-Rom
 layout(std430, binding = 0) readonly buffer Frames { uvec2 frames[]; };
 layout(std430, binding = 1) readonly buffer Flow { vec2 flow[]; };
 layout(std430, binding = 2) readonly buffer Consistency { float consistency[]; };
@@ -40,7 +41,7 @@ vec2 toFlowGrid(vec2 p) { return (p + 0.5) / pc.flowScale - 0.5; }
 // Bilinear samples of a frame at the four pixels of a 2×2 block all displaced by `flow`: they
 // share one 3×3 neighbourhood of taps and one set of weights (9 reads instead of 16). Clamping
 // each tap to the frame gives the same values as clamping each sample point.
-void sampleFrameBlock(int base, int w, int h, vec2 topLeft, out vec3 samples[4]) {
+void sampleFrameBlockBilinear(int base, int w, int h, vec2 topLeft, out vec3 samples[4]) {
     ivec2 a = ivec2(floor(topLeft));
     vec2 f = topLeft - vec2(a);
     vec3 taps[9];
@@ -52,6 +53,35 @@ void sampleFrameBlock(int base, int w, int h, vec2 topLeft, out vec3 samples[4])
         int t = (k >> 1) * 3 + (k & 1);
         samples[k] = mix(mix(taps[t], taps[t + 1], f.x), mix(taps[t + 3], taps[t + 4], f.x), f.y);
     }
+}
+
+// Catmull-Rom samples of the same four pixels: one 5×5 neighbourhood of taps, one set of weights.
+// Taps outside the frame take the nearest edge pixel.
+void sampleFrameBlockCubic(int base, int w, int h, vec2 topLeft, out vec3 samples[4]) {
+    ivec2 a = ivec2(floor(topLeft));
+    vec2 f = topLeft - vec2(a);
+    vec3 taps[25];
+    for (int j = 0; j < 5; j++) {
+        int y = clamp(a.y - 1 + j, 0, h - 1);
+        for (int i = 0; i < 5; i++) taps[j * 5 + i] = unpackInternal(frames[base + y * w + clamp(a.x - 1 + i, 0, w - 1)]);
+    }
+    vec2 f2 = f * f, f3 = f2 * f;
+    vec2 k0 = 0.5 * (-f + 2.0 * f2 - f3), k1 = 0.5 * (2.0 - 5.0 * f2 + 3.0 * f3);
+    vec2 k2 = 0.5 * (f + 4.0 * f2 - 3.0 * f3), k3 = 0.5 * (f3 - f2);
+    for (int k = 0; k < 4; k++) {
+        int ox = k & 1, oy = k >> 1;
+        vec3 rows[4];
+        for (int j = 0; j < 4; j++) {
+            int r = (oy + j) * 5 + ox;
+            rows[j] = k0.x * taps[r] + k1.x * taps[r + 1] + k2.x * taps[r + 2] + k3.x * taps[r + 3];
+        }
+        samples[k] = k0.y * rows[0] + k1.y * rows[1] + k2.y * rows[2] + k3.y * rows[3];
+    }
+}
+
+void sampleFrameBlock(int base, int w, int h, vec2 topLeft, out vec3 samples[4]) {
+    if (WARP == 1) sampleFrameBlockCubic(base, w, h, topLeft, samples);
+    else sampleFrameBlockBilinear(base, w, h, topLeft, samples);
 }
 
 bool inside(vec2 p, int w, int h) { return p.x >= -0.5 && p.y >= -0.5 && p.x <= float(w) - 0.5 && p.y <= float(h) - 0.5; }

@@ -129,6 +129,28 @@ public enum CPUReference {
         return top.mixed(bottom, fy)
     }
 
+    /// Catmull-Rom interpolation; taps outside the plane take the nearest edge sample.
+    public static func catmullRom(_ plane: Plane<SIMD3<Float>>, _ px: Float, _ py: Float) -> SIMD3<Float> {
+        let ax = Int(px.rounded(.down)), ay = Int(py.rounded(.down))
+        func weights(_ f: Float) -> [Float] {
+            [0.5 * (-f + 2 * f * f - f * f * f), 0.5 * (2 - 5 * f * f + 3 * f * f * f),
+             0.5 * (f + 4 * f * f - 3 * f * f * f), 0.5 * (f * f * f - f * f)]
+        }
+        let wx = weights(px - Float(ax)), wy = weights(py - Float(ay))
+        var sum = SIMD3<Float>.zero
+        for j in 0..<4 {
+            let y = min(max(ay - 1 + j, 0), plane.height - 1)
+            var row = SIMD3<Float>.zero
+            for i in 0..<4 { row += wx[i] * plane[min(max(ax - 1 + i, 0), plane.width - 1), y] }
+            sum += wy[j] * row
+        }
+        return sum
+    }
+
+    static func sample(_ plane: Plane<SIMD3<Float>>, _ p: SIMD2<Float>, _ warp: WarpFilter) -> SIMD3<Float> {
+        warp == .catmullRom ? catmullRom(plane, p.x, p.y) : bilinear(plane, p.x, p.y)
+    }
+
     public static func downsample(_ plane: Plane<Float>, width: Int, height: Int) -> Plane<Float> {
         var values = [Float](repeating: 0, count: width * height)
         for y in 0..<height {
@@ -297,7 +319,7 @@ public enum CPUReference {
     public static func fuseBlock(origin: (x: Int, y: Int), t: Float, frame0: Plane<SIMD3<Float>>, frame1: Plane<SIMD3<Float>>,
                                  flow01: Plane<SIMD2<Float>>, flow10: Plane<SIMD2<Float>>,
                                  consistency0: Plane<Float>, consistency1: Plane<Float>,
-                                 flowScale: Float, sigma: Float, useFlow: Bool) -> [SIMD3<Float>] {
+                                 flowScale: Float, sigma: Float, useFlow: Bool, warp: WarpFilter) -> [SIMD3<Float>] {
         let w = frame0.width, h = frame0.height
         let pixels = (0..<4).map { (min(origin.x + $0 & 1, w - 1), min(origin.y + $0 >> 1, h - 1)) }
         if !useFlow { return pixels.map { frame0[$0.0, $0.1] + (frame1[$0.0, $0.1] - frame0[$0.0, $0.1]) * t } }
@@ -314,7 +336,7 @@ public enum CPUReference {
         }
         return pixels.map { x, y in
             let p0 = SIMD2(Float(x), Float(y)) + ft0, p1 = SIMD2(Float(x), Float(y)) + ft1
-            let g0 = bilinear(frame0, p0.x, p0.y), g1 = bilinear(frame1, p1.x, p1.y)
+            let g0 = sample(frame0, p0, warp), g1 = sample(frame1, p1, warp)
             let edge = min(max((abs(g0.x - g1.x) - 0.02) / 0.06, 0), 1)
             let disagreement = edge * edge * (3 - 2 * edge)
             let v0 = 1 / (1 + disagreement * c1 / sigma), v1 = 1 / (1 + disagreement * c0 / sigma)

@@ -56,14 +56,19 @@ public final class Interpolator: FrameSynthesizer {
         var steps: Int
     }
 
-    public init(context: GPUContext, format: FrameFormat, preset: FlowPreset = .quality, maxSteps: Int = 15) throws {
+    public convenience init(context: GPUContext, format: FrameFormat, preset: FlowPreset = .quality, maxSteps: Int = 15) throws {
+        try self.init(context: context, format: format, preset: preset, parameters: preset.parameters, maxSteps: maxSteps)
+    }
+
+    /// A preset with some of its parameters changed (tests compare variants against the reference).
+    init(context: GPUContext, format: FrameFormat, preset: FlowPreset, parameters: FlowParameters, maxSteps: Int) throws {
         precondition((1...Interpolator.maxStepsLimit).contains(maxSteps), "maxSteps must be 1...\(Interpolator.maxStepsLimit)")
         precondition(format.width >= 2 && format.height >= 2, "frames must be at least 2×2")
         self.context = context
         self.format = format
         self.preset = preset
         self.maxSteps = maxSteps
-        plan = FlowPlan(width: format.width, height: format.height, parameters: preset.parameters)
+        plan = FlowPlan(width: format.width, height: format.height, parameters: parameters)
         frameBytes = format.byteCount
         firstPlane = format.pixelFormat.planes(width: format.width, height: format.height)[0]
         // Slots start on 16-byte boundaries so a slot is a valid place to read words from.
@@ -234,7 +239,7 @@ public final class Interpolator: FrameSynthesizer {
         let flowPush: [PushValue] = [.int(finest.flowOffset!), .int(finest.width), .int(finest.height), .float(plan.flowScale)]
         switch key.work {
         case .blend, .flow:
-            let fuse = try context.pipeline(.fuse, bindings: 5, specialization: [formatConstant])
+            let fuse = try context.pipeline(.fuse, bindings: 5, specialization: [formatConstant, plan.parameters.warp.rawValue])
             try recorder.dispatch(fuse, [.read(frames), .read(flow), .read(consistency), .read(params), .write(outputs)],
                                   push: colorPush + [.int(previous * pixels), .int(slot * pixels)] + flowPush
                                       + [.int(slotStride), .int(key.work == .flow ? 1 : 0), .float(occlusionSigma)],

@@ -67,13 +67,21 @@ final class ShaderReferenceTests: XCTestCase {
     /// Pyramid, patch search, densification, consistency and fusion, each checked against the
     /// reference fed with the GPU's own inputs to that stage, on a random smooth moving picture.
     func testFlowStagesMatchReference() throws {
-        // Large enough for three pyramid levels with the quality preset's 12-pixel patches.
+        for warp in [WarpFilter.catmullRom, .bilinear] { try checkFlowStages(warp: warp) }
+    }
+
+    private func checkFlowStages(warp: WarpFilter) throws {
+        // Large enough for three pyramid levels with the quality preset's 10-pixel patches.
         let width = 192, height = 128
         let format = FrameFormat(width: width, height: height, pixelFormat: .yuv420p, color: ColorSpace(matrix: .bt601, range: .full))
-        func frame(_ luma: [UInt8]) -> [UInt8] { luma + [UInt8](repeating: 128, count: format.byteCount - luma.count) }
-        let a = frame(smoothPicture(width: width, height: height, seed: 3))
-        let b = frame(smoothPicture(width: width, height: height, seed: 3, shift: (2.6, -1.3)))
-        let interpolator = try Interpolator(context: sharedContext, format: format, preset: .quality, maxSteps: 2)
+        // Smooth luma for the flow; random chroma (flow ignores it) so that the warps' filters differ
+        // by many levels and the fusion check tells them apart.
+        func frame(_ luma: [UInt8], seed: UInt64) -> [UInt8] { luma + randomBytes(format.byteCount - luma.count, seed: seed) }
+        let a = frame(smoothPicture(width: width, height: height, seed: 3), seed: 11)
+        let b = frame(smoothPicture(width: width, height: height, seed: 3, shift: (2.6, -1.3)), seed: 12)
+        var parameters = FlowPreset.quality.parameters
+        parameters.warp = warp
+        let interpolator = try Interpolator(context: sharedContext, format: format, preset: .quality, parameters: parameters, maxSteps: 2)
         try a.withUnsafeBytes { try interpolator.append($0) }
         try b.withUnsafeBytes { try interpolator.append($0) }
         let times: [Float] = [0.3, 0.5]
@@ -185,7 +193,7 @@ final class ShaderReferenceTests: XCTestCase {
                 for bx in stride(from: 0, to: width, by: 2) {
                     let block = CPUReference.fuseBlock(origin: (bx, by), t: t, frame0: frame0, frame1: frame1,
                                                        flow01: flow01, flow10: flow10, consistency0: c0, consistency1: c1,
-                                                       flowScale: plan.flowScale, sigma: interpolator.occlusionSigma, useFlow: true)
+                                                       flowScale: plan.flowScale, sigma: interpolator.occlusionSigma, useFlow: true, warp: warp)
                     for (i, value) in block.enumerated() where bx + i & 1 < width && by + i >> 1 < height {
                         fused[(by + i >> 1) * width + bx + i & 1] = value
                     }
@@ -194,7 +202,7 @@ final class ShaderReferenceTests: XCTestCase {
             let expected = CPUReference.pack(.init(width: width, height: height, values: fused), format)
             let actual = Array(interpolator.output(step))
             let worst = zip(expected, actual).map { abs(Int($0) - Int($1)) }.max()!
-            XCTAssertLessThanOrEqual(worst, 1, "fusion at t=\(t)")
+            XCTAssertLessThanOrEqual(worst, 1, "fusion (\(warp) warp) at t=\(t)")
         }
     }
 }
