@@ -152,13 +152,11 @@ final class NeuralLadderTests: XCTestCase {
     }
 }
 
-/// The daemon's pipeline with RIFE HD v3 on the real engine (lavapipe), tiny frames: skipped
-/// when the weights are not installed (scripts/fetch-models.sh).
+/// The daemon's pipeline with RIFE HD v3 on the real engine (lavapipe), tiny frames: fails when
+/// the weights are not installed (scripts/fetch-models.sh, which setup.sh --test runs).
 final class NeuralPipelineTests: XCTestCase {
     func requireWeights() throws {
-        guard ModelStore().locate(.rifeHDv3) != nil else {
-            throw XCTSkip("RIFE HD v3 weights are not installed (scripts/fetch-models.sh)")
-        }
+        _ = try ModelStore().require(.rifeHDv3)
     }
 
     func makePipeline(width: Int, height: Int, fps: Int, mode: DaemonMode, budget: Double, sink: FrameSink,

@@ -4,12 +4,17 @@ import SloMoDaemon
 import SloMoMedia
 import XCTest
 
+struct MissingProduct: Error, CustomStringConvertible {
+    let path: String
+    var description: String { "\(path) is not built (swift build --build-tests builds it)" }
+}
+
 /// A built executable of this package, from the products directory that holds the test bundle.
 func product(_ name: String) throws -> String {
     let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     let path = directory.appendingPathComponent(name).path
     guard FileManager.default.isExecutableFile(atPath: path) else {
-        throw XCTSkip("\(path) is not built (swift build --scratch-path ... first)")
+        throw MissingProduct(path: path)
     }
     return path
 }

@@ -6,10 +6,10 @@ import SloMoMedia
 @testable import SloMoNeural
 import XCTest
 
-/// The pretrained RIFE HD v3 weights where scripts/fetch-models.sh installs them; tests that need them skip without.
+/// The pretrained RIFE HD v3 weights where scripts/fetch-models.sh installs them (setup.sh --test runs it);
+/// without them the tests that need them fail, saying how to install them.
 func rifeWeightsURL() throws -> URL {
-    guard let url = ModelStore().locate(.rifeHDv3) else { throw XCTSkip("RIFE HD v3 weights are not installed (scripts/fetch-models.sh)") }
-    return url
+    try ModelStore().require(.rifeHDv3)
 }
 
 func rifeWeights() throws -> StateDict {

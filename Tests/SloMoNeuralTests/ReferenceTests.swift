@@ -27,7 +27,7 @@ final class ReferenceTests: XCTestCase {
 
     func testRIFEReferenceReproducesPyTorchGoldenFrame() throws {
         let golden = sharedData.appendingPathComponent("rife-hdv3-reference/Dimetrodon.png")
-        guard FileManager.default.fileExists(atPath: golden.path) else { throw XCTSkip("no shared data at \(sharedData.path)") }
+        guard FileManager.default.fileExists(atPath: golden.path) else { throw MissingPrerequisite("no shared data at \(sharedData.path)") }
         // Exits non-zero when any pixel is more than 2 levels off PyTorch's frame.
         let report = try PythonReference.run("rife_goldens.py", [try rifeWeights().path, sharedData.path, "Dimetrodon", "--tolerance", "2"])
         XCTAssertTrue(report.contains("PSNR 39.97 dB"), report)

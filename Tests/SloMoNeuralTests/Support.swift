@@ -19,7 +19,7 @@ func sharedData(_ name: String) throws -> String {
         ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data").path
     let path = base + "/" + name
-    guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("sample data \(path) is missing (set SLOMO_SHARED_DATA)") }
+    guard FileManager.default.fileExists(atPath: path) else { throw MissingPrerequisite("sample data \(path) is missing (set SLOMO_SHARED_DATA)") }
     return path
 }
 
@@ -62,4 +62,10 @@ final class HostTensors {
 func relativeError(_ a: HostTensor, _ b: HostTensor) -> Float {
     precondition(a.shape == b.shape, "shapes \(a.shape) and \(b.shape)")
     return zip(a.values, b.values).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+}
+
+/// Something a test needs that this machine lacks: the test fails and says what to install.
+struct MissingPrerequisite: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
