@@ -19,10 +19,6 @@ layout(push_constant) uniform Push {
     int initIsWarm;                // the init flow is the previous pair's: used only if params.warmStart
 } pc;
 
-#define SAMPLE_FUNCTION sampleLevel
-#define SAMPLE_BUFFER pyramid
-#define SAMPLE_TYPE float
-#include "sampling.glsl"
 #define SAMPLE_FUNCTION sampleFlow
 #define SAMPLE_BUFFER flow
 #define SAMPLE_TYPE vec2
@@ -31,14 +27,37 @@ layout(push_constant) uniform Push {
 const int N = PATCH * PATCH;
 float templ[N];
 vec2 grad[N];
+float warped[N];
+
+// The image under the patch displaced by u. Every pixel shares u's fractional part, so one
+// (PATCH+1)² window of taps, read a row at a time, and one set of bilinear weights serve the whole
+// patch. Clamping each tap to the level gives the same values as clamping each sample point.
+void warpPatch(int imageBase, ivec2 origin, vec2 u) {
+    vec2 p = vec2(origin) + u;
+    ivec2 a = ivec2(floor(p));
+    vec2 f = p - vec2(a);
+    int w = pc.width, h = pc.height;
+    float upper[PATCH + 1], lower[PATCH + 1];
+    int row = imageBase + clamp(a.y, 0, h - 1) * w;
+    for (int i = 0; i <= PATCH; i++) upper[i] = pyramid[row + clamp(a.x + i, 0, w - 1)];
+    for (int j = 0; j < PATCH; j++) {
+        row = imageBase + clamp(a.y + j + 1, 0, h - 1) * w;
+        for (int i = 0; i <= PATCH; i++) lower[i] = pyramid[row + clamp(a.x + i, 0, w - 1)];
+        for (int i = 0; i < PATCH; i++) {
+            warped[j * PATCH + i] = mix(mix(upper[i], upper[i + 1], f.x), mix(lower[i], lower[i + 1], f.x), f.y);
+        }
+        for (int i = 0; i <= PATCH; i++) upper[i] = lower[i];
+    }
+}
 
 // Mean-normalised sum of squared differences between the template and the image at offset u, in one
 // pass: Σ((v − v̄) − t')² = Σd² − (Σd)²/N − 2·Σd·t' + Σt'², with t' the zero-mean template and
 // d = v − (template mean). The shift keeps Σd² small, so float32 does not cancel the answer away.
 float cost(int imageBase, ivec2 origin, vec2 u, float templateMean, float templateEnergy) {
+    warpPatch(imageBase, origin, u);
     float sum = 0.0, squares = 0.0, cross = 0.0;
     for (int i = 0; i < N; i++) {
-        float d = sampleLevel(imageBase, pc.width, pc.height, vec2(origin + ivec2(i % PATCH, i / PATCH)) + u) - templateMean;
+        float d = warped[i] - templateMean;
         sum += d;
         squares += d * d;
         cross += d * templ[i];
@@ -87,27 +106,30 @@ void main() {
 
     vec2 center = vec2(origin) + 0.5 * float(PATCH - 1);
     vec2 u = vec2(0.0);
-    bool useInit = pc.initWidth > 0 && (pc.initIsWarm == 0 || params.warmStart != 0);
-    if (useInit) {
+    if (pc.initWidth > 0 && (pc.initIsWarm == 0 || params.warmStart != 0)) {
         vec2 at = (center + 0.5) / pc.initScale - 0.5;
         u = pc.initScale * sampleFlow(pc.initOffset + direction * pc.initWidth * pc.initHeight, pc.initWidth, pc.initHeight, at);
+    }
+    float startCost = cost(imageBase, origin, u, templateMean, templateEnergy);
+    if (pc.initIsWarm != 0 && u != vec2(0.0)) {
         // The previous pair's motion is only a guess: keep it only where it beats standing still.
-        if (pc.initIsWarm != 0 && cost(imageBase, origin, vec2(0.0), templateMean, templateEnergy) <= cost(imageBase, origin, u, templateMean, templateEnergy)) {
+        float stillCost = cost(imageBase, origin, vec2(0.0), templateMean, templateEnergy);
+        if (stillCost <= startCost) {
             u = vec2(0.0);
+            startCost = stillCost;
         }
     }
     vec2 start = u;
 
     for (int iteration = 0; iteration < pc.iterations; iteration++) {
+        warpPatch(imageBase, origin, u);
         vec2 b = -templateTerm;
-        for (int i = 0; i < N; i++) {
-            b += grad[i] * sampleLevel(imageBase, pc.width, pc.height, vec2(origin + ivec2(i % PATCH, i / PATCH)) + u);
-        }
+        for (int i = 0; i < N; i++) b += grad[i] * warped[i];
         vec2 step = inverse * b;
         u -= step;
         if (dot(step, step) < 1e-4) break;
     }
     // Gauss–Newton can walk off on ambiguous patches; never return worse than the start.
-    if (cost(imageBase, origin, u, templateMean, templateEnergy) > cost(imageBase, origin, start, templateMean, templateEnergy)) u = start;
+    if (cost(imageBase, origin, u, templateMean, templateEnergy) > startCost) u = start;
     patches[direction * pc.columns * pc.rows + index] = u;
 }
