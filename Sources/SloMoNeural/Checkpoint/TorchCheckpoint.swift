@@ -54,14 +54,11 @@ final class TorchStorage {
     let key: String
     let dtype: TorchDType
     let count: Int
-    /// Where a legacy storage view starts inside its root storage, in elements.
-    let elementOffset: Int
 
-    init(key: String, dtype: TorchDType, count: Int, elementOffset: Int = 0) {
+    init(key: String, dtype: TorchDType, count: Int) {
         self.key = key
         self.dtype = dtype
         self.count = count
-        self.elementOffset = elementOffset
     }
 }
 
@@ -78,6 +75,8 @@ struct CheckpointFile {
     private static let legacyMagic: [UInt8] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]  // 0x1950a86a20f9469cfc6c
     private static let legacyProtocolVersion = 1001
     private static let rebuilders: Set<String> = ["_rebuild_tensor_v2", "_rebuild_tensor", "_rebuild_parameter", "_rebuild_parameter_with_state"]
+    /// Training checkpoints (Super SloMo's) carry a timestamp; these build inert values, never run code.
+    private static let dataTypes: Set<String> = ["datetime", "date", "time", "timedelta"]
 
     let path: String
     private let bytes: [UInt8]
@@ -167,10 +166,13 @@ struct CheckpointFile {
             }
             var count = 0
             for index in 0..<8 { count |= Int(bytes[position + index]) << (8 * index) }
-            let length = count * storage.dtype.size
+            guard count <= bytes.count else {
+                throw CheckpointError.truncated(path: path, detail: "storage '\(key)' claims \(count) elements, more than the file holds")
+            }
             guard count >= storage.count else {
                 throw CheckpointError.unexpectedObject(path: path, detail: "legacy storage '\(key)' holds \(count) elements, its tensors need \(storage.count)")
             }
+            let length = count * storage.dtype.size
             guard length <= bytes.count - position - 8 else {
                 throw CheckpointError.truncated(path: path, detail: "storage '\(key)' needs \(length) bytes, the file ends first")
             }
@@ -187,6 +189,7 @@ struct CheckpointFile {
 
     private func hooks(_ storages: StorageTable) -> PickleHooks {
         let path = self.path
+        let fileSize = bytes.count
         func unexpected(_ detail: String) -> CheckpointError { .unexpectedObject(path: path, detail: detail) }
         func ints(_ value: PickleValue, _ what: String) throws -> [Int] {
             guard case .tuple(let items) = value else { throw unexpected("tensor \(what) is a \(value.kind), not a tuple") }
@@ -201,6 +204,8 @@ struct CheckpointFile {
                 switch (module, name) {
                 case ("torch._utils", _) where Self.rebuilders.contains(name),
                      ("collections", "OrderedDict"),
+                     ("datetime", _) where Self.dataTypes.contains(name),
+                     ("_codecs", "encode"),
                      ("torch", _) where TorchDType(storageName: name) != nil:
                     return .global(module: module, name: name)
                 default:
@@ -213,6 +218,13 @@ struct CheckpointFile {
                 case ("collections", "OrderedDict"):
                     guard arguments.isEmpty else { throw unexpected("OrderedDict built from arguments") }
                     return .dict(PickleDict())
+                case ("_codecs", "encode"):  // how protocol 2 writes Python 3 bytes: (text, "latin1")
+                    guard arguments.count == 2, case .string(let text) = arguments[0], case .string("latin1") = arguments[1] else {
+                        throw unexpected("_codecs.encode of something other than latin-1 text")
+                    }
+                    return .bytes(text.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) })
+                case ("datetime", _):
+                    return .opaque("datetime.\(name)")
                 case ("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_tensor"):
                     guard arguments.count >= 4, case .storage(let storage) = arguments[0], case .int(let offset) = arguments[1] else {
                         throw unexpected("\(name) without (storage, offset, size, stride)")
@@ -220,8 +232,19 @@ struct CheckpointFile {
                     let size = try ints(arguments[2], "size")
                     let stride = try ints(arguments[3], "stride")
                     guard size.count == stride.count else { throw unexpected("tensor size \(size) and stride \(stride) differ in rank") }
-                    let last = size.contains(0) ? offset - 1 : offset + zip(size, stride).map { ($0 - 1) * $1 }.reduce(0, +)
-                    guard offset >= 0, last < storage.count else {
+                    // Checked arithmetic: a corrupt file must not overflow its way past the bounds check.
+                    var count = 1, last = offset
+                    for (extent, step) in zip(size, stride) {
+                        let (product, overflow) = count.multipliedReportingOverflow(by: extent)
+                        let (reach, reachOverflow) = (extent == 0 ? 0 : extent - 1).multipliedReportingOverflow(by: step)
+                        let (sum, sumOverflow) = last.addingReportingOverflow(reach)
+                        guard !overflow, !reachOverflow, !sumOverflow, product <= Int(Int32.max) else {
+                            throw unexpected("a tensor of size \(size), stride \(stride) is too large")
+                        }
+                        count = product
+                        last = sum
+                    }
+                    guard offset >= 0, count == 0 || last < storage.count else {
                         throw unexpected("a tensor of size \(size), stride \(stride), offset \(offset) reaches past its storage of \(storage.count) elements")
                     }
                     return .tensor(TorchTensor(storage: storage, offset: offset, size: size, stride: stride))
@@ -245,22 +268,17 @@ struct CheckpointFile {
                       case .string(let key) = fields[2], case .int(let count) = fields[4], count >= 0 else {
                     throw unexpected("a persistent id that is not a typed storage")
                 }
-                let root: TorchStorage
-                if let known = storages.byKey[key] {
-                    root = known
-                } else {
-                    root = TorchStorage(key: key, dtype: dtype, count: count)
-                    storages.byKey[key] = root
+                guard count <= fileSize else {
+                    throw CheckpointError.truncated(path: path, detail: "storage '\(key)' claims \(count) elements, more than the file holds")
                 }
-                // Legacy files from before PyTorch 0.4 may name a view (key, offset, size) of the root storage.
-                if fields.count > 5, case .tuple(let view) = fields[5] {
-                    guard view.count == 3, case .int(let offset) = view[1], case .int(let viewCount) = view[2],
-                          offset >= 0, viewCount >= 0, offset + viewCount <= root.count else {
-                        throw unexpected("a storage view outside its storage '\(key)'")
-                    }
-                    return .storage(TorchStorage(key: key, dtype: dtype, count: viewCount, elementOffset: offset))
+                // Only files from before PyTorch 0.4 saved storage views (a sixth field other than None).
+                if fields.count > 5, case .tuple = fields[5] {
+                    throw CheckpointError.unsupported(path: path, detail: "storage views (PyTorch before 0.4)")
                 }
-                return .storage(root)
+                if let known = storages.byKey[key] { return .storage(known) }
+                let storage = TorchStorage(key: key, dtype: dtype, count: count)
+                storages.byKey[key] = storage
+                return .storage(storage)
             })
     }
 
@@ -309,7 +327,7 @@ struct CheckpointFile {
         }
         let count = tensor.size.reduce(1, *)
         guard count > 0 else { return HostTensor(shape: tensor.size, values: []) }
-        let first = storage.elementOffset + tensor.offset
+        let first = tensor.offset
         let span = zip(tensor.size, tensor.stride).map { ($0 - 1) * $1 }.reduce(0, +) + 1
         let elements = decode(range.lowerBound + first * storage.dtype.size, count: span, as: storage.dtype)
 

@@ -15,6 +15,8 @@ indirect enum PickleValue {
     case global(module: String, name: String)
     case storage(TorchStorage)
     case tensor(TorchTensor)
+    /// Plain data of a whitelisted type the weights do not need (a checkpoint's timestamp), by type name.
+    case opaque(String)
 
     var kind: String {
         switch self {
@@ -30,6 +32,7 @@ indirect enum PickleValue {
         case .global(let module, let name): return "\(module).\(name)"
         case .storage: return "storage"
         case .tensor: return "tensor"
+        case .opaque(let type): return type
         }
     }
 }

