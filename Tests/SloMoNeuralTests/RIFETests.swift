@@ -1,4 +1,6 @@
+import Foundation
 import SloMoGPU
+import SloMoMedia
 @testable import SloMoNeural
 import XCTest
 
@@ -62,5 +64,71 @@ final class RIFETests: XCTestCase {
         print("RIFE \(w)×\(h) random weights: \(flops / 1e9) GFLOP, max error \(error), mean \(mean)")
         // The same fp32 tolerance as each operator's: measured 4e-6 through 3 blocks × 14 layers and the warps.
         XCTAssertLessThanOrEqual(error, OperatorTests.tolerance)
+    }
+
+    /// Speed at 640×480 (printed, not asserted: it depends on the device and its load), with the time
+    /// per shader from GPU timestamps.
+    func testSpeedAt640x480() throws {
+        let (h, w) = (480, 640)
+        let network = try RIFE(context: sharedContext, state: randomRIFEState(seed: 1), height: h, width: w)
+        let arena = BufferArena(context: sharedContext, placement: .device)
+        let views = try arena.allocate((0..<3).map { ("frame \($0)", 3 * h * w * 4) }).map { TensorView(buffer: $0, channels: 3, height: h, width: w) }
+        let sequence = try GPUSequence(context: sharedContext, profiled: true)
+        let flops = try NetworkRecorder.record(sequence, context: sharedContext, weights: network.weights.buffer) {
+            try network.record(&$0, frame0: views[0], frame1: views[1], output: views[2])
+        }
+        try sequence.run()  // compiles the pipelines
+        let start = DispatchTime.now().uptimeNanoseconds
+        try sequence.run()
+        let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        var perShader: [String: Double] = [:]
+        for (stage, time) in try sequence.stageMilliseconds() { perShader[stage, default: 0] += time }
+        print(String(format: "RIFE HD v3 %d×%d on %@: %.0f ms/frame, %.1f GFLOP, %.2f GFLOP/s", w, h, sharedContext.info.name,
+                     milliseconds, flops / 1e9, flops / milliseconds / 1e6))
+        print(perShader.sorted { $0.value > $1.value }.map { String(format: "  %@ %.0f ms", $0.key, $0.value) }.joined(separator: "\n"))
+    }
+
+    /// The pretrained network on a 64×96 crop of a Middlebury pair against the NumPy port of
+    /// IFNet_HDv3.py (Tests/reference/rife_hdv3.py).
+    func testPretrainedMatchesNumPyReference() throws {
+        let weights = try rifeWeightsURL()
+        let (h, w) = (64, 96)
+        let crops = try ["frame10", "frame11"].map { name -> HostTensor in
+            let image = try readImage(path: try sharedData("middlebury/RubberWhale/\(name).png"))
+            // BGR in [0, 1], from a crop with motion near the wheel's centre.
+            let (top, left) = (150, 200)
+            var values = [Float](repeating: 0, count: 3 * h * w)
+            for y in 0..<h {
+                for x in 0..<w {
+                    for c in 0..<3 { values[(c * h + y) * w + x] = Float(image.rgb[((top + y) * image.width + left + x) * 3 + 2 - c]) / 255 }
+                }
+            }
+            return HostTensor(shape: [3, h, w], values: values)
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("slomo-rife-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let inputs = [folder.appendingPathComponent("in0.npy"), folder.appendingPathComponent("in1.npy")]
+        let outputURL = folder.appendingPathComponent("out.npy")
+        for (crop, url) in zip(crops, inputs) { try NumPyFile.write(crop, to: url) }
+        _ = try PythonReference.run("rife_hdv3.py", [weights.path, inputs[0].path, inputs[1].path, outputURL.path])
+        let expected = try NumPyFile.read(outputURL)
+
+        let network = try RIFE(context: sharedContext, state: try TorchCheckpoint.loadStateDict(from: weights), height: h, width: w)
+        let tensors = try HostTensors([3 * h * w, 3 * h * w, 3 * h * w])
+        let views = tensors.buffers.map { TensorView(buffer: $0, channels: 3, height: h, width: w) }
+        tensors.write(crops[0], to: views[0])
+        tensors.write(crops[1], to: views[1])
+        let sequence = try GPUSequence(context: sharedContext)
+        try NetworkRecorder.record(sequence, context: sharedContext, weights: network.weights.buffer) {
+            try network.record(&$0, frame0: views[0], frame1: views[1], output: views[2])
+        }
+        try sequence.run()
+        let actual = tensors.read(views[2])
+        let differences = zip(actual.values, expected.values.map { $0 }).map { abs($0 - $1) }
+        let worst = differences.max()!, mean = differences.reduce(0, +) / Float(differences.count)
+        print("RIFE pretrained 96×64 vs NumPy: max |diff| \(worst), mean \(mean)")
+        // fp32 in both, summed in different orders through 42 layers and three warps: measured 1e-6.
+        XCTAssertLessThanOrEqual(worst, OperatorTests.tolerance)
     }
 }

@@ -3,8 +3,8 @@ import SloMoGPU
 /// Records a network's layers into a GPUSequence: one dispatch per layer, barriers derived by the
 /// Recorder from each layer's declared reads and writes, and a count of the work for benchmarks.
 public struct NetworkRecorder {
-    /// Output pixels per conv2d invocation along x (see conv2d.comp).
-    static let pixelsPerInvocation = 4
+    /// Output pixels per conv2d invocation along x, and 2×2 cells per conv_transpose2d invocation.
+    static let pixelsPerInvocation = 4, cellsPerInvocation = 2
 
     public var recorder: Recorder
     public let context: GPUContext
@@ -60,7 +60,7 @@ public struct NetworkRecorder {
         let size = layer.outputSize(height: input.height, width: input.width)
         precondition(size == (output.height, output.width), "output of \(layer) is \(size)")
         let (act, leak) = activationConstant(layer.activation)
-        let block = WeightPacker.channelBlock4
+        let block = layer.channelBlock4
         let channelBlocks = groups(layer.outChannels, 4 * block)
         let shape: [PushValue] = [.int(input.offset), .int(input.channels), .int(input.height), .int(input.width),
                                   .int(output.offset), .int(output.channels), .int(output.height), .int(output.width),
@@ -68,9 +68,10 @@ public struct NetworkRecorder {
         if layer.transposed {
             precondition(residual == nil, "transposed convolutions fuse no residual")
             let pipeline = try context.pipeline(.conv_transpose2d, bindings: 3,
-                                                specialization: [Int32(layer.kernel), Int32(layer.stride), Int32(layer.padding), Int32(block), act])
+                                                specialization: [Int32(layer.kernel), Int32(layer.stride), Int32(layer.padding), Int32(block), act,
+                                                                 Int32(Self.cellsPerInvocation)])
             try recorder.dispatch(pipeline, [.read(input.buffer), .read(weights), .write(output.buffer)], push: shape + [.float(leak)],
-                                  groups: (groups(groups(output.width, layer.stride), 16), groups(groups(output.height, layer.stride), 4), channelBlocks))
+                                  groups: (groups(groups(output.width, layer.stride * Self.cellsPerInvocation), 16), groups(groups(output.height, layer.stride), 4), channelBlocks))
         } else {
             if let residual { precondition(residual.channels == output.channels && residual.plane == output.plane, "residual shape") }
             let pipeline = try context.pipeline(.conv2d, bindings: 4,

@@ -17,6 +17,8 @@ public struct ConvLayer {
     public let stride: Int
     public let padding: Int
     public let activation: Activation
+    /// Output channels per shader invocation, in vec4s: the block the weights are padded to.
+    let channelBlock4: Int
     /// Offsets, in vec4s, of the packed weights, the bias and the PReLU slopes.
     let weightOffset: Int, biasOffset: Int, slopeOffset: Int
 
@@ -40,8 +42,11 @@ public struct ConvLayer {
 /// channels per vec4), with the output channels zero-padded to whole channel blocks so a shader
 /// invocation's block never reads past its layer.
 public struct WeightPacker {
-    /// Output channels per shader invocation, in vec4s (NetworkRecorder's conv shaders use this).
-    public static let channelBlock4 = 2
+    /// Output channels per shader invocation, in vec4s, for convolutions and transposed ones.
+    /// Transposed ones take 4: they already hold 2 cells × 2×2 pixels per channel, and RIFE's last
+    /// layers have 4 and 1 output channels, which a block of 8 would mostly pad (measured on RIFE:
+    /// transposed convolutions at half the time of 8-channel blocks with one cell).
+    static let convChannelBlock4 = 2, transposedChannelBlock4 = 1
     private(set) var words: [Float] = []
 
     public init() {}
@@ -57,7 +62,8 @@ public struct WeightPacker {
         precondition(bias == nil || bias!.count == outChannels, "bias of \(outChannels) channels")
         precondition((activation == .prelu) == (slopes != nil) && (slopes == nil || slopes!.count == outChannels),
                      "PReLU needs one slope per output channel")
-        let blockChannels = 4 * Self.channelBlock4
+        let channelBlock4 = transposed ? Self.transposedChannelBlock4 : Self.convChannelBlock4
+        let blockChannels = 4 * channelBlock4
         let paddedOut = (outChannels + blockChannels - 1) / blockChannels * blockChannels
         let weightOffset = words.count / 4
         var packed = [Float](repeating: 0, count: paddedOut * inChannels * k * k)
@@ -79,7 +85,7 @@ public struct WeightPacker {
             words += pad(slopes.values, to: paddedOut)
         }
         return ConvLayer(transposed: transposed, inChannels: inChannels, outChannels: outChannels, kernel: k, stride: stride,
-                         padding: padding, activation: activation, weightOffset: weightOffset, biasOffset: biasOffset, slopeOffset: slopeOffset)
+                         padding: padding, activation: activation, channelBlock4: channelBlock4, weightOffset: weightOffset, biasOffset: biasOffset, slopeOffset: slopeOffset)
     }
 
     /// Adds a standalone PReLU's slopes; returns their offset in floats.
