@@ -118,6 +118,17 @@ final class SuperSloMoTests: XCTestCase {
         }
     }
 
+    /// A Super SloMo checkpoint given where RIFE's flownet.pkl is expected (`--mode rife`) is refused in one line.
+    func testSuperSloMoCheckpointIsNotTakenForRIFE() throws {
+        let url = try checkpoint(format: "zip")
+        XCTAssertThrowsError(try NeuralNetwork.rife(checkpoint: url)) { error in
+            print("RIFE loader on a Super SloMo checkpoint: \(error)")
+            XCTAssertTrue(error is CheckpointError)
+            XCTAssertTrue("\(error)".contains(url.path))
+            XCTAssertFalse("\(error)".contains("\n"))
+        }
+    }
+
     func testSwappedStateDictsNameTheWrongTensor() throws {
         let state = try SuperSloMo.loadStateDicts(from: try checkpoint(format: "legacy"))
         XCTAssertThrowsError(try SuperSloMo(context: sharedContext, flow: state.interpolation, interpolation: state.flow, height: 32, width: 32)) { error in
