@@ -211,23 +211,30 @@ final class SuperSloMoTests: XCTestCase {
         XCTAssertNotEqual(Array(interpolator.output(0)), outputs[0])
     }
 
-    /// Speed at 640×480 on this device: printed, not asserted. Two U-Nets of about 200 GFLOP each at
-    /// this size make this slow on lavapipe, so it runs only with SLOMO_NEURAL_BENCH=1.
+    /// Speed at 640×480 (printed, not asserted: it depends on the device and its load) for one time
+    /// per pair (both U-Nets), with the time per shader from GPU timestamps. Two U-Nets of about 200
+    /// GFLOP each make this take minutes on lavapipe, so it runs only with SLOMO_NEURAL_BENCH=1.
     func testSpeedAt640x480() throws {
         guard ProcessInfo.processInfo.environment["SLOMO_NEURAL_BENCH"] == "1" else { throw XCTSkip("set SLOMO_NEURAL_BENCH=1 to time Super SloMo at 640×480") }
-        let url = try checkpoint(format: "zip")
-        let format = FrameFormat(width: 640, height: 480, pixelFormat: .yuv420p, color: ColorSpace(matrix: .bt601, range: .limited))
-        let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: try .superSloMo(checkpoint: url), maxSteps: 1)
-        interpolator.sceneCuts.enabled = false
-        var generator = SplitMix64(seed: 3)
-        for _ in 0..<2 {
-            let frame = (0..<format.byteCount).map { _ in UInt8.random(in: 16...235, using: &generator) }
-            try frame.withUnsafeBytes { try interpolator.append($0) }
+        let (h, w) = (480, 640)
+        let state = try SuperSloMo.loadStateDicts(from: try checkpoint(format: "zip"))
+        let network = try SuperSloMo(context: sharedContext, flow: state.flow, interpolation: state.interpolation, height: h, width: w)
+        let arena = BufferArena(context: sharedContext, placement: .device)
+        let views = try arena.allocate((0..<3).map { ("frame \($0)", 3 * h * w * 4) }).map { TensorView(buffer: $0, channels: 3, height: h, width: w) }
+        network.setTimes([0.5])
+        let sequence = try GPUSequence(context: sharedContext, profiled: true)
+        let flops = try NetworkRecorder.record(sequence, context: sharedContext, weights: network.flowWeights.buffer) {
+            try network.recordFlow(&$0, frame0: views[0], frame1: views[1])
+            try network.recordFrame(&$0, step: 0, output: views[2])
         }
-        try interpolator.synthesize(times: [0.5])  // compiles the pipelines
-        let timed = try interpolator.synthesize(times: [0.5])
-        let gflop = interpolator.lastFlops / 1e9
-        print("Super SloMo 640×480, one time per pair: \(String(format: "%.0f", timed.gpuMilliseconds)) ms/frame, "
-            + "\(String(format: "%.1f", gflop)) GFLOP, \(String(format: "%.1f", gflop / timed.gpuMilliseconds * 1e3)) GFLOP/s on \(sharedContext.info.name)")
+        try sequence.run()  // compiles the pipelines
+        let start = DispatchTime.now().uptimeNanoseconds
+        try sequence.run()
+        let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        var perShader: [String: Double] = [:]
+        for (stage, time) in try sequence.stageMilliseconds() { perShader[stage, default: 0] += time }
+        print(String(format: "Super SloMo %d×%d on %@, one time per pair: %.0f ms/frame, %.1f GFLOP, %.2f GFLOP/s", w, h,
+                     sharedContext.info.name, milliseconds, flops / 1e9, flops / milliseconds / 1e6))
+        print(perShader.sorted { $0.value > $1.value }.map { String(format: "  %@ %.0f ms", $0.key, $0.value) }.joined(separator: "\n"))
     }
 }
