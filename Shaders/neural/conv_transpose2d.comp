@@ -6,8 +6,8 @@
 // OCB output channels: the input samples they need form a small window, loaded once per input
 // channel and shared by all phases and channels. Each weight serves one phase, so it is reused
 // only across the CX cells: CX plays the part of conv2d's PX (lavapipe pays per weight load).
-// Weights are packed like conv2d's: [oc/4][ic][ky][kx] vec4s, with the channel block as
-// gl_WorkGroupID.z so weight reads are uniform.
+// Like conv2d, each dispatch computes one block of output channels and reads its weights, packed
+// the same way, as a uniform buffer.
 layout(local_size_x = 16, local_size_y = 4) in;
 layout(constant_id = 0) const int K = 4;
 layout(constant_id = 1) const int S = 2;
@@ -17,12 +17,13 @@ layout(constant_id = 4) const int ACT = 0;  // 0 none, 1 PReLU, 2 LeakyReLU
 layout(constant_id = 5) const int CX = 2;   // cells per invocation along x
 
 layout(std430, binding = 0) readonly buffer Input { float src[]; };
-layout(std430, binding = 1) readonly buffer Weights { vec4 weights[]; };
+layout(std140, binding = 1) uniform Weights { vec4 weights[4096]; };  // this dispatch's block, 64 KiB
 layout(std430, binding = 2) writeonly buffer Output { float dst[]; };
+layout(std430, binding = 3) readonly buffer Parameters { vec4 parameters[]; };
 layout(push_constant) uniform Push {
     int inOffset; int inChannels; int inHeight; int inWidth;
     int outOffset; int outChannels; int outHeight; int outWidth;
-    int weightOffset; int biasOffset; int slopeOffset;
+    int ocBlock; int biasOffset; int slopeOffset;   // offsets in vec4s of `parameters`
     float leak;
 } pc;
 
@@ -33,7 +34,7 @@ const int WIN = QMAX - QMIN + TAPS;
 
 void main() {
     ivec2 cell = ivec2(gl_GlobalInvocationID.x * CX, gl_GlobalInvocationID.y);
-    int ocBlock = int(gl_WorkGroupID.z);
+    int ocBlock = pc.ocBlock;
     if (cell.x * S >= pc.outWidth || cell.y * S >= pc.outHeight) return;
     vec4 acc[CX][S * S][OCB4];
     for (int c = 0; c < CX; c++)
@@ -63,8 +64,7 @@ void main() {
                     for (int jx = 0; jx < TAPS; jx++) {
                         int wx = qx - jx - QMIN + TAPS - 1, kx = rx + jx * S;
                         for (int g = 0; g < OCB4; g++) {
-                            int group = ocBlock * OCB4 + g;
-                            vec4 w = weights[pc.weightOffset + (group * pc.inChannels + ic) * K * K + ky * K + kx];
+                            vec4 w = weights[(g * pc.inChannels + ic) * K * K + ky * K + kx];
                             for (int c = 0; c < CX; c++) acc[c][py * S + px][g] += window[wy][wx + c] * w;
                         }
                     }
@@ -78,8 +78,8 @@ void main() {
     for (int g = 0; g < OCB4; g++) {
         int group = ocBlock * OCB4 + g;
         if (group >= ocGroups) break;
-        vec4 bias = weights[pc.biasOffset + group];
-        vec4 slope = ACT == 1 ? weights[pc.slopeOffset + group] : vec4(pc.leak);
+        vec4 bias = parameters[pc.biasOffset + group];
+        vec4 slope = ACT == 1 ? parameters[pc.slopeOffset + group] : vec4(pc.leak);
         for (int cq = 0; cq < CX * S * S; cq++) {
             int c = cq / (S * S), q = cq % (S * S);
             ivec2 o = (cell + ivec2(c, 0)) * S + ivec2(q % S, q / S);

@@ -45,10 +45,11 @@ public final class BufferArena {
         for request in requests {
             var info = VkBufferCreateInfo()
             info.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO
-            // Storage buffers also take fills and copies, which tests and resets use.
+            // Storage buffers also take fills and copies, which tests and resets use, and may be
+            // read in windows as uniform buffers (network weights).
             info.size = VkDeviceSize(max(request.byteCount, 16))
             info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT.rawValue | VK_BUFFER_USAGE_TRANSFER_SRC_BIT.rawValue
-                | VK_BUFFER_USAGE_TRANSFER_DST_BIT.rawValue
+                | VK_BUFFER_USAGE_TRANSFER_DST_BIT.rawValue | VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT.rawValue
             info.sharingMode = VK_SHARING_MODE_EXCLUSIVE
             var buffer: VkBuffer?
             try check(vkCreateBuffer(device, &info, nil, &buffer), "vkCreateBuffer(\(request.label))")

@@ -1,25 +1,28 @@
 import CVulkan
 
-/// A compute pipeline whose bindings 0..<bindings are all storage buffers and whose
-/// per-dispatch values arrive as push constants. Owned and destroyed by its GPUContext.
+/// A compute pipeline whose bindings 0..<bindings are storage buffers, except those listed as
+/// uniform buffers, and whose per-dispatch values arrive as push constants. Owned and destroyed
+/// by its GPUContext.
 public final class ComputePipeline {
     /// Every shader declares at most this many bytes of push constants (Vulkan's guaranteed minimum).
     public static let pushConstantBytes = 128
     public let name: String
     public let bindingCount: Int
+    public let uniformBindings: Set<Int>
     let pipeline: VkPipeline
     let layout: VkPipelineLayout
     let setLayout: VkDescriptorSetLayout
 
-    init(context: GPUContext, shader: ShaderSource, bindings: Int, specialization: [Int32]) throws {
+    init(context: GPUContext, shader: ShaderSource, bindings: Int, uniformBindings: Set<Int>, specialization: [Int32]) throws {
         let device = context.device
         name = shader.name
         bindingCount = bindings
+        self.uniformBindings = uniformBindings
 
         var layoutBindings = (0..<bindings).map { index -> VkDescriptorSetLayoutBinding in
             var binding = VkDescriptorSetLayoutBinding()
             binding.binding = UInt32(index)
-            binding.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
+            binding.descriptorType = uniformBindings.contains(index) ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
             binding.descriptorCount = 1
             binding.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT.rawValue
             return binding

@@ -169,15 +169,20 @@ public final class GPUContext: @unchecked Sendable {
     }
 
     /// The pipeline for a shader with the given specialisation constants, built once and cached.
-    public func pipeline(_ shader: ShaderSource, bindings: Int, specialization: [Int32] = []) throws -> ComputePipeline {
-        let key = "\(shader.name)|\(bindings)|\(specialization)"
+    /// `uniformBindings` are bound as uniform buffers (see BufferUse.uniform), the rest as storage buffers.
+    public func pipeline(_ shader: ShaderSource, bindings: Int, uniformBindings: Set<Int> = [], specialization: [Int32] = []) throws -> ComputePipeline {
+        let key = "\(shader.name)|\(bindings)|\(uniformBindings.sorted())|\(specialization)"
         return try pipelineLock.withLock {
             if let cached = pipelines[key] { return cached }
-            let made = try ComputePipeline(context: self, shader: shader, bindings: bindings, specialization: specialization)
+            let made = try ComputePipeline(context: self, shader: shader, bindings: bindings, uniformBindings: uniformBindings,
+                                           specialization: specialization)
             pipelines[key] = made
             return made
         }
     }
+
+    /// The most bytes one uniform-buffer binding may cover (BufferUse.uniform).
+    public var maxUniformBufferRange: Int { Int(limits.maxUniformBufferRange) }
 
     /// Waits until the device has finished all submitted work.
     public func waitIdle() {

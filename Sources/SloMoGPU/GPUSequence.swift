@@ -6,12 +6,22 @@ public enum BufferUse {
     case read(GPUBuffer)
     case write(GPUBuffer)
     case readWrite(GPUBuffer)
+    /// Read as a uniform buffer: `byteCount` bytes from `offset`, which must be a multiple of 256 (the
+    /// largest minUniformBufferOffsetAlignment Vulkan allows), at most maxUniformBufferRange long.
+    /// Every invocation reading the same address is served once, where storage reads may not be.
+    case uniform(GPUBuffer, offset: Int, byteCount: Int)
 
     var buffer: GPUBuffer {
-        switch self { case let .read(b), let .write(b), let .readWrite(b): return b }
+        switch self { case let .read(b), let .write(b), let .readWrite(b), let .uniform(b, _, _): return b }
     }
     var reads: Bool { if case .write = self { return false } else { return true } }
-    var writes: Bool { if case .read = self { return false } else { return true } }
+    var writes: Bool {
+        switch self {
+        case .read, .uniform: return false
+        case .write, .readWrite: return true
+        }
+    }
+    var isUniform: Bool { if case .uniform = self { return true } else { return false } }
 }
 
 /// A value passed to a shader as a 32-bit push constant.
@@ -87,13 +97,16 @@ public final class GPUSequence {
         if let descriptorPool { vkDestroyDescriptorPool(device, descriptorPool, nil) }
         descriptorPool = nil
         if plan.dispatchCount > 0 {
-            var size = VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, descriptorCount: UInt32(max(plan.bindingCount, 1)))
+            var sizes = [VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, descriptorCount: UInt32(max(plan.bindingCount - plan.uniformBindingCount, 1)))]
+            if plan.uniformBindingCount > 0 {
+                sizes.append(VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, descriptorCount: UInt32(plan.uniformBindingCount)))
+            }
             var info = VkDescriptorPoolCreateInfo()
             info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO
             info.maxSets = UInt32(plan.dispatchCount)
-            info.poolSizeCount = 1
-            try withUnsafePointer(to: &size) { sizePointer in
-                info.pPoolSizes = sizePointer
+            info.poolSizeCount = UInt32(sizes.count)
+            try sizes.withUnsafeBufferPointer { sizePointer in
+                info.pPoolSizes = sizePointer.baseAddress
                 try check(vkCreateDescriptorPool(device, &info, nil, &descriptorPool), "vkCreateDescriptorPool")
             }
         }
@@ -160,6 +173,7 @@ public struct Recorder {
     private var unsettledReads = Set<GPUBuffer>()
     private(set) var dispatchCount = 0
     private(set) var bindingCount = 0
+    private(set) var uniformBindingCount = 0
     public private(set) var barrierCount = 0
 
     init(planningFor context: GPUContext) {
@@ -186,9 +200,12 @@ public struct Recorder {
     public mutating func dispatch(_ pipeline: ComputePipeline, _ uses: [BufferUse], push: [PushValue] = [],
                                   groups: (x: Int, y: Int, z: Int)) throws {
         precondition(uses.count == pipeline.bindingCount, "\(pipeline.name) takes \(pipeline.bindingCount) buffers")
+        precondition(uses.indices.allSatisfy { uses[$0].isUniform == pipeline.uniformBindings.contains($0) },
+                     "\(pipeline.name) takes uniform buffers at bindings \(pipeline.uniformBindings.sorted())")
         precondition(push.count * 4 <= ComputePipeline.pushConstantBytes, "\(pipeline.name): too many push constants")
         dispatchCount += 1
         bindingCount += uses.count
+        uniformBindingCount += uses.filter(\.isUniform).count
         guard let commandBuffer, groups.x > 0, groups.y > 0, groups.z > 0 else { return }
         settle(before: uses)
         let device = context.device
@@ -202,7 +219,14 @@ public struct Recorder {
             allocation.pSetLayouts = layoutPointer
             try check(vkAllocateDescriptorSets(device, &allocation, &set), "vkAllocateDescriptorSets(\(pipeline.name))")
         }
-        let infos = uses.map { VkDescriptorBufferInfo(buffer: $0.buffer.handle, offset: 0, range: VkDeviceSize(VK_WHOLE_SIZE)) }
+        let infos = uses.map { use -> VkDescriptorBufferInfo in
+            if case let .uniform(buffer, offset, byteCount) = use {
+                precondition(offset % 256 == 0 && byteCount <= context.maxUniformBufferRange && offset + byteCount <= buffer.byteCount,
+                             "\(pipeline.name): uniform window \(offset)+\(byteCount) of \(buffer.label)")
+                return VkDescriptorBufferInfo(buffer: buffer.handle, offset: VkDeviceSize(offset), range: VkDeviceSize(byteCount))
+            }
+            return VkDescriptorBufferInfo(buffer: use.buffer.handle, offset: 0, range: VkDeviceSize(VK_WHOLE_SIZE))
+        }
         infos.withUnsafeBufferPointer { infoPointer in
             var writes = uses.indices.map { index -> VkWriteDescriptorSet in
                 var write = VkWriteDescriptorSet()
@@ -210,7 +234,7 @@ public struct Recorder {
                 write.dstSet = set
                 write.dstBinding = UInt32(index)
                 write.descriptorCount = 1
-                write.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
+                write.descriptorType = uses[index].isUniform ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
                 write.pBufferInfo = infoPointer.baseAddress! + index
                 return write
             }
@@ -260,7 +284,7 @@ public struct Recorder {
         let stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue | VK_PIPELINE_STAGE_TRANSFER_BIT.rawValue
         barrier(from: stages, to: stages,
                 access: VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue,
-                then: VK_ACCESS_SHADER_READ_BIT.rawValue | VK_ACCESS_SHADER_WRITE_BIT.rawValue
+                then: VK_ACCESS_SHADER_READ_BIT.rawValue | VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_UNIFORM_READ_BIT.rawValue
                     | VK_ACCESS_TRANSFER_READ_BIT.rawValue | VK_ACCESS_TRANSFER_WRITE_BIT.rawValue)
         unsettledWrites.removeAll(keepingCapacity: true)
         unsettledReads.removeAll(keepingCapacity: true)

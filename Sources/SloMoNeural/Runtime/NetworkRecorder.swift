@@ -62,26 +62,32 @@ public struct NetworkRecorder {
         let (act, leak) = activationConstant(layer.activation)
         let block = layer.channelBlock4
         let channelBlocks = groups(layer.outChannels, 4 * block)
-        let shape: [PushValue] = [.int(input.offset), .int(input.channels), .int(input.height), .int(input.width),
-                                  .int(output.offset), .int(output.channels), .int(output.height), .int(output.width),
-                                  .int(layer.weightOffset), .int(layer.biasOffset), .int(layer.slopeOffset)]
-        if layer.transposed {
-            precondition(residual == nil, "transposed convolutions fuse no residual")
-            let pipeline = try context.pipeline(.conv_transpose2d, bindings: 3,
-                                                specialization: [Int32(layer.kernel), Int32(layer.stride), Int32(layer.padding), Int32(block), act,
-                                                                 Int32(Self.cellsPerInvocation)])
-            try recorder.dispatch(pipeline, [.read(input.buffer), .read(weights), .write(output.buffer)], push: shape + [.float(leak)],
-                                  groups: (groups(groups(output.width, layer.stride * Self.cellsPerInvocation), 16), groups(groups(output.height, layer.stride), 4), channelBlocks))
-        } else {
-            if let residual { precondition(residual.channels == output.channels && residual.plane == output.plane, "residual shape") }
-            let pipeline = try context.pipeline(.conv2d, bindings: 4,
-                                                specialization: [Int32(layer.kernel), Int32(layer.stride), Int32(Self.pixelsPerInvocation),
-                                                                 Int32(block), act, residual == nil ? 0 : 1])
-            // Without a residual the input stands in for binding 3, which the shader then never reads.
-            let residualView = residual ?? input
-            try recorder.dispatch(pipeline, [.read(input.buffer), .read(weights), .write(output.buffer), .read(residualView.buffer)],
-                                  push: shape + [.int(residualView.offset), .int(layer.padding), .float(leak)],
-                                  groups: (groups(groups(output.width, Self.pixelsPerInvocation), 16), groups(output.height, 4), channelBlocks))
+        // One dispatch per block of output channels, each reading its block's weights as a uniform buffer.
+        for channelBlock in 0..<channelBlocks {
+            let blockWeights = BufferUse.uniform(weights, offset: (layer.weightOffset + channelBlock * layer.blockStride) * 16,
+                                                 byteCount: WeightPacker.uniformWindowBytes)
+            let shape: [PushValue] = [.int(input.offset), .int(input.channels), .int(input.height), .int(input.width),
+                                      .int(output.offset), .int(output.channels), .int(output.height), .int(output.width),
+                                      .int(channelBlock), .int(layer.biasOffset), .int(layer.slopeOffset)]
+            if layer.transposed {
+                precondition(residual == nil, "transposed convolutions fuse no residual")
+                let pipeline = try context.pipeline(.conv_transpose2d, bindings: 4, uniformBindings: [1],
+                                                    specialization: [Int32(layer.kernel), Int32(layer.stride), Int32(layer.padding), Int32(block), act,
+                                                                     Int32(Self.cellsPerInvocation)])
+                try recorder.dispatch(pipeline, [.read(input.buffer), blockWeights, .write(output.buffer), .read(weights)], push: shape + [.float(leak)],
+                                      groups: (groups(groups(output.width, layer.stride * Self.cellsPerInvocation), 16),
+                                              groups(groups(output.height, layer.stride), 4), 1))
+            } else {
+                if let residual { precondition(residual.channels == output.channels && residual.plane == output.plane, "residual shape") }
+                let pipeline = try context.pipeline(.conv2d, bindings: 5, uniformBindings: [1],
+                                                    specialization: [Int32(layer.kernel), Int32(layer.stride), Int32(Self.pixelsPerInvocation),
+                                                                     Int32(block), act, residual == nil ? 0 : 1])
+                // Without a residual the input stands in for binding 3, which the shader then never reads.
+                let residualView = residual ?? input
+                try recorder.dispatch(pipeline, [.read(input.buffer), blockWeights, .write(output.buffer), .read(residualView.buffer), .read(weights)],
+                                      push: shape + [.int(residualView.offset), .int(layer.padding), .float(leak)],
+                                      groups: (groups(groups(output.width, Self.pixelsPerInvocation), 16), groups(output.height, 4), 1))
+            }
         }
         flops += layer.flops(inputHeight: input.height, inputWidth: input.width)
     }

@@ -21,6 +21,8 @@ public struct ConvLayer {
     let channelBlock4: Int
     /// Offsets, in vec4s, of the packed weights, the bias and the PReLU slopes.
     let weightOffset: Int, biasOffset: Int, slopeOffset: Int
+    /// Distance, in vec4s, between the weights of consecutive output-channel blocks.
+    let blockStride: Int
 
     /// Output size for an input of the given size (PyTorch's formulas, dilation 1, no output padding).
     public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
@@ -38,9 +40,10 @@ public struct ConvLayer {
 }
 
 /// Collects a network's parameters on the host in the layout the shaders read, then uploads them
-/// once into one device buffer. Convolution weights become [oc/4][ic][ky][kx] vec4s (four output
-/// channels per vec4), with the output channels zero-padded to whole channel blocks so a shader
-/// invocation's block never reads past its layer.
+/// once into one device buffer. Convolution weights become, per block of output channels (one
+/// dispatch each, reading its block as a uniform buffer), [oc/4 in block][ic][ky][kx] vec4s (four
+/// output channels per vec4), zero-padded to whole blocks; each block starts on a 256-byte boundary
+/// (the largest uniform-buffer offset alignment Vulkan allows).
 public struct WeightPacker {
     /// Output channels per shader invocation, in vec4s, for convolutions and transposed ones.
     /// Transposed ones take 4: they already hold 2 cells × 2×2 pixels per channel, and RIFE's last
@@ -48,6 +51,9 @@ public struct WeightPacker {
     /// transposed convolutions at half the time of 8-channel blocks with one cell).
     static let convChannelBlock4 = 2, transposedChannelBlock4 = 1
     private(set) var words: [Float] = []
+    /// A block's weights are bound as one 64 KiB uniform window (Shaders/neural/conv2d.comp).
+    static let uniformWindowBytes = 65536
+    private static let alignment = 64  // floats: 256 bytes
 
     public init() {}
 
@@ -65,13 +71,17 @@ public struct WeightPacker {
         let channelBlock4 = transposed ? Self.transposedChannelBlock4 : Self.convChannelBlock4
         let blockChannels = 4 * channelBlock4
         let paddedOut = (outChannels + blockChannels - 1) / blockChannels * blockChannels
+        let blockFloats = blockChannels * inChannels * k * k
+        precondition(blockFloats * 4 <= Self.uniformWindowBytes, "a block of \(blockChannels) channels × \(inChannels) inputs × \(k)×\(k) exceeds 64 KiB")
+        let blockStride = (blockFloats + Self.alignment - 1) / Self.alignment * Self.alignment
+        align()
         let weightOffset = words.count / 4
-        var packed = [Float](repeating: 0, count: paddedOut * inChannels * k * k)
+        var packed = [Float](repeating: 0, count: paddedOut / blockChannels * blockStride)
         weight.values.withUnsafeBufferPointer { w in
             for oc in 0..<outChannels {
                 for ic in 0..<inChannels {
                     let source = transposed ? (ic * outChannels + oc) * k * k : (oc * inChannels + ic) * k * k
-                    let target = ((oc / 4) * inChannels + ic) * k * k * 4 + oc % 4
+                    let target = (oc / blockChannels) * blockStride + (((oc % blockChannels) / 4 * inChannels + ic) * k * k) * 4 + oc % 4
                     for tap in 0..<k * k { packed[target + tap * 4] = w[source + tap] }
                 }
             }
@@ -85,7 +95,8 @@ public struct WeightPacker {
             words += pad(slopes.values, to: paddedOut)
         }
         return ConvLayer(transposed: transposed, inChannels: inChannels, outChannels: outChannels, kernel: k, stride: stride,
-                         padding: padding, activation: activation, channelBlock4: channelBlock4, weightOffset: weightOffset, biasOffset: biasOffset, slopeOffset: slopeOffset)
+                         padding: padding, activation: activation, channelBlock4: channelBlock4, weightOffset: weightOffset, biasOffset: biasOffset, slopeOffset: slopeOffset,
+                         blockStride: blockStride / 4)
     }
 
     /// Adds a standalone PReLU's slopes; returns their offset in floats.
@@ -93,6 +104,11 @@ public struct WeightPacker {
         let offset = words.count
         words += pad(slopes.values, to: (slopes.count + 3) / 4 * 4)
         return offset
+    }
+
+    /// Starts the next entry on a 256-byte boundary.
+    private mutating func align() {
+        words += [Float](repeating: 0, count: (Self.alignment - words.count % Self.alignment) % Self.alignment)
     }
 
     private func pad(_ values: [Float], to count: Int) -> [Float] {
@@ -107,7 +123,8 @@ public final class NetworkWeights {
     public var byteCount: Int { arena.byteCount }
 
     public init(context: GPUContext, packer: WeightPacker, label: String) throws {
-        let bytes = max(packer.words.count, 4) * 4
+        // The last block's 64 KiB uniform window must lie inside the buffer too.
+        let bytes = packer.words.count * 4 + WeightPacker.uniformWindowBytes
         arena = BufferArena(context: context, placement: .device)
         buffer = try arena.allocate([(label, bytes)])[0]
         let staging = BufferArena(context: context, placement: .host)
