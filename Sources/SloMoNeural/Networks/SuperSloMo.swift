@@ -27,12 +27,21 @@ public final class SuperSloMo {
     /// may cover on lavapipe (128 MiB). The flow U-Net's buffer also holds `normalise`, the other `denormalise`.
     public let flowWeights: NetworkWeights, interpolationWeights: NetworkWeights
 
-    /// model.UNet's convolutions (each followed by leaky ReLU 0.1, fused).
+    /// One of model.UNet's convolutions with its leaky ReLU 0.1. A block of output channels reads its
+    /// weights as one 64 KiB uniform window (conv2d.comp), which holds at most 227 input channels of
+    /// a 3×3 kernel; the deeper layers (256 to 1024 inputs) are therefore split over input channels:
+    /// the first part adds the bias, each further part adds its sum to the output through the fused
+    /// residual, and the activation runs once on the total.
+    struct Conv {
+        var parts: [(inputs: Range<Int>, layer: ConvLayer)]
+    }
+
+    /// model.UNet's convolutions.
     struct UNet {
-        var conv1: ConvLayer, conv2: ConvLayer
-        var down: [(ConvLayer, ConvLayer)]
-        var up: [(ConvLayer, ConvLayer)]
-        var conv3: ConvLayer
+        var conv1: Conv, conv2: Conv
+        var down: [(Conv, Conv)]
+        var up: [(Conv, Conv)]
+        var conv3: Conv
     }
     private let flowNet: UNet, interpolationNet: UNet
     /// 1×1 convolutions that reorder BGR ↔ RGB and subtract or add the mean, exactly (one tap of 1, the
@@ -85,11 +94,24 @@ public final class SuperSloMo {
         self.width = width
         self.maxSteps = maxSteps
         func unet(_ state: StateDict, _ inChannels: Int, _ outChannels: Int, into packer: inout WeightPacker) throws -> UNet {
-            var layers: [String: ConvLayer] = [:]
+            var layers: [String: Conv] = [:]
             for (name, a, b, k) in Self.unetLayers(in: inChannels, out: outChannels) {
-                layers[name] = packer.add(weight: try state.tensor(name + ".weight", shape: [b, a, k, k]),
-                                          bias: try state.tensor(name + ".bias", shape: [b]),
-                                          stride: 1, padding: (k - 1) / 2, activation: .leakyReLU(0.1))
+                let weight = try state.tensor(name + ".weight", shape: [b, a, k, k]), bias = try state.tensor(name + ".bias", shape: [b])
+                let maxInputs = WeightPacker.uniformWindowBytes / (4 * 4 * WeightPacker.convChannelBlock4 * k * k)
+                let partCount = (a + maxInputs - 1) / maxInputs
+                if partCount == 1 {
+                    layers[name] = Conv(parts: [(0..<a, packer.add(weight: weight, bias: bias, stride: 1, padding: (k - 1) / 2, activation: .leakyReLU(0.1)))])
+                    continue
+                }
+                let parts = (0..<partCount).map { part -> (inputs: Range<Int>, layer: ConvLayer) in
+                    let inputs = part * a / partCount..<(part + 1) * a / partCount
+                    var values = [Float]()
+                    values.reserveCapacity(b * inputs.count * k * k)
+                    for o in 0..<b { values += weight.values[(o * a + inputs.lowerBound) * k * k..<(o * a + inputs.upperBound) * k * k] }
+                    return (inputs, packer.add(weight: HostTensor(shape: [b, inputs.count, k, k], values: values), bias: part == 0 ? bias : nil,
+                                               stride: 1, padding: (k - 1) / 2))
+                }
+                layers[name] = Conv(parts: parts)
             }
             return UNet(conv1: layers["conv1"]!, conv2: layers["conv2"]!,
                         down: (1...5).map { (layers["down\($0).conv1"]!, layers["down\($0).conv2"]!) },
@@ -133,6 +155,15 @@ public final class SuperSloMo {
         TensorView(buffer: buffer, channels: channels, height: height >> level, width: width >> level)
     }
 
+    private func conv(_ conv: Conv, _ network: inout NetworkRecorder, _ input: TensorView, _ output: TensorView) throws {
+        guard conv.parts.count > 1 else { return try network.conv(conv.parts[0].layer, input, output) }
+        for (index, part) in conv.parts.enumerated() {
+            // In place: each output element is read and then written by the same invocation.
+            try network.conv(part.layer, input.channels(part.inputs), output, residual: index == 0 ? nil : output)
+        }
+        try network.activation(.leakyReLU(0.1), output, output)
+    }
+
     /// model.UNet: conv7, conv7; five levels down (average pool 2, two convs); five up (bilinear ×2 with
     /// align_corners=True, conv, concatenate the skip, conv); conv3. Every conv ends in leaky ReLU 0.1.
     private func record(_ net: UNet, _ network: inout NetworkRecorder, input: TensorView, output: TensorView) throws {
@@ -141,28 +172,28 @@ public final class SuperSloMo {
         func skip(_ level: Int) -> TensorView {
             view(concatenations[level], 2 * channels[level], level: level).channels(channels[level]..<2 * channels[level])
         }
-        try network.conv(net.conv1, input, view(scratchA, 32))
-        try network.conv(net.conv2, view(scratchA, 32), skip(0))
+        try conv(net.conv1, &network, input, view(scratchA, 32))
+        try conv(net.conv2, &network, view(scratchA, 32), skip(0))
         var features = skip(0)
         for (index, (first, second)) in net.down.enumerated() {
             let level = index + 1
             let outChannels = level < 5 ? channels[level] : 512
             let pooled = view(scratchA, features.channels, level: level)
             try network.averagePool(features, pooled)
-            try network.conv(first, pooled, view(scratchB, outChannels, level: level))
+            try conv(first, &network, pooled, view(scratchB, outChannels, level: level))
             features = level < 5 ? skip(level) : view(scratchA, 512, level: 5)
-            try network.conv(second, view(scratchB, outChannels, level: level), features)
+            try conv(second, &network, view(scratchB, outChannels, level: level), features)
         }
         for (index, (first, second)) in net.up.enumerated() {
             let level = 4 - index
             let upsampled = view(scratchB, features.channels, level: level)
             try network.resize(features, upsampled, scaleFactor: 2, alignCorners: true)
             let concatenation = view(concatenations[level], 2 * channels[level], level: level)
-            try network.conv(first, upsampled, concatenation.channels(0..<channels[level]))
+            try conv(first, &network, upsampled, concatenation.channels(0..<channels[level]))
             features = view(scratchA, channels[level], level: level)
-            try network.conv(second, concatenation, features)
+            try conv(second, &network, concatenation, features)
         }
-        try network.conv(net.conv3, features, output)
+        try conv(net.conv3, &network, features, output)
     }
 
     /// Records the per-pair part: both frames (BGR in [0, 1], height × width) normalised, and the flow
