@@ -13,10 +13,11 @@
 layout(local_size_x = 16, local_size_y = 4) in;
 layout(constant_id = 0) const int K = 3;        // kernel size
 layout(constant_id = 1) const int STRIDE = 1;
-layout(constant_id = 2) const int PX = 4;       // output pixels per invocation (along x)
-layout(constant_id = 3) const int OCB4 = 2;     // output channels per invocation, in vec4s
+layout(constant_id = 2) const int PX = 5;       // output pixels per invocation (along x)
+layout(constant_id = 3) const int OCB4 = 4;     // output channels per invocation, in vec4s
 layout(constant_id = 4) const int ACT = 0;      // 0 none, 1 PReLU, 2 LeakyReLU
 layout(constant_id = 5) const int RESIDUAL = 0; // 1: add the residual tensor after the activation
+layout(constant_id = 6) const int UNIFORM_WEIGHTS = 1;  // 0: the block is too big for the window
 
 layout(std430, binding = 0) readonly buffer Input { float src[]; };
 layout(std140, binding = 1) uniform Weights { vec4 weights[4096]; };  // this dispatch's block, 64 KiB
@@ -27,10 +28,14 @@ layout(push_constant) uniform Push {
     int inOffset; int inChannels; int inHeight; int inWidth;
     int outOffset; int outChannels; int outHeight; int outWidth;
     int ocBlock; int biasOffset; int slopeOffset;   // offsets in vec4s of `parameters`
+    int weightBase;                                 // this block's weights in `parameters`
     int residualOffset; int padding; float leak;
 } pc;
 
 const int WINDOW = (PX - 1) * STRIDE + K;
+
+// Weight i of this dispatch's block, from the uniform window or, for blocks too big for it, storage.
+vec4 weight(int i) { return UNIFORM_WEIGHTS != 0 ? weights[i] : parameters[pc.weightBase + i]; }
 
 void main() {
     int ox0 = int(gl_GlobalInvocationID.x) * PX;
@@ -59,7 +64,7 @@ void main() {
             }
             for (int kx = 0; kx < K; kx++) {
                 for (int g = 0; g < OCB4; g++) {
-                    vec4 w = weights[(g * pc.inChannels + ic) * taps + ky * K + kx];
+                    vec4 w = weight((g * pc.inChannels + ic) * taps + ky * K + kx);
                     for (int p = 0; p < PX; p++) acc[p][g] += row[p * STRIDE + kx] * w;
                 }
             }

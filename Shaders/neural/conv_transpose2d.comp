@@ -12,9 +12,10 @@ layout(local_size_x = 16, local_size_y = 4) in;
 layout(constant_id = 0) const int K = 4;
 layout(constant_id = 1) const int S = 2;
 layout(constant_id = 2) const int P = 1;
-layout(constant_id = 3) const int OCB4 = 2;
+layout(constant_id = 3) const int OCB4 = 1;
 layout(constant_id = 4) const int ACT = 0;  // 0 none, 1 PReLU, 2 LeakyReLU
 layout(constant_id = 5) const int CX = 2;   // cells per invocation along x
+layout(constant_id = 6) const int UNIFORM_WEIGHTS = 1;  // 0: the block is too big for the window
 
 layout(std430, binding = 0) readonly buffer Input { float src[]; };
 layout(std140, binding = 1) uniform Weights { vec4 weights[4096]; };  // this dispatch's block, 64 KiB
@@ -24,6 +25,7 @@ layout(push_constant) uniform Push {
     int inOffset; int inChannels; int inHeight; int inWidth;
     int outOffset; int outChannels; int outHeight; int outWidth;
     int ocBlock; int biasOffset; int slopeOffset;   // offsets in vec4s of `parameters`
+    int weightBase;                                 // this block's weights in `parameters`
     float leak;
 } pc;
 
@@ -31,6 +33,9 @@ const int TAPS = K / S;          // taps per phase and axis
 const int QMIN = P / S;          // input offset (before the tap) of phase 0 ...
 const int QMAX = (S - 1 + P) / S; // ... and of phase S − 1
 const int WIN = QMAX - QMIN + TAPS;
+
+// Weight i of this dispatch's block, from the uniform window or, for blocks too big for it, storage.
+vec4 weight(int i) { return UNIFORM_WEIGHTS != 0 ? weights[i] : parameters[pc.weightBase + i]; }
 
 void main() {
     ivec2 cell = ivec2(gl_GlobalInvocationID.x * CX, gl_GlobalInvocationID.y);
@@ -64,7 +69,7 @@ void main() {
                     for (int jx = 0; jx < TAPS; jx++) {
                         int wx = qx - jx - QMIN + TAPS - 1, kx = rx + jx * S;
                         for (int g = 0; g < OCB4; g++) {
-                            vec4 w = weights[(g * pc.inChannels + ic) * K * K + ky * K + kx];
+                            vec4 w = weight((g * pc.inChannels + ic) * K * K + ky * K + kx);
                             for (int c = 0; c < CX; c++) acc[c][py * S + px][g] += window[wy][wx + c] * w;
                         }
                     }

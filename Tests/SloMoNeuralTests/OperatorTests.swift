@@ -25,6 +25,8 @@ final class OperatorTests: XCTestCase {
             (3, 9, 5, 1, 2, 11, 10, .none, false),
             (6, 5, 7, 2, 3, 17, 23, .prelu, false),
             (2, 3, 1, 1, 0, 5, 6, .none, true),
+            // 90 inputs × 7×7: even four output channels' weights exceed the 64 KiB uniform window.
+            (90, 5, 7, 1, 3, 6, 7, .prelu, false),
         ]
         for (ic, oc, k, s, p, h, w, activation, hasResidual) in cases {
             let x = randomTensor([ic, h, w], &generator)
@@ -57,6 +59,8 @@ final class OperatorTests: XCTestCase {
             (9, 1, 4, 2, 1, 4, 6, false),
             (3, 4, 2, 2, 0, 5, 3, false),
             (4, 6, 6, 3, 2, 5, 4, true),
+            // 300 inputs × 4×4: four output channels' weights exceed the 64 KiB uniform window.
+            (300, 2, 4, 2, 1, 3, 4, false),
         ]
         for (ic, oc, k, s, p, h, w, prelu) in cases {
             let x = randomTensor([ic, h, w], &generator)

@@ -4,7 +4,7 @@ import SloMoGPU
 /// Recorder from each layer's declared reads and writes, and a count of the work for benchmarks.
 public struct NetworkRecorder {
     /// Output pixels per conv2d invocation along x, and 2×2 cells per conv_transpose2d invocation.
-    static let pixelsPerInvocation = 4, cellsPerInvocation = 2
+    static let pixelsPerInvocation = 5, cellsPerInvocation = 2
 
     public var recorder: Recorder
     public let context: GPUContext
@@ -64,16 +64,19 @@ public struct NetworkRecorder {
         let channelBlocks = groups(layer.outChannels, 4 * block)
         // One dispatch per block of output channels, each reading its block's weights as a uniform buffer.
         for channelBlock in 0..<channelBlocks {
-            let blockWeights = BufferUse.uniform(weights, offset: (layer.weightOffset + channelBlock * layer.blockStride) * 16,
+            let blockBase = layer.weightOffset + channelBlock * layer.blockStride
+            // A layer whose blocks do not fit the window binds any valid window there and reads binding 4.
+            let blockWeights = BufferUse.uniform(weights, offset: layer.uniformWeights ? blockBase * 16 : 0,
                                                  byteCount: WeightPacker.uniformWindowBytes)
             let shape: [PushValue] = [.int(input.offset), .int(input.channels), .int(input.height), .int(input.width),
                                       .int(output.offset), .int(output.channels), .int(output.height), .int(output.width),
-                                      .int(channelBlock), .int(layer.biasOffset), .int(layer.slopeOffset)]
+                                      .int(channelBlock), .int(layer.biasOffset), .int(layer.slopeOffset), .int(blockBase)]
+            let uniform: Int32 = layer.uniformWeights ? 1 : 0
             if layer.transposed {
                 precondition(residual == nil, "transposed convolutions fuse no residual")
                 let pipeline = try context.pipeline(.conv_transpose2d, bindings: 4, uniformBindings: [1],
                                                     specialization: [Int32(layer.kernel), Int32(layer.stride), Int32(layer.padding), Int32(block), act,
-                                                                     Int32(Self.cellsPerInvocation)])
+                                                                     Int32(Self.cellsPerInvocation), uniform])
                 try recorder.dispatch(pipeline, [.read(input.buffer), blockWeights, .write(output.buffer), .read(weights)], push: shape + [.float(leak)],
                                       groups: (groups(groups(output.width, layer.stride * Self.cellsPerInvocation), 16),
                                               groups(groups(output.height, layer.stride), 4), 1))
@@ -81,7 +84,7 @@ public struct NetworkRecorder {
                 if let residual { precondition(residual.channels == output.channels && residual.plane == output.plane, "residual shape") }
                 let pipeline = try context.pipeline(.conv2d, bindings: 5, uniformBindings: [1],
                                                     specialization: [Int32(layer.kernel), Int32(layer.stride), Int32(Self.pixelsPerInvocation),
-                                                                     Int32(block), act, residual == nil ? 0 : 1])
+                                                                     Int32(block), act, residual == nil ? 0 : 1, uniform])
                 // Without a residual the input stands in for binding 3, which the shader then never reads.
                 let residualView = residual ?? input
                 try recorder.dispatch(pipeline, [.read(input.buffer), blockWeights, .write(output.buffer), .read(residualView.buffer), .read(weights)],

@@ -29,9 +29,4 @@ public struct TensorView {
         precondition(range.lowerBound >= 0 && range.upperBound <= channels, "channels \(range) of \(channels)")
         return TensorView(buffer: buffer, offset: offset + range.lowerBound * plane, channels: range.count, height: height, width: width)
     }
-
-    /// The same storage seen with another shape (a smaller picture in a buffer planned for the largest).
-    public func reshaped(channels: Int, height: Int, width: Int) -> TensorView {
-        TensorView(buffer: buffer, offset: offset, channels: channels, height: height, width: width)
-    }
 }
