@@ -27,11 +27,13 @@ public final class SuperSloMo {
     /// may cover on lavapipe (128 MiB). The flow U-Net's buffer also holds `normalise`, the other `denormalise`.
     public let flowWeights: NetworkWeights, interpolationWeights: NetworkWeights
 
-    /// One of model.UNet's convolutions with its leaky ReLU 0.1. A block of output channels reads its
-    /// weights as one 64 KiB uniform window (conv2d.comp), which holds at most 227 input channels of
-    /// a 3×3 kernel; the deeper layers (256 to 1024 inputs) are therefore split over input channels:
-    /// the first part adds the bias, each further part adds its sum to the output through the fused
-    /// residual, and the activation runs once on the total.
+    /// One of model.UNet's convolutions with its leaky ReLU 0.1. A block of 16 output channels reads
+    /// its weights as one 64 KiB uniform window (conv2d.comp), which holds 113 input channels of a
+    /// 3×3 kernel, 40 of a 5×5 and 20 of a 7×7; the runtime gives a bigger layer smaller blocks or
+    /// storage-buffer weights. Splitting such a layer over input channels instead keeps full blocks
+    /// in the window: the first part adds the bias, each further part adds its sum to the output
+    /// through the fused residual, and the activation runs once on the total. Measured at 640×480 on
+    /// lavapipe: 44.7 CPU-seconds a frame against 54.5 without the split.
     struct Conv {
         var parts: [(inputs: Range<Int>, layer: ConvLayer)]
     }
