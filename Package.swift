@@ -40,11 +40,11 @@ let package = Package(
         .target(name: "SloMoDRM", dependencies: ["SloMoCore", "SloMoLinux", "CDRM"]),
         // The service: pipeline, scheduler, budget controller, control socket, systemd integration.
         .target(name: "SloMoDaemon", dependencies: [
-            "SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoMedia", "SloMoV4L2", "SloMoDRM",
+            "SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoNeural", "SloMoMedia", "SloMoV4L2", "SloMoDRM",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Offline work on files: the converter loop and the quality/speed benchmark.
-        .target(name: "SloMoOffline", dependencies: ["SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoMedia"]),
+        .target(name: "SloMoOffline", dependencies: ["SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoNeural", "SloMoMedia"]),
         // Executables: argument parsing and wiring only.
         .executableTarget(name: "slomo", dependencies: [
             "SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoNeural", "SloMoOffline",

@@ -60,6 +60,18 @@ vec3 internalToRGB(vec3 ycc, ColorParams c) {
     return vec3(r, g, b);
 }
 
+// Frames are kept between shaders as two words of 16-bit fixed point (Y and Cb, then Cr): half the
+// reads of vec4 floats in the warps, exact to 2.3e-5 over Y in [-0.25, 1.25] and chroma in
+// [-0.75, 0.75], which also covers limited-range samples outside 16...235 and 16...240.
+const vec3 internalOffset = vec3(0.25, 0.75, 0.75);
+uvec2 packInternal(vec3 ycc) {
+    vec3 u = (ycc + internalOffset) / 1.5;
+    return uvec2(packUnorm2x16(u.xy), packUnorm2x16(vec2(u.z, 0.0)));
+}
+vec3 unpackInternal(uvec2 words) {
+    return vec3(unpackUnorm2x16(words.x), unpackUnorm2x16(words.y).x) * 1.5 - internalOffset;
+}
+
 // 8-bit samples (Y, Cb, Cr or R, G, B) to the internal representation.
 vec3 decodeSamples(vec3 s, ColorParams c) {
     if (isRGB()) return rgbToInternal(s / 255.0, c);

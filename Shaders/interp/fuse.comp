@@ -9,7 +9,7 @@
 // With useFlow = 0 it is a plain cross-fade. Writes the packed output frame, 2×2 pixels per invocation.
 layout(local_size_x = 8, local_size_y = 8) in;
 layout(constant_id = 0) const int FORMAT = 0;
-layout(std430, binding = 0) readonly buffer Frames { vec4 frames[]; };
+layout(std430, binding = 0) readonly buffer Frames { uvec2 frames[]; };
 layout(std430, binding = 1) readonly buffer Flow { vec2 flow[]; };
 layout(std430, binding = 2) readonly buffer Consistency { float consistency[]; };
 layout(std430, binding = 3) readonly buffer Params { float times[16]; int warmStart; } params;
@@ -26,10 +26,6 @@ layout(push_constant) uniform Push {
 } pc;
 #include "pack.glsl"
 
-#define SAMPLE_FUNCTION sampleFrame
-#define SAMPLE_BUFFER frames
-#define SAMPLE_TYPE vec4
-#include "sampling.glsl"
 #define SAMPLE_FUNCTION sampleFlow
 #define SAMPLE_BUFFER flow
 #define SAMPLE_TYPE vec2
@@ -41,6 +37,23 @@ layout(push_constant) uniform Push {
 
 vec2 toFlowGrid(vec2 p) { return (p + 0.5) / pc.flowScale - 0.5; }
 
+// Bilinear samples of a frame at the four pixels of a 2×2 block all displaced by `flow`: they
+// share one 3×3 neighbourhood of taps and one set of weights (9 reads instead of 16). Clamping
+// each tap to the frame gives the same values as clamping each sample point.
+void sampleFrameBlock(int base, int w, int h, vec2 topLeft, out vec3 samples[4]) {
+    ivec2 a = ivec2(floor(topLeft));
+    vec2 f = topLeft - vec2(a);
+    vec3 taps[9];
+    for (int j = 0; j < 3; j++) {
+        int y = clamp(a.y + j, 0, h - 1);
+        for (int i = 0; i < 3; i++) taps[j * 3 + i] = unpackInternal(frames[base + y * w + clamp(a.x + i, 0, w - 1)]);
+    }
+    for (int k = 0; k < 4; k++) {
+        int t = (k >> 1) * 3 + (k & 1);
+        samples[k] = mix(mix(taps[t], taps[t + 1], f.x), mix(taps[t + 3], taps[t + 4], f.x), f.y);
+    }
+}
+
 bool inside(vec2 p, int w, int h) { return p.x >= -0.5 && p.y >= -0.5 && p.x <= float(w) - 0.5 && p.y <= float(h) - 0.5; }
 
 // Flow varies slowly at flow resolution (half or quarter of full), so one flow sample and one
@@ -50,7 +63,7 @@ void synthesizeBlock(ivec2 origin, float t, out vec3 values[4]) {
     if (pc.useFlow == 0) {
         for (int i = 0; i < 4; i++) {
             ivec2 p = min(origin + ivec2(i & 1, i >> 1), ivec2(w - 1, h - 1));
-            values[i] = mix(frames[pc.frame0 + p.y * w + p.x], frames[pc.frame1 + p.y * w + p.x], t).xyz;
+            values[i] = mix(unpackInternal(frames[pc.frame0 + p.y * w + p.x]), unpackInternal(frames[pc.frame1 + p.y * w + p.x]), t);
         }
         return;
     }
@@ -63,10 +76,16 @@ void synthesizeBlock(ivec2 origin, float t, out vec3 values[4]) {
     vec2 ft1 = (1.0 - t) * (1.0 - t) * f01 - t * (1.0 - t) * f10;
     float c0 = sampleConsistency(0, pc.flowWidth, pc.flowHeight, toFlowGrid(center + ft0));
     float c1 = sampleConsistency(plane, pc.flowWidth, pc.flowHeight, toFlowGrid(center + ft1));
+    vec3 warped0[4], warped1[4];
+    sampleFrameBlock(pc.frame0, w, h, vec2(origin) + ft0, warped0);
+    sampleFrameBlock(pc.frame1, w, h, vec2(origin) + ft1, warped1);
     for (int i = 0; i < 4; i++) {
-        ivec2 p = min(origin + ivec2(i & 1, i >> 1), ivec2(w - 1, h - 1));
-        vec2 p0 = vec2(p) + ft0, p1 = vec2(p) + ft1;
-        vec4 g0 = sampleFrame(pc.frame0, w, h, p0), g1 = sampleFrame(pc.frame1, w, h, p1);
+        // A block past the right or bottom edge repeats the last column or row.
+        ivec2 inBlock = min(ivec2(i & 1, i >> 1), ivec2(w - 1, h - 1) - origin);
+        int k = inBlock.y * 2 + inBlock.x;
+        vec2 p = vec2(origin + inBlock);
+        vec2 p0 = p + ft0, p1 = p + ft1;
+        vec3 g0 = warped0[k], g1 = warped1[k];
         // Occlusion only matters where the two warps disagree; where they agree, both are right.
         float disagreement = smoothstep(0.02, 0.08, abs(g0.x - g1.x));
         float v0 = 1.0 / (1.0 + disagreement * c1 / pc.occlusionSigma);
@@ -74,8 +93,7 @@ void synthesizeBlock(ivec2 origin, float t, out vec3 values[4]) {
         // A warp that reads from outside its frame has nothing to show.
         float w0 = (1.0 - t) * v0 * (inside(p0, w, h) ? 1.0 : 0.01);
         float w1 = t * v1 * (inside(p1, w, h) ? 1.0 : 0.01);
-        vec4 warped = w0 * g0 + w1 * g1;
-        values[i] = (warped / max(w0 + w1, 1e-6)).xyz;
+        values[i] = (w0 * g0 + w1 * g1) / max(w0 + w1, 1e-6);
     }
 }
 

@@ -1,13 +1,13 @@
 #version 450
 #extension GL_EXT_shader_8bit_storage : require
 #extension GL_GOOGLE_include_directive : require
-// A packed 8-bit frame to internal full-resolution YCbCr, plus its luma as pyramid level 0.
+// A packed 8-bit frame to internal full-resolution YCbCr (16-bit fixed point, see color.glsl), plus its luma as pyramid level 0.
 // One invocation per 2×2 block: subsampled chroma is read once, nearest-neighbour, so that
 // unpacking then packing an unchanged frame returns the same bytes.
 layout(local_size_x = 8, local_size_y = 8) in;
 layout(constant_id = 0) const int FORMAT = 0;
 layout(std430, binding = 0) readonly buffer Packed { uint8_t packed[]; };
-layout(std430, binding = 1) writeonly buffer Frame { vec4 frame[]; };
+layout(std430, binding = 1) writeonly buffer Frame { uvec2 frame[]; };
 layout(std430, binding = 2) writeonly buffer Pyramid { float pyramid[]; };
 #include "color.glsl"
 layout(push_constant) uniform Push {
@@ -26,7 +26,7 @@ void main() {
         vec3 s = vec3(uint(packed[at.x]), uint(packed[at.y]), uint(packed[at.z]));
         vec3 ycc = decodeSamples(s, c);
         int index = p.y * c.width + p.x;
-        frame[pc.frameOffset + index] = vec4(ycc, 0.0);
+        frame[pc.frameOffset + index] = packInternal(ycc);
         pyramid[pc.pyramidOffset + index] = ycc.x;
     }
 }

@@ -1,31 +1,43 @@
 import SloMoInterp
+import SloMoNeural
 
 /// The interpolation levels the daemon steps between, cheapest first.
 public enum QualityLevel: Int, CaseIterable, Comparable, Sendable, CustomStringConvertible {
-    case `repeat`, blend, flowFast, flowQuality
+    case `repeat`, blend, flowFast, flowQuality, rife
 
-    public init(mode: InterpolationMode, preset: FlowPreset) {
+    public init(mode: DaemonMode, preset: FlowPreset) {
         switch mode {
         case .repeat: self = .repeat
         case .blend: self = .blend
         case .flow: self = preset == .fast ? .flowFast : .flowQuality
+        case .rife: self = .rife
         }
     }
 
-    public var mode: InterpolationMode {
+    /// The flow engine's mode for this level; nil for a network.
+    public var flowMode: InterpolationMode? {
         switch self {
         case .repeat: return .repeat
         case .blend: return .blend
         case .flowFast, .flowQuality: return .flow
+        case .rife: return nil
         }
     }
 
-    /// The interpolator a level runs on; blend and repeat need no flow, so either will do.
+    /// The interpolator a flow level runs on; blend and repeat need no flow, so either will do.
     public var preset: FlowPreset? {
         switch self {
         case .flowFast: return .fast
         case .flowQuality: return .quality
-        case .repeat, .blend: return nil
+        case .repeat, .blend, .rife: return nil
+        }
+    }
+
+    /// The network a neural level runs.
+    public var neuralModel: NeuralModel? {
+        switch self {
+        case .rife: return .rifeHDv3
+        case .repeat, .blend, .flowFast, .flowQuality: return nil
         }
     }
 
@@ -37,6 +49,7 @@ public enum QualityLevel: Int, CaseIterable, Comparable, Sendable, CustomStringC
         case .blend: return "blend"
         case .flowFast: return "flow/fast"
         case .flowQuality: return "flow/quality"
+        case .rife: return "rife"
         }
     }
 }
@@ -89,6 +102,12 @@ public struct BudgetController: Sendable {
 
     /// The quickest GPU time seen per level, in milliseconds: what a pair costs at best.
     public private(set) var quickest: [QualityLevel: Double] = [:]
+
+    /// Forgets what a level cost (its engine was replaced, e.g. new weights).
+    public mutating func forget(_ level: QualityLevel) {
+        costs[level] = nil
+        quickest[level] = nil
+    }
 
     /// A cost measured outside the frame path (the engine's warm-up).
     public mutating func seed(_ level: QualityLevel, milliseconds: Double) {

@@ -23,8 +23,10 @@ public struct DaemonConfig: Equatable, Sendable {
     public var scale = 2
     /// Output frames per second; 0 means the input rate × scale.
     public var outputRate = 0.0
-    public var mode = InterpolationMode.flow
+    public var mode = DaemonMode.flow
     public var preset = FlowPreset.fast
+    /// Weights for a neural mode; "" takes the installed model (scripts/fetch-models.sh).
+    public var checkpoint = ""
     public var adaptive = true
     public var latencyBudgetMilliseconds = 100.0
     public var device = ""
@@ -205,17 +207,30 @@ extension DaemonConfig {
             guard rate == 0 || rate >= 1 else { throw ValueProblem("must be 0 (off) or at least 1") }
             c.outputRate = rate
         },
-        key("interpolation.mode", "mode", .choice(InterpolationMode.allCases.map(\.rawValue)), "MODE", live: true,
-            "Best mode to use: flow, blend or repeat; the adaptive controller may step below it.",
+        key("interpolation.mode", "mode", .choice(DaemonMode.allCases.map(\.rawValue)), "MODE", live: true,
+            "Best mode to use: rife (the RIFE HD v3 network), flow, blend or repeat; the adaptive controller may step below it.",
             { c in c.mode.rawValue }) { c, v in
-            c.mode = InterpolationMode(rawValue: try string(v)) ?? c.mode
+            c.mode = DaemonMode(rawValue: try string(v)) ?? c.mode
         },
         key("interpolation.preset", "preset", .choice(FlowPreset.allCases.map(\.rawValue)), "PRESET", live: true,
             "Flow preset: fast or quality.", { c in c.preset.rawValue }) { c, v in
             c.preset = FlowPreset(rawValue: try string(v)) ?? c.preset
         },
+        key("interpolation.checkpoint", "checkpoint", .string, "FILE", live: true,
+            "Weights for mode rife (a PyTorch checkpoint); empty takes the installed model (scripts/fetch-models.sh).",
+            { c in c.checkpoint }) { c, v in
+            let path = try string(v)
+            guard path.isEmpty || FileManager.default.isReadableFile(atPath: path) else {
+                throw ValueProblem("no readable file at \(path)")
+            }
+            var isDirectory: ObjCBool = false
+            guard path.isEmpty || (FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue) else {
+                throw ValueProblem("\(path) is a directory, not a checkpoint file")
+            }
+            c.checkpoint = path.isEmpty ? "" : URL(fileURLWithPath: path).standardizedFileURL.path
+        },
         key("interpolation.adaptive", "adaptive", .bool, "BOOL", live: true,
-            "Step down (flow quality → flow fast → blend → repeat) when GPU time exceeds the budget, and back up.",
+            "Step down (rife → flow quality → flow fast → blend → repeat) when GPU time exceeds the budget, and back up.",
             { c in String(c.adaptive) }) { c, v in
             c.adaptive = try bool(v)
         },

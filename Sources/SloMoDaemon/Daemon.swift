@@ -52,6 +52,9 @@ public final class Daemon: ControlHandler, @unchecked Sendable {
     /// nothing behind (socket removed, devices closed).
     public func start() throws {
         let config = lock.withLock { self.config }
+        // A neural mode's weights first: missing or unreadable ones stop the start in one line,
+        // before any socket or device is touched.
+        let weights = try lock.withLock { settings }.neuralSource.map { try NeuralWeights.load($0, mode: config.mode.rawValue) }
         var options = ControlServer.Options(path: config.socketPath)
         options.mode = config.socketMode
         options.group = config.socketGroup
@@ -69,7 +72,8 @@ public final class Daemon: ControlHandler, @unchecked Sendable {
             validation = options.validation
             logger.info("GPU: \(context.info)")
             let began = MonotonicClock.now()
-            let pipeline = try Pipeline(source: source, sink: sink, context: context, settings: lock.withLock { settings }, logger: logger)
+            let pipeline = try Pipeline(source: source, sink: sink, context: context, settings: lock.withLock { settings }, logger: logger,
+                                        weights: weights)
             if let pattern = source as? TestPatternSource {
                 logger.info("test pattern: rendered \(pattern.loopFrames) frames in \(Int(pattern.renderMilliseconds)) ms")
             }
@@ -223,6 +227,9 @@ public final class Daemon: ControlHandler, @unchecked Sendable {
             try body(&next, &nextConfig)
             do {
                 try pipeline?.update(next)
+            } catch let error as NeuralLoadError {
+                // Valid settings, but the network cannot run: the running mode stays.
+                throw ControlFailure(.failed, "\(error); keeping \(settings.mode.rawValue)")
             } catch {
                 throw ControlFailure(.invalidParams, "\(error)")
             }
@@ -328,6 +335,7 @@ public final class Daemon: ControlHandler, @unchecked Sendable {
             ("mode", .string(settings.paused ? "repeat" : stats.level.description)),
             ("configured_mode", .string(settings.mode.rawValue)),
             ("preset", .string(settings.preset.rawValue)),
+            ("checkpoint", settings.checkpoint.map(JSONValue.string) ?? .null),
             ("adaptive", .bool(settings.adaptive)),
             ("latency_budget_ms", .number(settings.latencyBudgetMilliseconds)),
             ("delay_ms", .number(stats.delayMilliseconds)),

@@ -3,14 +3,17 @@ import Logging
 import SloMoCore
 import SloMoGPU
 import SloMoInterp
+import SloMoNeural
 
 /// What the user can change while frames flow.
 public struct PipelineSettings: Equatable, Sendable {
     public var scale: Int
     /// Output frames per second; 0 means input rate × scale.
     public var outputRate: Double
-    public var mode: InterpolationMode
+    public var mode: DaemonMode
     public var preset: FlowPreset
+    /// Weights for a neural mode; nil takes the installed model.
+    public var checkpoint: String?
     public var adaptive: Bool
     public var latencyBudgetMilliseconds: Double
     /// Pass-through: real frames only, each held for its slots, no GPU work.
@@ -21,11 +24,15 @@ public struct PipelineSettings: Equatable, Sendable {
         outputRate = config.outputRate
         mode = config.mode
         preset = config.preset
+        checkpoint = config.checkpoint.isEmpty ? nil : config.checkpoint
         adaptive = config.adaptive
         latencyBudgetMilliseconds = config.latencyBudgetMilliseconds
     }
 
     var ceiling: QualityLevel { QualityLevel(mode: mode, preset: preset) }
+
+    /// The network and weights the mode needs, or nil for the flow engine's modes.
+    public var neuralSource: NeuralSource? { mode.neuralModel.map { NeuralSource(model: $0, checkpoint: checkpoint) } }
 }
 
 public enum PipelineError: Error, CustomStringConvertible {
@@ -33,6 +40,7 @@ public enum PipelineError: Error, CustomStringConvertible {
     case formatChanged(FrameFormat, FrameFormat)
     case tooSmall(FrameFormat)
     case sinkFailing(String)
+    case stopped
 
     public var description: String {
         switch self {
@@ -44,6 +52,8 @@ public enum PipelineError: Error, CustomStringConvertible {
             return "frames of \(format.width)x\(format.height) are too small to interpolate"
         case let .sinkFailing(reason):
             return "the output keeps failing: \(reason)"
+        case .stopped:
+            return "the pipeline has stopped"
         }
     }
 }
@@ -128,6 +138,17 @@ public final class Pipeline: @unchecked Sendable {
     private let context: GPUContext
     private let logger: Logger
     private let interpolators: [FlowPreset: Interpolator]
+    /// The network, once a neural mode has asked for it: built once (at start, or on the engine
+    /// thread when `update` asks for it) and kept, so switching back to it costs nothing.
+    private var neural: (source: NeuralSource, synthesizer: FrameSynthesizer)?
+    /// The network's cost has been measured since it was built.
+    private var neuralTimed = false
+
+    /// The engines a pair can run on: a flow interpolator (by preset) or the network.
+    private enum Engine: Equatable {
+        case flow(FlowPreset)
+        case neural
+    }
 
     private struct InputFrame {
         var buffer: Int
@@ -168,6 +189,11 @@ public final class Pipeline: @unchecked Sendable {
     private var lastShownTime: UInt64 = 0
     private var maxGap: UInt64 = 0
     private var captureStopping = false
+    private var started = false
+    /// Weights `update` hands the engine thread to build, its answer, and what the engine holds.
+    private var neuralRequest: NeuralWeights?
+    private var neuralResult: Result<Void, Error>?
+    private var neuralLoaded: NeuralSource?
     private var engineStopping = false
     private var outputStopping = false
     private var heartbeats: [UInt64] = [0, 0, 0]
@@ -182,7 +208,7 @@ public final class Pipeline: @unchecked Sendable {
     private var applied: PipelineSettings
     private var nextSlotID: UInt64 = 0
     private var previousFrame: InputFrame?
-    private var active: FlowPreset = .fast
+    private var active = Engine.flow(.fast)
     /// The active interpolator lacks the previous frame (it sat out repeat-only pairs).
     private var interpolatorStale = true
     private var intermediates: [OutputTimeline.Slot] = []
@@ -193,7 +219,10 @@ public final class Pipeline: @unchecked Sendable {
     private var pendingRate: Rational?
 
     /// Opens the source and the sink and readies the engine (shaders compiled, first frames recorded).
-    public init(source: FrameSource, sink: FrameSink, context: GPUContext, settings: PipelineSettings, logger: Logger) throws {
+    /// A neural mode's network is built here too, from `weights` when they are the ones it needs
+    /// (the daemon reads them before it opens any device) or else from where the settings say.
+    public init(source: FrameSource, sink: FrameSink, context: GPUContext, settings: PipelineSettings, logger: Logger,
+                weights: NeuralWeights? = nil, tuning: BudgetController.Tuning = BudgetController.Tuning()) throws {
         self.source = source
         self.sink = sink
         self.context = context
@@ -217,6 +246,12 @@ public final class Pipeline: @unchecked Sendable {
             for preset in FlowPreset.allCases {
                 made[preset] = try Interpolator(context: context, format: format, preset: preset, maxSteps: Pipeline.maxSteps)
             }
+            if let wanted = settings.neuralSource {
+                let loaded = try weights.flatMap { $0.source == wanted ? $0 : nil } ?? NeuralWeights.load(wanted, mode: settings.mode.rawValue)
+                neural = (wanted, try loaded.makeSynthesizer(context: context, format: format, maxSteps: Pipeline.maxSteps))
+                neuralLoaded = wanted
+                logger.info("loaded \(wanted)")
+            }
         } catch {
             source.close()
             throw error
@@ -228,7 +263,7 @@ public final class Pipeline: @unchecked Sendable {
         let nominal = UInt64(1e9 / inputRate.doubleValue)
         timeline = OutputTimeline(ratio: ratio, delay: Pipeline.delay(for: settings.latencyBudgetMilliseconds),
                                   maxInterval: nominal * OutputTimeline.maxSpan * 2)
-        controller = BudgetController(ceiling: settings.ceiling, adaptive: settings.adaptive)
+        controller = BudgetController(ceiling: settings.ceiling, adaptive: settings.adaptive, tuning: tuning)
         appliedRatio = ratio
         stats = PipelineSnapshot(format: format, inputRate: inputRate, outputRate: ratio.outputRate(input: inputRate),
                                  ratio: ratio, settings: settings, level: controller.level,
@@ -294,34 +329,82 @@ public final class Pipeline: @unchecked Sendable {
             }
             if !lent { pool[buffer].initializeMemory(as: UInt8.self, repeating: 128) }
         }
-        let steps = max(1, min(Pipeline.maxSteps, (ratio.slots + ratio.frames - 1) / ratio.frames - 1))
-        let warmTimes = (1...steps).map { Float($0) / Float(steps + 1) }
+        let warmTimes = Pipeline.warmTimes(ratio: ratio)
         for (preset, interpolator) in interpolators {
             for mode in [InterpolationMode.flow, .blend] {
                 interpolator.mode = mode
-                try interpolator.append(UnsafeRawBufferPointer(pool[first]))
-                try interpolator.append(UnsafeRawBufferPointer(pool[second]))
-                try interpolator.synthesize(times: warmTimes)
-                // Later pairs run as every pair will: the quickest of two seeds the controller (a
-                // busy machine makes single timings noisy), so it starts at a level this machine
-                // can hold instead of failing its way down.
-                var cost = Double.infinity
-                for buffer in [first, second] {
-                    try interpolator.append(UnsafeRawBufferPointer(pool[buffer]))
-                    cost = min(cost, try interpolator.synthesize(times: warmTimes).gpuMilliseconds)
-                }
-                controller.seed(QualityLevel(mode: mode, preset: preset), milliseconds: cost)
+                try time(interpolator, as: QualityLevel(mode: mode == .flow ? .flow : .blend, preset: preset),
+                         frames: (UnsafeRawBufferPointer(pool[first]), UnsafeRawBufferPointer(pool[second])), times: warmTimes)
             }
             interpolator.reset()
+        }
+        if neural != nil {
+            try timeNeural(frame: UnsafeRawBufferPointer(pool[first]), ratio: ratio,
+                           budget: nominalBudget(ratio: ratio, delay: timeline.delay))
         }
         controller.restart(budget: nominalBudget(ratio: ratio, delay: timeline.delay))
         stats.level = controller.level
         logger.info("engine warm-up: \(controller.costs.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", $0.value.milliseconds)) ms" }.joined(separator: ", ")); starting at \(controller.level)")
     }
 
+    /// Times for the warm-up: as many as a pair at `ratio` makes.
+    static func warmTimes(ratio: SlotRatio) -> [Float] {
+        let steps = max(1, min(Pipeline.maxSteps, (ratio.slots + ratio.frames - 1) / ratio.frames - 1))
+        return (1...steps).map { Float($0) / Float(steps + 1) }
+    }
+
+    /// Times one level on a pair of frames and seeds the controller with it. The first run
+    /// records the work (and compiles what it needs), so later pairs run as every pair will: the
+    /// quickest of two seeds the controller (a busy machine makes single timings noisy), so it
+    /// starts at a level this machine can hold instead of failing its way down. A level whose
+    /// first run already takes over `giveUp` ms is seeded with that: it will not fit, and a slow
+    /// network need not be run three times.
+    private func time(_ synthesizer: FrameSynthesizer, as level: QualityLevel,
+                      frames: (UnsafeRawBufferPointer, UnsafeRawBufferPointer), times: [Float], giveUp: Double = .infinity) throws {
+        try synthesizer.append(frames.0)
+        try synthesizer.append(frames.1)
+        let first = try synthesizer.synthesize(times: times)
+        if first.sceneCut { return }
+        var cost = first.gpuMilliseconds
+        if cost <= giveUp {
+            cost = .infinity
+            for frame in [frames.0, frames.1] {
+                try synthesizer.append(frame)
+                let synthesis = try synthesizer.synthesize(times: times)
+                if !synthesis.sceneCut { cost = min(cost, synthesis.gpuMilliseconds) }
+            }
+            if cost == .infinity { return }
+        }
+        controller.seed(level, milliseconds: cost)
+    }
+
+    /// Times the network on one frame given twice (its cost does not depend on the picture, and
+    /// two equal frames are never a scene cut). At start, and on the engine thread when a neural
+    /// mode becomes the ceiling: there it holds the engine for a few pairs' time, once per network.
+    private func timeNeural(frame: UnsafeRawBufferPointer, ratio: SlotRatio, budget: Double) throws {
+        guard let neural, let level = QualityLevel.allCases.first(where: { $0.neuralModel == neural.source.model }) else { return }
+        controller.forget(level)
+        try time(neural.synthesizer, as: level, frames: (frame, frame), times: Pipeline.warmTimes(ratio: ratio), giveUp: 2 * max(budget, 1))
+        neural.synthesizer.reset()
+        if case .neural = active { interpolatorStale = true }
+        neuralTimed = true
+        logger.info("\(level) warm-up: \(controller.costs[level].map { String(format: "%.1f ms a pair", $0.milliseconds) } ?? "not measured") for a budget of \(String(format: "%.1f", budget)) ms")
+    }
+
+    /// Builds the network from weights read by `update`; on the engine thread (the only one that
+    /// records GPU work once the pipeline runs). The old network, if any, is replaced.
+    private func buildNeural(_ weights: NeuralWeights) throws {
+        let synthesizer = try weights.makeSynthesizer(context: context, format: format, maxSteps: Pipeline.maxSteps)
+        if case .neural = active { interpolatorStale = true }
+        neural = (weights.source, synthesizer)
+        neuralTimed = false
+        logger.info("loaded \(weights.source)")
+    }
+
     // MARK: - Control
 
     public func start() {
+        state.withLock { started = true }
         for (name, body) in [("slomod-capture", captureLoop), ("slomod-engine", engineLoop), ("slomod-output", outputLoop)] {
             finished.enter()
             let thread = Thread { [finished] in
@@ -370,13 +453,49 @@ public final class Pipeline: @unchecked Sendable {
         state.unlock()
     }
 
-    /// Checks the settings against the input and queues them for the next input frame.
+    /// Checks the settings against the input and queues them for the next input frame. A neural
+    /// mode's network is read here (off the frame path) and built by the engine thread between
+    /// two pairs, before this returns: missing or unreadable weights throw, and nothing changes.
     public func update(_ settings: PipelineSettings) throws {
         _ = try Pipeline.ratio(for: settings, input: inputRate)
+        if let wanted = settings.neuralSource, state.withLock({ neuralLoaded }) != wanted {
+            try load(NeuralWeights.load(wanted, mode: settings.mode.rawValue))
+        }
         state.lock()
         requested = settings
         requestedVersion += 1
         state.unlock()
+    }
+
+    /// Has the engine thread build the network, and waits for it.
+    private func load(_ weights: NeuralWeights) throws {
+        state.lock()
+        defer { state.unlock() }
+        if !started {
+            try buildNeural(weights)
+            neuralLoaded = weights.source
+            return
+        }
+        neuralRequest = weights
+        neuralResult = nil
+        state.broadcast()
+        while neuralResult == nil {
+            guard heartbeats[1] != .max, failure == nil else {
+                neuralRequest = nil
+                throw PipelineError.stopped
+            }
+            state.wait()
+        }
+        let result = neuralResult!
+        neuralResult = nil
+        do {
+            try result.get()
+        } catch let error as NeuralLoadError {
+            throw error
+        } catch {
+            throw NeuralLoadError(mode: weights.mode, reason: "\(error)")
+        }
+        neuralLoaded = weights.source
     }
 
     public func snapshot() -> PipelineSnapshot {
@@ -501,9 +620,19 @@ public final class Pipeline: @unchecked Sendable {
         while true {
             state.lock()
             beat(1)
-            while inputQueue.isEmpty && !engineStopping && failure == nil {
+            while inputQueue.isEmpty && neuralRequest == nil && !engineStopping && failure == nil {
                 _ = state.wait(until: Date(timeIntervalSinceNow: 0.1))
                 beat(1)
+            }
+            if let weights = neuralRequest, failure == nil {
+                neuralRequest = nil
+                state.unlock()
+                let result = Result { try buildNeural(weights) }
+                state.lock()
+                neuralResult = result
+                state.broadcast()
+                state.unlock()
+                continue
             }
             if inputQueue.isEmpty || failure != nil {
                 state.unlock()
@@ -514,7 +643,7 @@ public final class Pipeline: @unchecked Sendable {
             state.unlock()
             do {
                 if version != appliedVersion {
-                    try apply(settings, version: version)
+                    try apply(settings, version: version, frame: frame)
                 }
                 try process(frame)
             } catch {
@@ -532,12 +661,29 @@ public final class Pipeline: @unchecked Sendable {
         state.unlock()
     }
 
-    private func apply(_ settings: PipelineSettings, version: Int) throws {
+    private func apply(_ settings: PipelineSettings, version: Int, frame: InputFrame) throws {
         let ratio = try Pipeline.ratio(for: settings, input: inputRate)
         timeline.change(ratio: ratio, delay: Pipeline.delay(for: settings.latencyBudgetMilliseconds))
-        if ratio != appliedRatio || settings.latencyBudgetMilliseconds != applied.latencyBudgetMilliseconds
+        var ceiling = settings.ceiling
+        var timed = false
+        if let model = ceiling.neuralModel {
+            if let neural, neural.source.model == model {
+                if !neuralTimed {
+                    // The first pair at a neural ceiling: measure the network (once) so the
+                    // controller starts at a level that fits instead of failing its way down.
+                    try timeNeural(frame: UnsafeRawBufferPointer(pool[frame.buffer]), ratio: ratio,
+                                   budget: nominalBudget(ratio: ratio, delay: Pipeline.delay(for: settings.latencyBudgetMilliseconds)))
+                    timed = true
+                }
+            } else {
+                // `update` builds the network before it queues such settings; never run without it.
+                logger.error("no \(model.displayName) network loaded; using flow/quality")
+                ceiling = .flowQuality
+            }
+        }
+        if timed || ratio != appliedRatio || settings.latencyBudgetMilliseconds != applied.latencyBudgetMilliseconds
             || settings.ceiling != applied.ceiling || settings.adaptive != applied.adaptive {
-            controller.configure(ceiling: settings.ceiling, adaptive: settings.adaptive)
+            controller.configure(ceiling: ceiling, adaptive: settings.adaptive)
             controller.restart(budget: nominalBudget(ratio: ratio, delay: Pipeline.delay(for: settings.latencyBudgetMilliseconds)))
         }
         if ratio != appliedRatio { pendingRate = ratio.outputRate(input: inputRate) }
@@ -600,7 +746,7 @@ public final class Pipeline: @unchecked Sendable {
         state.broadcast()
         state.unlock()
 
-        let interpolator = try prepareInterpolator(for: level, frame: frame, continuous: continuous, interpolating: interpolating)
+        let synthesizer = try prepareSynthesizer(for: level, frame: frame, continuous: continuous, interpolating: interpolating)
         if continuous, let firstSlot = intermediates.first, let previous = previousFrame {
             // The GPU's budget for this pair: until its first in-between slot, and at most 85 % of
             // a frame interval, so that pairs do not pile up.
@@ -614,12 +760,19 @@ public final class Pipeline: @unchecked Sendable {
             // the level's cost and is not recorded.
             var measured: (milliseconds: Double, late: Bool)? = level == .repeat ? (0, false) : nil
             if !times.isEmpty {
-                interpolator.mode = level.mode
-                measured = try synthesize(with: interpolator, level: level)
+                measured = try synthesize(with: synthesizer, level: level)
+            } else if interpolating, let quickest = controller.quickest[level], quickest > budget {
+                // Every slot was out of reach because the level itself, at its quickest, is too
+                // slow for this budget (not only because the engine was behind): that is an
+                // overrun. Otherwise a level the controller climbed to on a forgotten cost (a
+                // RIFE pair takes seconds on lavapipe) would never run, never be measured and
+                // never be left; this way it steps down again without running a pair.
+                measured = (quickest, true)
             }
             if !applied.paused, let measured,
                let changed = controller.record(milliseconds: measured.milliseconds, late: measured.late, budget: budget) {
-                logger.notice("adaptive: now \(changed) (GPU \(String(format: "%.1f", measured.milliseconds)) ms for a budget of \(String(format: "%.1f", budget)) ms)")
+                let cost = times.isEmpty && level != .repeat ? "slots out of reach at its quickest" : "GPU"
+                logger.notice("adaptive: now \(changed) (\(cost) \(String(format: "%.1f", measured.milliseconds)) ms for a budget of \(String(format: "%.1f", budget)) ms)")
                 state.lock()
                 stats.level = changed
                 stats.levelChanges += 1
@@ -634,8 +787,8 @@ public final class Pipeline: @unchecked Sendable {
 
     /// Runs the GPU for the pending slots and publishes what it made. Returns the GPU time and
     /// whether any frame missed its slot, or nil for a scene cut (the slots show real frames).
-    private func synthesize(with interpolator: Interpolator, level: QualityLevel) throws -> (milliseconds: Double, late: Bool)? {
-        let synthesis = try interpolator.synthesize(times: times)
+    private func synthesize(with synthesizer: FrameSynthesizer, level: QualityLevel) throws -> (milliseconds: Double, late: Bool)? {
+        let synthesis = try synthesizer.synthesize(times: times)
         if synthesis.sceneCut {
             state.lock()
             stats.sceneCuts += 1
@@ -645,7 +798,7 @@ public final class Pipeline: @unchecked Sendable {
         }
         var published = 0, late = false
         for (index, id) in pendingIDs.enumerated() {
-            if publish(interpolator.output(index), to: id) { published += 1 } else { late = true }
+            if publish(synthesizer.output(index), to: id) { published += 1 } else { late = true }
         }
         state.lock()
         stats.publishedByLevel[level.rawValue] += published
@@ -656,15 +809,35 @@ public final class Pipeline: @unchecked Sendable {
         return (synthesis.gpuMilliseconds, late)
     }
 
-    /// The interpolator for this pair, holding the previous and the new frame.
-    private func prepareInterpolator(for level: QualityLevel, frame: InputFrame, continuous: Bool,
-                                     interpolating: Bool) throws -> Interpolator {
-        let wanted = level.preset ?? active
+    /// The engine for this pair (a flow interpolator set to the level's mode, or the network),
+    /// holding the previous and the new frame.
+    private func prepareSynthesizer(for level: QualityLevel, frame: InputFrame, continuous: Bool,
+                                    interpolating: Bool) throws -> FrameSynthesizer {
+        let wanted: Engine
+        if level.neuralModel != nil, neural != nil {
+            wanted = .neural
+        } else if let preset = level.preset {
+            wanted = .flow(preset)
+        } else if case .flow = active {
+            // Blend and repeat run on whichever interpolator holds the frames.
+            wanted = active
+        } else {
+            wanted = .flow(.fast)
+        }
         if wanted != active {
             active = wanted
             interpolatorStale = true
         }
-        guard let interpolator = interpolators[active] else { preconditionFailure("an interpolator for every preset") }
+        let interpolator: FrameSynthesizer
+        switch active {
+        case let .flow(preset):
+            guard let flow = interpolators[preset] else { preconditionFailure("an interpolator for every preset") }
+            flow.mode = level.flowMode ?? .flow
+            interpolator = flow
+        case .neural:
+            guard let neural else { preconditionFailure("the network is loaded before a neural level is used") }
+            interpolator = neural.synthesizer
+        }
         if !interpolating {
             // Repeat-only pairs skip the GPU entirely: appending would ingest on it.
             interpolatorStale = true

@@ -72,7 +72,7 @@ public final class Interpolator: FrameSynthesizer {
         let finest = plan.levels[plan.finest]
         deviceArena = BufferArena(context: context, placement: .device)
         let device = try deviceArena.allocate([
-            ("frames", 2 * pixels * 16),
+            ("frames", 2 * pixels * 8),
             ("pyramids", 2 * plan.pyramidSize * 4),
             ("flow", plan.flowSize * 8),
             ("patches", plan.patchSize * 8),
@@ -319,6 +319,15 @@ extension Interpolator {
         let sequence = try GPUSequence(context: context)
         try sequence.record { $0.copy(from: buffer, to: host) }
         try sequence.run()
+        if stage == .frames {
+            // Y, Cb, Cr of each pixel from their 16-bit fixed point (color.glsl's packInternal), and a zero.
+            let words = UnsafeBufferPointer(start: host.contents!.bindMemory(to: UInt16.self, capacity: buffer.byteCount / 2),
+                                            count: buffer.byteCount / 2)
+            let offsets: [Float] = [0.25, 0.75, 0.75, 0]
+            return words.enumerated().map { index, word in
+                index % 4 == 3 ? 0 : Float(word) / 65535 * 1.5 - offsets[index % 4]
+            }
+        }
         return Array(UnsafeBufferPointer(start: host.contents!.bindMemory(to: Float.self, capacity: buffer.byteCount / 4),
                                          count: buffer.byteCount / 4))
     }

@@ -2,6 +2,7 @@ import Foundation
 import SloMoCore
 import SloMoGPU
 import SloMoInterp
+import SloMoNeural
 
 /// `slomo bench`: every clip of the protocol, Middlebury and the memory figures, printed as
 /// they come and written to the report and its chart.
@@ -12,6 +13,11 @@ public enum BenchRun {
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
         var benchmark = Benchmark(context: context, scratch: scratch)
+        var methods = methods
+        if methods.contains(.rife) && ModelStore().locate(.rifeHDv3) == nil {
+            print("slomo bench: skipping rife: \(NeuralModel.rifeHDv3.displayName) weights are not installed (run scripts/fetch-models.sh)")
+            methods.removeAll { $0 == .rife }
+        }
         benchmark.methods = methods
         var clips = [Benchmark.Clip(name: "bikes 640×272", path: "\(data)/bikes.mp4"),
                      Benchmark.Clip(name: "carphone 176×144", path: "\(data)/carphone_pristine.mp4")]
@@ -25,6 +31,10 @@ public enum BenchRun {
             output.middlebury = middlebury.mean
             output.middleburyPerSequence = middlebury.perSequence
             for result in middlebury.mean { print(String(format: "middlebury mean %@: %.2f dB", result.method.title, result.psnr)) }
+        }
+        if !quick && methods.contains(.rife) {
+            output.neuralSpeed = try neuralSpeed(context: context)
+            output.neuralSpeed.forEach { print($0) }
         }
         output.memory = try memoryFigures(context: context)
         output.memory.forEach { print($0) }
@@ -63,6 +73,29 @@ public enum BenchRun {
             if [100, 500, 1000, 2000, 3000].contains(pair) { samples.append((pair, residentMiB())) }
         }
         lines.append("Resident memory over 3000 pairs (640×360, ×4, fast; the first few hundred warm the allocator): " + samples.map { String(format: "%.1f MiB after %d", $0.1, $0.0) }.joined(separator: ", "))
+        return lines
+    }
+
+    /// RIFE HD v3 at 640×360 and 1280×720 on the test pattern: time per synthesised frame (×2,
+    /// conversions included, after one warm-up pair), the network's GFLOP per frame and GFLOP/s.
+    static func neuralSpeed(context: GPUContext) throws -> [String] {
+        var lines: [String] = []
+        for (width, height) in [(640, 360), (1280, 720)] {
+            let pattern = TestPattern(width: width, height: height)
+            let rife = try Synthesizers.make(SynthesisChoice(mode: .rife), context: context, format: pattern.format, maxSteps: 1)
+            var frames = [[UInt8]](repeating: [UInt8](repeating: 0, count: pattern.format.byteCount), count: 4)
+            for i in frames.indices { frames[i].withUnsafeMutableBytes { pattern.render(time: Double(i), into: $0) } }
+            var milliseconds: [Double] = []
+            for (index, frame) in frames.enumerated() {
+                try frame.withUnsafeBytes { try rife.append($0) }
+                if index > 0 { milliseconds.append(try rife.synthesize(times: [0.5]).gpuMilliseconds) }
+            }
+            let timed = milliseconds.dropFirst()
+            let mean = timed.reduce(0, +) / Double(timed.count)
+            let flops = (rife as! NeuralInterpolator).lastFlops
+            lines.append(String(format: "RIFE HD v3, %d×%d (network input padded to a multiple of 32): %.0f ms per synthesised frame, %.1f GFLOP per frame, %.1f GFLOP/s (mean of %d pairs after one warm-up)",
+                                width, height, mean, flops / 1e9, flops / 1e9 / (mean / 1000), timed.count))
+        }
         return lines
     }
 

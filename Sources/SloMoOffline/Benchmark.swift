@@ -3,6 +3,7 @@ import SloMoCore
 import SloMoGPU
 import SloMoInterp
 import SloMoMedia
+import SloMoNeural
 
 /// The standard frame-interpolation protocol: keep a clip's even frames, synthesise the odd ones
 /// at t = 0.5 and score them against the real odd frames (PSNR and SSIM on 8-bit luma), for
@@ -21,7 +22,7 @@ public struct Benchmark {
     }
 
     public enum Method: String, CaseIterable, Sendable {
-        case `repeat` = "repeat", blend, minterpolate, flowFast = "fast", flowQuality = "quality"
+        case `repeat` = "repeat", blend, minterpolate, flowFast = "fast", flowQuality = "quality", rife
 
         public var title: String {
             switch self {
@@ -29,6 +30,19 @@ public struct Benchmark {
             case .minterpolate: return "FFmpeg minterpolate"
             case .flowFast: return "slomo flow (fast)"
             case .flowQuality: return "slomo flow (quality)"
+            case .rife: return "slomo rife (RIFE HD v3)"
+            }
+        }
+
+        /// How slomo runs this method; nil for FFmpeg's.
+        var synthesis: SynthesisChoice? {
+            switch self {
+            case .repeat: return SynthesisChoice(mode: .repeat)
+            case .blend: return SynthesisChoice(mode: .blend)
+            case .minterpolate: return nil
+            case .flowFast: return SynthesisChoice(mode: .flow, preset: .fast)
+            case .flowQuality: return SynthesisChoice(mode: .flow, preset: .quality)
+            case .rife: return SynthesisChoice(mode: .rife)
             }
         }
     }
@@ -83,7 +97,8 @@ public struct Benchmark {
             return result
         }
         var results: [Result] = []
-        for method in methods {
+        // The network takes seconds per frame on a CPU: its 1280×720 figure comes from `neuralSpeed` instead.
+        for method in methods where !(method == .rife && clip.size != nil) {
             switch method {
             case .minterpolate:
                 let (made, milliseconds) = try minterpolate(inputs, format: format, rate: frames.rate, expected: truth.count)
@@ -113,17 +128,14 @@ public struct Benchmark {
     /// Runs slomo over the inputs; the timing covers upload, flow, synthesis and conversion back.
     private func synthesise(_ inputs: [[UInt8]], format: FrameFormat, method: Method, count: Int)
         throws -> ([[UInt8]], Double, [(stage: String, milliseconds: Double)]) {
-        let preset: FlowPreset = method == .flowFast ? .fast : .quality
-        let interpolator = try Interpolator(context: context, format: format, preset: preset, maxSteps: 1)
-        interpolator.profiling = method == .flowFast || method == .flowQuality
+        let interpolator = try Synthesizers.make(method.synthesis!, context: context, format: format, maxSteps: 1)
+        let engine = interpolator as? Interpolator
+        engine?.profiling = method == .flowFast || method == .flowQuality
         var stages: [(stage: String, milliseconds: Double)] = []
-        switch method {
-        case .repeat: interpolator.mode = .repeat
-        case .blend: interpolator.mode = .blend
-        default: interpolator.mode = .flow
-        }
-        // Warm-up over three frames builds the pipelines and both slots' recordings.
-        for (index, frame) in [inputs[0], inputs[1], inputs[0]].enumerated() {
+        // Warm-up over three frames builds the pipelines and both slots' recordings; a network's
+        // pair costs seconds on a CPU, so it warms up on one pair (recording the other slot is cheap).
+        let warmUp = method.synthesis!.mode.isNeural ? [inputs[0], inputs[1]] : [inputs[0], inputs[1], inputs[0]]
+        for (index, frame) in warmUp.enumerated() {
             try frame.withUnsafeBytes { try interpolator.append($0) }
             if index > 0 { try interpolator.synthesize(times: [0.5]) }
         }
@@ -137,7 +149,7 @@ public struct Benchmark {
                 try interpolator.synthesize(times: [0.5])
                 elapsed += DispatchTime.now().uptimeNanoseconds - start
                 made.append(Array(interpolator.output(0)))
-                for (stage, milliseconds) in try interpolator.lastProfile() {
+                for (stage, milliseconds) in try engine?.lastProfile() ?? [] {
                     if let i = stages.firstIndex(where: { $0.stage == stage }) { stages[i].milliseconds += milliseconds }
                     else { stages.append((stage, milliseconds)) }
                 }

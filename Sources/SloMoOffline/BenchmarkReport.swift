@@ -10,6 +10,8 @@ public struct BenchmarkReport {
     public var middleburyPerSequence: [String: [Benchmark.Method: Double]] = [:]
     /// Free-form lines for the memory section.
     public var memory: [String] = []
+    /// Free-form lines for the neural tier's speed section.
+    public var neuralSpeed: [String] = []
 
     public init(command: String, machine: String, device: String) {
         self.command = command
@@ -62,6 +64,9 @@ public struct BenchmarkReport {
             lines.append("| ms / frame | " + middlebury.map { String(format: "%.1f", $0.millisecondsPerFrame) }.joined(separator: " | ") + " |")
             lines.append("")
         }
+        if !neuralSpeed.isEmpty {
+            lines += ["## Neural tier speed", ""] + neuralSpeed.map { "- " + $0 } + [""]
+        }
         if !memory.isEmpty {
             lines += ["## Memory", ""] + memory.map { "- " + $0 } + [""]
         }
@@ -79,7 +84,7 @@ public struct BenchmarkReport {
         func x(_ ms: Double) -> Double { left + (log10(max(ms, 0.01)) - minX) / max(maxX - minX, 1) * (width - left - right) }
         func y(_ psnr: Double) -> Double { top + (maxY - psnr) / max(maxY - minY, 1) * (height - top - bottom) }
         let colors: [Benchmark.Method: String] = [.repeat: "#999999", .blend: "#e6a700", .minterpolate: "#d62728",
-                                                  .flowFast: "#1f77b4", .flowQuality: "#2ca02c"]
+                                                  .flowFast: "#1f77b4", .flowQuality: "#2ca02c", .rife: "#9467bd"]
         let clipNames = Array(NSOrderedSet(array: results.map(\.clip))) as! [String]
         let shapes = ["circle", "square", "diamond", "triangle", "cross"]
         var svg = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">",

@@ -9,8 +9,7 @@ public struct ConversionOptions: Sendable {
     public static let scales = 2...16
     /// Output frames per input frame.
     public var scale: Int
-    public var mode: InterpolationMode = .flow
-    public var preset: FlowPreset = .quality
+    public var synthesis = SynthesisChoice()
     /// Output rate; nil means input rate × scale (same duration), unless `slowMotion`.
     public var frameRate: Rational?
     /// Keep the input rate, so the clip lasts `scale` times longer.
@@ -39,12 +38,14 @@ public enum ConversionError: Error, CustomStringConvertible {
     case scaleOutOfRange(Int)
     case emptyInput(String)
     case tooSmall(String, Int, Int)
+    case visualizationNeedsFlow(SynthesisMode)
 
     public var description: String {
         switch self {
         case let .scaleOutOfRange(scale): return "scale \(scale) is out of range (\(ConversionOptions.scales.lowerBound)...\(ConversionOptions.scales.upperBound))"
         case let .emptyInput(path): return "\(path): the video has no frames"
         case let .tooSmall(path, w, h): return "\(path): frames of \(w)×\(h) are too small to interpolate"
+        case let .visualizationNeedsFlow(mode): return "--visualize shows the flow engine's maps; mode \(mode.rawValue) has none"
         }
     }
 }
@@ -56,6 +57,7 @@ public enum FileConverter {
     public static func convert(input: String, output: String, options: ConversionOptions, context: GPUContext,
                                progress: (_ done: Int, _ total: Int?) -> Void = { _, _ in }) throws -> ConversionSummary {
         guard ConversionOptions.scales.contains(options.scale) else { throw ConversionError.scaleOutOfRange(options.scale) }
+        if options.visualization != nil && options.synthesis.mode != .flow { throw ConversionError.visualizationNeedsFlow(options.synthesis.mode) }
         let started = Date()
         let reader = try openVideoReader(path: input)
         let format = reader.format
@@ -68,9 +70,8 @@ public enum FileConverter {
                                          audioFrom: !options.slowMotion && rate == sameDuration ? reader : nil,
                                          chromaSiting: reader.chromaSiting)
         summary.keptAudio = (writer as? LibavWriter)?.copiesAudio ?? false
-        let interpolator = try Interpolator(context: context, format: format, preset: options.preset, maxSteps: options.scale - 1)
-        interpolator.mode = options.mode
-        interpolator.visualization = options.visualization
+        let interpolator = try Synthesizers.make(options.synthesis, context: context, format: format, maxSteps: options.scale - 1)
+        (interpolator as? Interpolator)?.visualization = options.visualization
         let times = (1..<options.scale).map { Float($0) / Float(options.scale) }
 
         var frame = [UInt8](repeating: 0, count: format.byteCount)

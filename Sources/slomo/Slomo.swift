@@ -13,7 +13,7 @@ struct Slomo: ParsableCommand {
         subcommands: [Interpolate.self, Demo.self, Bench.self, Devices.self, Models.self])
 }
 
-extension InterpolationMode: ExpressibleByArgument {}
+extension SynthesisMode: ExpressibleByArgument {}
 extension FlowPreset: ExpressibleByArgument {}
 extension Visualization: ExpressibleByArgument {}
 extension Benchmark.Method: ExpressibleByArgument {}
@@ -87,8 +87,9 @@ struct Interpolate: ParsableCommand {
     @Argument(help: "Input video (Y4M, or anything FFmpeg's libraries decode).") var input: String
     @Argument(help: "Output video (.y4m, .mp4, .mkv, .mov).") var output: String
     @Option(help: "Output frames per input frame (2...16).") var scale: Int
-    @Option(help: "repeat, blend or flow.") var mode: InterpolationMode = .flow
+    @Option(help: "repeat, blend, flow, or a network: rife (RIFE HD v3; see `slomo models`).") var mode: SynthesisMode = .flow
     @Option(help: "fast or quality (flow mode).") var preset: FlowPreset = .quality
+    @Option(help: "Network weights for a neural mode (default: the installed model).") var checkpoint: String?
     @Option(help: "Output frame rate (default: input rate × scale).") var fps: Double?
     @Flag(help: "Keep the input frame rate: slow motion.") var slowmo = false
     @Option(help: "Write pictures of the flow or visibility maps instead of frames.") var visualize: Visualization?
@@ -106,8 +107,7 @@ struct Interpolate: ParsableCommand {
     func run() throws {
         try reportingErrors { try checkValues() }
         var options = ConversionOptions(scale: scale)
-        options.mode = mode
-        options.preset = preset
+        options.synthesis = SynthesisChoice(mode: mode, preset: preset, checkpoint: checkpoint)
         options.slowMotion = slowmo
         options.frameRate = fps.map(Rational.approximating)
         options.visualization = visualize
@@ -120,7 +120,7 @@ struct Interpolate: ParsableCommand {
             }
             return try FileConverter.convert(input: input, output: output, options: options, context: context, progress: progress.update)
         }
-        let detail = mode == .flow ? "flow/\(preset.rawValue)" : mode.rawValue
+        let detail = options.synthesis.label
         print(String(format: "slomo: %d frames in, %d out (%d synthesised, %d scene cuts) at %@ fps, %.1f ms per synthesised frame (%@), %.1f s%@",
                      summary.framesIn, summary.framesOut, summary.synthesised, summary.sceneCuts, summary.outputRate.description,
                      summary.millisecondsPerSynthesisedFrame, detail, summary.seconds, summary.keptAudio ? ", audio kept" : ""))

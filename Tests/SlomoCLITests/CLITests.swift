@@ -78,6 +78,50 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(visualised.output.contains("3 synthesised"), visualised.output)
     }
 
+    /// RIFE through the converter: the frame count of ×4, and in-between frames nearer the pattern's
+    /// true in-between instants than a cross-fade is.
+    func testRIFEModeInterpolates() throws {
+        let clip = try makeClip()
+        let output = scratch.appendingPathComponent("rife.y4m").path
+        let result = try slomo(["interpolate", clip, output, "--scale", "4", "--mode", "rife"])
+        XCTAssertEqual(result.status, 0, result.errors)
+        XCTAssertEqual(result.errors, "", "no validation messages, no noise")
+        XCTAssertTrue(result.output.contains("4 frames in, 16 out (9 synthesised") && result.output.contains("(rife)"), result.output)
+        let blended = scratch.appendingPathComponent("blend.y4m").path
+        XCTAssertEqual(try slomo(["interpolate", clip, blended, "--scale", "4", "--mode", "blend"]).status, 0)
+        let pattern = TestPattern(width: 80, height: 48)
+        var truth = [UInt8](repeating: 0, count: pattern.format.byteCount)
+        let lumaCount = pattern.format.width * pattern.format.height
+        func meanPSNR(_ path: String) throws -> Double {
+            let reader = try openVideoReader(path: path)
+            var sum = 0.0, count = 0
+            for index in 0..<12 {
+                let frame = try XCTUnwrap(reader.readFrame())
+                guard index % 4 != 0 else { continue }
+                truth.withUnsafeMutableBytes { pattern.render(time: Double(index) / 4, into: $0) }
+                sum += frame.withUnsafeBytes { a in truth.withUnsafeBytes { b in
+                    Quality.psnr(UnsafeRawBufferPointer(rebasing: a[..<lumaCount]), UnsafeRawBufferPointer(rebasing: b[..<lumaCount])) } }
+                count += 1
+            }
+            return sum / Double(count)
+        }
+        let rife = try meanPSNR(output), blend = try meanPSNR(blended)
+        XCTAssertGreaterThan(rife, blend + 1, "RIFE \(rife) dB against blend \(blend) dB")
+    }
+
+    func testNeuralModeErrorsAreOneLine() throws {
+        let clip = try makeClip()
+        let output = scratch.appendingPathComponent("out.y4m").path
+        assertOneLineError(try slomo(["interpolate", clip, output, "--scale", "2", "--mode", "blend", "--checkpoint", clip]), contains: "--checkpoint")
+        assertOneLineError(try slomo(["interpolate", clip, output, "--scale", "2", "--mode", "rife", "--visualize", "flow"]), contains: "--visualize")
+        assertOneLineError(try slomo(["interpolate", clip, output, "--scale", "2", "--mode", "rife", "--checkpoint", clip]), contains: "clip.y4m")
+        let empty = scratch.appendingPathComponent("no-models").path
+        assertOneLineError(try slomo(["interpolate", clip, output, "--scale", "2", "--mode", "rife"],
+                                     environment: ["SLOMO_MODELS_DIR": empty, "XDG_DATA_HOME": empty, "HOME": empty]),
+                           contains: "fetch-models.sh")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output))
+    }
+
     func testBadInputGetsOneLineAndNoOutput() throws {
         let clip = try makeClip()
         let output = scratch.appendingPathComponent("out.y4m").path

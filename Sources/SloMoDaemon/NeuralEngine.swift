@@ -1,0 +1,72 @@
+import Foundation
+import SloMoCore
+import SloMoGPU
+import SloMoInterp
+import SloMoNeural
+
+/// What the user asks the daemon for: the flow engine's modes, or a network.
+public enum DaemonMode: String, CaseIterable, Sendable {
+    case `repeat`, blend, flow, rife
+
+    /// The network a neural mode runs; nil for the flow engine's modes.
+    public var neuralModel: NeuralModel? {
+        switch self {
+        case .rife: return .rifeHDv3
+        case .repeat, .blend, .flow: return nil
+        }
+    }
+}
+
+/// Where a neural mode's weights come from: the network, and a checkpoint file or (nil) the
+/// installed model (see `ModelStore`).
+public struct NeuralSource: Hashable, Sendable, CustomStringConvertible {
+    public var model: NeuralModel
+    public var checkpoint: String?
+
+    public init(model: NeuralModel, checkpoint: String?) {
+        self.model = model
+        self.checkpoint = checkpoint
+    }
+
+    public var description: String { "\(model.displayName) from \(checkpoint ?? "the installed model")" }
+}
+
+/// Why a neural mode cannot be used, in one line: "mode rife: ... weights are not installed ...".
+public struct NeuralLoadError: Error, CustomStringConvertible {
+    public var mode: String
+    public var reason: String
+    public var description: String { "mode \(mode): \(reason)" }
+}
+
+/// A network's weights, read on the CPU (off the GPU's thread) and ready to upload.
+public struct NeuralWeights: @unchecked Sendable {
+    public let source: NeuralSource
+    /// The mode that asked for them, for errors.
+    public let mode: String
+    let state: StateDict
+
+    /// Finds and reads the weights; throws a `NeuralLoadError` when they are missing or unreadable.
+    public static func load(_ source: NeuralSource, mode: String, store: ModelStore = ModelStore()) throws -> NeuralWeights {
+        do {
+            let url = try source.checkpoint.map { URL(fileURLWithPath: $0) } ?? store.require(source.model)
+            return NeuralWeights(source: source, mode: mode, state: try TorchCheckpoint.loadStateDict(from: url))
+        } catch {
+            throw NeuralLoadError(mode: mode, reason: "\(error)")
+        }
+    }
+
+    /// The network on the GPU, behind the same contract as the flow engine. Uploads the weights and
+    /// plans every buffer; the frame path then allocates nothing.
+    /// Throws a `NeuralLoadError` when the weights do not fit the network (a missing tensor, a wrong shape).
+    func makeSynthesizer(context: GPUContext, format: FrameFormat, maxSteps: Int) throws -> FrameSynthesizer {
+        do {
+            switch source.model {
+            case .rifeHDv3:
+                return try NeuralInterpolator(context: context, format: format, state: state,
+                                              maxSteps: min(maxSteps, NeuralInterpolator.maxStepsLimit))
+            }
+        } catch {
+            throw NeuralLoadError(mode: mode, reason: "\(error)")
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import SloMoCore
+import SloMoGPU
+import SloMoInterp
+import SloMoNeural
+
+/// Every way slomo makes in-between frames: the flow engine's modes and the neural networks.
+public enum SynthesisMode: String, CaseIterable, Sendable {
+    case `repeat`, blend, flow, rife
+
+    /// Runs a network rather than the flow engine.
+    public var isNeural: Bool { self == .rife }
+}
+
+/// A mode with what it needs: the flow preset, or the network's weights.
+public struct SynthesisChoice: Sendable {
+    public var mode: SynthesisMode
+    public var preset: FlowPreset
+    /// Weights file; nil takes the installed model (see `ModelStore`).
+    public var checkpoint: String?
+
+    public init(mode: SynthesisMode = .flow, preset: FlowPreset = .quality, checkpoint: String? = nil) {
+        self.mode = mode
+        self.preset = preset
+        self.checkpoint = checkpoint
+    }
+
+    /// What the summary line and the benchmark call it.
+    public var label: String {
+        switch mode {
+        case .flow: return "flow/\(preset.rawValue)"
+        default: return mode.rawValue
+        }
+    }
+}
+
+public enum SynthesisError: Error, CustomStringConvertible, Equatable {
+    case checkpointWithoutNetwork(SynthesisMode)
+
+    public var description: String {
+        switch self {
+        case let .checkpointWithoutNetwork(mode): return "--checkpoint applies to the neural modes, not to \(mode.rawValue)"
+        }
+    }
+}
+
+public enum Synthesizers {
+    /// A synthesiser for `choice` on frames of `format`, making up to `maxSteps` frames per pair.
+    public static func make(_ choice: SynthesisChoice, context: GPUContext, format: FrameFormat, maxSteps: Int) throws -> FrameSynthesizer {
+        if choice.checkpoint != nil && !choice.mode.isNeural { throw SynthesisError.checkpointWithoutNetwork(choice.mode) }
+        switch choice.mode {
+        case .repeat, .blend, .flow:
+            let interpolator = try Interpolator(context: context, format: format, preset: choice.preset, maxSteps: maxSteps)
+            interpolator.mode = InterpolationMode(rawValue: choice.mode.rawValue)!
+            return interpolator
+        case .rife:
+            let weights = try choice.checkpoint.map { URL(fileURLWithPath: $0) } ?? ModelStore().require(.rifeHDv3)
+            return try NeuralInterpolator(context: context, format: format, state: TorchCheckpoint.loadStateDict(from: weights), maxSteps: maxSteps)
+        }
+    }
+}

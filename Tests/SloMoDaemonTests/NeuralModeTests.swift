@@ -1,0 +1,328 @@
+import Foundation
+import Logging
+import SloMoCore
+@testable import SloMoDaemon
+import SloMoGPU
+import SloMoNeural
+import XCTest
+
+/// Mode rife in the settings: the TOML file, the command line and the control protocol.
+final class NeuralSettingsTests: XCTestCase {
+    func load(_ text: String, overrides: [DaemonCommandLine.Override] = []) throws -> DaemonConfig {
+        let path = NSTemporaryDirectory() + "slomod-config-\(UUID().uuidString).toml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return try DaemonConfig.load(file: path, overrides: overrides)
+    }
+
+    func error(_ text: String, overrides: [DaemonCommandLine.Override] = []) -> String? {
+        do {
+            _ = try load(text, overrides: overrides)
+            return nil
+        } catch {
+            return "\(error)".replacingOccurrences(of: #"/\S*slomod-config-[0-9A-F-]+\.toml"#, with: "FILE", options: .regularExpression)
+        }
+    }
+
+    func testModeRifeAndTheCheckpointKey() throws {
+        let directory = try scratchDirectory(self)
+        let weights = directory + "/flownet.pkl"
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: weights))
+        var config = try load("[interpolation]\nmode = \"rife\"\ncheckpoint = \"\(weights)\"\n")
+        XCTAssertEqual(config.mode, .rife)
+        XCTAssertEqual(config.checkpoint, weights)
+        var settings = PipelineSettings(config: config)
+        XCTAssertEqual(settings.ceiling, .rife)
+        XCTAssertEqual(settings.neuralSource, NeuralSource(model: .rifeHDv3, checkpoint: weights))
+        // Default: the installed model; the flow modes need no network at all.
+        config = try load("[interpolation]\nmode = \"rife\"\n")
+        XCTAssertEqual(config.checkpoint, "")
+        XCTAssertEqual(PipelineSettings(config: config).neuralSource, NeuralSource(model: .rifeHDv3, checkpoint: nil))
+        config.mode = .flow
+        settings = PipelineSettings(config: config)
+        XCTAssertNil(settings.neuralSource)
+        XCTAssertEqual(try load(config.tomlText), config, "round trip")
+
+        // Bad values: one line naming file, line and key.
+        XCTAssertEqual(error("[interpolation]\nmode = \"RIFE\""), "FILE:2: interpolation.mode: 'RIFE' is not one of repeat, blend, flow, rife")
+        XCTAssertEqual(error("[interpolation]\nmode = \"rife\"\ncheckpoint = \"/nonexistent/flownet.pkl\""),
+                       "FILE:3: interpolation.checkpoint: no readable file at /nonexistent/flownet.pkl")
+        XCTAssertEqual(error("[interpolation]\ncheckpoint = \"\(directory)\""),
+                       "FILE:2: interpolation.checkpoint: \(directory) is a directory, not a checkpoint file")
+        XCTAssertEqual(error("[interpolation]\ncheckpoint = 3"), "FILE:2: interpolation.checkpoint: expects a string, not an integer")
+
+        // The command line.
+        guard case let .run(_, overrides) = try DaemonCommandLine.parse(["--mode", "rife", "--checkpoint", weights]) else {
+            return XCTFail("expected run")
+        }
+        XCTAssertEqual(overrides, [.init(flag: "mode", value: "rife"), .init(flag: "checkpoint", value: weights)])
+        config = try DaemonConfig.load(file: nil, overrides: overrides)
+        XCTAssertEqual(config.mode, .rife)
+        XCTAssertEqual(config.checkpoint, weights)
+        XCTAssertThrowsError(try DaemonConfig.load(file: nil, overrides: [.init(flag: "mode", value: "neural")])) {
+            XCTAssertEqual("\($0)", "--mode: interpolation.mode: 'neural' is not one of repeat, blend, flow, rife")
+        }
+        XCTAssertThrowsError(try DaemonConfig.load(file: nil, overrides: [.init(flag: "checkpoint", value: directory + "/none.pkl")])) {
+            XCTAssertEqual("\($0)", "--checkpoint: interpolation.checkpoint: no readable file at \(directory)/none.pkl")
+        }
+        XCTAssertTrue(DaemonCommandLine.help.contains("--checkpoint FILE"))
+        let help = DaemonCommandLine.help.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        XCTAssertTrue(help.contains("One of: repeat, blend, flow, rife."), help)
+
+        // The protocol: `set mode rife` parses; the checkpoint changes by reload only.
+        guard case let .success(request) = ControlProtocol.parse(Array(#"{"command":"set","settings":{"mode":"rife"}}"#.utf8)) else {
+            return XCTFail("set mode rife does not parse")
+        }
+        XCTAssertEqual(request.command, .set([SettingChange(name: "mode", value: .string("rife"))]))
+        guard case let .failure(rejection) = ControlProtocol.parse(Array(#"{"command":"set","settings":{"checkpoint":"/x"}}"#.utf8)) else {
+            return XCTFail("checkpoint is not settable")
+        }
+        XCTAssertEqual(rejection.failure.code, .invalidParams)
+        XCTAssertTrue(rejection.failure.message.hasPrefix("'checkpoint' cannot be set"), rejection.failure.message)
+    }
+
+    func testStatsCountRifeFrames() {
+        var snapshot = PipelineSnapshot(format: FrameFormat(width: 64, height: 48, pixelFormat: .yuv420p, color: ColorSpace(matrix: .bt601, range: .limited)), inputRate: Rational(30),
+                                        outputRate: Rational(60), ratio: SlotRatio(scale: 2), settings: PipelineSettings(config: DaemonConfig()),
+                                        level: .rife, delayMilliseconds: 90)
+        snapshot.publishedByLevel[QualityLevel.rife.rawValue] = 7
+        let json = Daemon.json(snapshot)
+        XCTAssertEqual(json["synthesised_by_mode"]?.serialized, #"{"blend":0,"flow/fast":0,"flow/quality":0,"rife":7}"#)
+        XCTAssertEqual(json["mode"], JSONValue.string("rife"))
+    }
+}
+
+/// The controller's ladder with the network on top.
+final class NeuralLadderTests: XCTestCase {
+    func testRifeIsTheTopLevel() {
+        XCTAssertEqual(QualityLevel.allCases.last, .rife)
+        XCTAssertGreaterThan(QualityLevel.rife, .flowQuality)
+        XCTAssertEqual(QualityLevel(mode: .rife, preset: .fast), .rife)
+        XCTAssertEqual(QualityLevel(mode: .rife, preset: .quality), .rife)
+        XCTAssertNil(QualityLevel.rife.flowMode)
+        XCTAssertNil(QualityLevel.rife.preset)
+        XCTAssertEqual(QualityLevel.rife.neuralModel, .rifeHDv3)
+        XCTAssertTrue(QualityLevel.allCases.filter { $0 != .rife }.allSatisfy { $0.neuralModel == nil })
+        XCTAssertEqual(QualityLevel.rife.description, "rife")
+    }
+
+    func testStartsAtRifeOnlyWhenItsCostFits() {
+        var controller = BudgetController(ceiling: .rife, adaptive: true)
+        controller.seed(.rife, milliseconds: 2400)
+        controller.seed(.flowQuality, milliseconds: 30)
+        controller.seed(.flowFast, milliseconds: 12)
+        controller.seed(.blend, milliseconds: 2)
+        controller.restart(budget: 28)
+        XCTAssertEqual(controller.level, .flowFast, "a RIFE pair of 2.4 s does not fit 28 ms (lavapipe at 640×360)")
+        controller.restart(budget: 3000)
+        XCTAssertEqual(controller.level, .rife, "it fits a budget of seconds")
+        controller.configure(ceiling: .rife, adaptive: false)
+        controller.restart(budget: 28)
+        XCTAssertEqual(controller.level, .rife, "not adaptive: the configured mode, whatever it costs")
+        controller.configure(ceiling: .flowQuality, adaptive: true)
+        controller.restart(budget: 3000)
+        XCTAssertEqual(controller.level, .flowQuality, "never above the ceiling")
+    }
+
+    func testDegradesFromRifeStepByStep() {
+        var controller = BudgetController(ceiling: .rife, adaptive: true)
+        XCTAssertEqual(controller.level, .rife, "never measured: tried")
+        var levels: [QualityLevel] = []
+        for _ in 0..<400 {
+            if let level = controller.record(milliseconds: 500, late: true, budget: -5) { levels.append(level) }
+        }
+        XCTAssertEqual(levels, [.flowQuality, .flowFast, .blend, .repeat])
+    }
+
+    func testClimbsBackToRifeWhenItFits() {
+        var tuning = BudgetController.Tuning()
+        tuning.climbHold = 5
+        var controller = BudgetController(ceiling: .rife, adaptive: true, tuning: tuning)
+        for _ in 0..<3 { _ = controller.record(milliseconds: 400, late: false, budget: 300) }
+        XCTAssertEqual(controller.level, .flowQuality)
+        // RIFE measured 400 ms: flow/quality at 20 ms stays while the budget is 300 ms...
+        for _ in 0..<100 { XCTAssertNil(controller.record(milliseconds: 20, late: false, budget: 300)) }
+        // ...and climbs once 400 fits 85 % of the budget.
+        XCTAssertEqual(controller.record(milliseconds: 20, late: false, budget: 500), .rife)
+        XCTAssertNil(controller.record(milliseconds: 400, late: false, budget: 500))
+        // A new network forgets the old one's cost.
+        controller.forget(.rife)
+        XCTAssertNil(controller.costs[.rife])
+        XCTAssertNil(controller.quickest[.rife])
+    }
+}
+
+/// The daemon's pipeline with RIFE HD v3 on the real engine (lavapipe), tiny frames: skipped
+/// when the weights are not installed (scripts/fetch-models.sh).
+final class NeuralPipelineTests: XCTestCase {
+    func requireWeights() throws {
+        guard ModelStore().locate(.rifeHDv3) != nil else {
+            throw XCTSkip("RIFE HD v3 weights are not installed (scripts/fetch-models.sh)")
+        }
+    }
+
+    func makePipeline(width: Int, height: Int, fps: Int, mode: DaemonMode, budget: Double, sink: FrameSink,
+                      tuning: BudgetController.Tuning = BudgetController.Tuning()) throws -> (Pipeline, PipelineSettings, GPUContext) {
+        var config = DaemonConfig()
+        config.mode = mode
+        config.preset = .fast
+        var settings = PipelineSettings(config: config)
+        // Past the configuration's 1000 ms: a RIFE pair on lavapipe takes a good part of a second.
+        settings.latencyBudgetMilliseconds = budget
+        let source = TestPatternSource(width: width, height: height, frameRate: Rational(fps), loopFrames: 8)
+        let context = try GPUContext(options: GPUOptions())
+        let pipeline = try Pipeline(source: source, sink: sink, context: context, settings: settings, logger: Logger(label: "test"),
+                                    tuning: tuning)
+        return (pipeline, settings, context)
+    }
+
+    /// Starts on flow, then `set mode rife` live: the engine thread builds and times the network,
+    /// and with a budget of seconds every later pair is made by it.
+    func testLiveSwitchToRifeWithAGenerousBudget() throws {
+        try requireWeights()
+        let sink = RecordingSink()
+        // 1 fps: a pair may take 85 % of a second, and RIFE is picked if it takes at most 85 % of
+        // that (a 64×48 pair takes 190-350 ms on lavapipe on a loaded 2-core machine).
+        let (pipeline, settings, context) = try makePipeline(width: 64, height: 48, fps: 1, mode: .flow, budget: 3000, sink: sink)
+        pipeline.start()
+        var stopped = false
+        defer { if !stopped { pipeline.stop() } }
+        Thread.sleep(forTimeInterval: 2)
+        let before = pipeline.snapshot()
+        XCTAssertEqual(before.publishedByLevel[QualityLevel.rife.rawValue], 0)
+        var rife = settings
+        rife.mode = .rife
+        let began = Date()
+        try pipeline.update(rife)
+        print("update to rife took \(Date().timeIntervalSince(began)) s")
+        Thread.sleep(forTimeInterval: 7)
+        let after = pipeline.snapshot()
+        pipeline.stop()
+        stopped = true
+        print("levels \(after.publishedByLevel), level \(after.level), late \(after.late), synthesised \(after.synthesised), delivered \(after.delivered)")
+        XCTAssertEqual(after.level, .rife)
+        // Seven pairs in 7 s, the first timing the network.
+        XCTAssertGreaterThanOrEqual(after.publishedByLevel[QualityLevel.rife.rawValue], 4, "\(after.publishedByLevel)")
+        XCTAssertEqual(after.settings.mode, .rife)
+        // Timing the network holds the engine for three RIFE pairs once (about 1.6 s here), which
+        // eats into the slack of the next pair or two: at most those may miss their slots.
+        XCTAssertLessThanOrEqual(after.late, 3)
+        XCTAssertNil(pipeline.failure)
+        // The switch did not stop the output: the network was built between two pairs.
+        let writes = sink.writes
+        let gaps = zip(writes, writes.dropFirst()).map { Double($1.time - $0.time) / 1e6 }
+        print("max gap \(gaps.max() ?? 0) ms")
+        XCTAssertGreaterThan(writes.count, 10)
+        XCTAssertLessThan(gaps.max() ?? .infinity, 1000, "no stall in the output (slots are 500 ms apart)")
+        XCTAssertEqual(context.validationLog.messages, [], "Vulkan validation (SLOMO_VULKAN_VALIDATION=1)")
+    }
+
+    /// Mode rife at start with a frame-rate budget: the warm-up times the network, and the
+    /// controller starts (and stays) below it, with nothing piling up late. Costs are forgotten
+    /// after 20 pairs here (300 normally), so the controller probes rife again and again: each
+    /// probe must step down at once, without running a RIFE pair and without getting stuck at a
+    /// level whose slots are all out of reach.
+    func testTightBudgetDegradesBelowRife() throws {
+        try requireWeights()
+        var tuning = BudgetController.Tuning()
+        tuning.climbHold = 5
+        tuning.maxHold = 20
+        tuning.costLifetime = 20
+        let (pipeline, _, context) = try makePipeline(width: 64, height: 48, fps: 30, mode: .rife, budget: 100, sink: NullSink(),
+                                                      tuning: tuning)
+        XCTAssertLessThan(pipeline.snapshot().level, .rife, "the warm-up found RIFE too dear for 28 ms")
+        pipeline.start()
+        var stopped = false
+        defer { if !stopped { pipeline.stop() } }
+        Thread.sleep(forTimeInterval: 4)
+        let stats = pipeline.snapshot()
+        pipeline.stop()
+        stopped = true
+        print("levels \(stats.publishedByLevel), level \(stats.level), changes \(stats.levelChanges), late \(stats.late), synthesised \(stats.synthesised), repeated \(stats.repeated), delivered \(stats.delivered)")
+        XCTAssertEqual(stats.settings.mode, .rife)
+        XCTAssertEqual(stats.publishedByLevel[QualityLevel.rife.rawValue], 0)
+        XCTAssertGreaterThan(stats.levelChanges, 1, "probes of rife, each stepped down again")
+        XCTAssertGreaterThan(stats.delivered, 180, "about 60 fps for 4 s")
+        XCTAssertGreaterThan(stats.fillRatio ?? 0, 0.6, "most in-between slots synthesised below rife, not stuck repeating at rife")
+        XCTAssertLessThanOrEqual(Double(stats.late), 0.05 * Double(stats.synthesised + stats.repeated) + 3, "late frames do not pile up")
+        XCTAssertLessThanOrEqual(stats.gpuMillisecondsPerFrame ?? 0, 28, "no RIFE pair was run")
+        XCTAssertNil(pipeline.failure)
+        XCTAssertEqual(context.validationLog.messages, [], "Vulkan validation (SLOMO_VULKAN_VALIDATION=1)")
+    }
+}
+
+/// The real slomod without the weights (every search folder empty): a start with mode rife is
+/// refused in one line, and a running daemon answers `set mode rife` and a reload to it with an
+/// error and goes on delivering in its mode.
+final class NeuralMissingWeightsTests: XCTestCase {
+    func testMissingWeightsRefuseStartSetAndReload() throws {
+        let directory = try scratchDirectory(self)
+        let empty = directory + "/empty"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let environment = ["SLOMO_MODELS_DIR": empty, "XDG_DATA_HOME": empty, "HOME": empty]
+        guard ModelStore(environment: environment).locate(.rifeHDv3) == nil else {
+            throw XCTSkip("RIFE HD v3 is installed system-wide")
+        }
+        let pattern = ["--input", "testpattern", "--width", "64", "--height", "48", "--loop-frames", "8", "--output", "null"]
+
+        // Start: one line, exit 1, no socket left behind.
+        let slomod = try product("slomod")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: slomod)
+        process.arguments = pattern + ["--mode", "rife", "--socket", directory + "/refused.sock"]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let errorPipe = Pipe()
+        process.standardError = errorPipe
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let errorText = String(decoding: errorPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 1)
+        XCTAssertEqual(errorText.split(separator: "\n").count, 1, errorText)
+        XCTAssertTrue(errorText.contains("cannot start: mode rife: RIFE HD v3 (IFNet) weights are not installed (looked for rife-hdv3/flownet.pkl in \(empty), "),
+                      errorText)
+        XCTAssertTrue(errorText.contains("run scripts/fetch-models.sh"), errorText)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/refused.sock"))
+
+        // Running on flow: `set mode rife` fails, the mode stays and frames keep coming.
+        let config = directory + "/slomod.toml"
+        try "[interpolation]\nmode = \"flow\"\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(pattern + ["--config", config], directory: directory, environment: environment)
+        try daemon.waitUntilRunning()
+        let client = try RawClient(path: daemon.socket)
+        let reply = try client.reply(#"{"command":"set","settings":{"mode":"rife"}}"#)
+        XCTAssertEqual(reply["ok"], .bool(false), reply.serialized)
+        XCTAssertEqual(reply["error"]?["code"], .string("failed"))
+        guard case let .string(message)? = reply["error"]?["message"] else { return XCTFail(reply.serialized) }
+        XCTAssertTrue(message.hasPrefix("mode rife: RIFE HD v3 (IFNet) weights are not installed"), message)
+        XCTAssertTrue(message.hasSuffix("; keeping flow"), message)
+        var status = try daemon.request(.object([("command", .string("status"))]))
+        XCTAssertEqual(status["configured_mode"], .string("flow"))
+
+        // A reload to mode rife is refused as a whole (the scale in the same file too).
+        try "[interpolation]\nmode = \"rife\"\nscale = 3\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let reload = try client.reply(#"{"command":"reload"}"#)
+        XCTAssertEqual(reload["ok"], .bool(false), reload.serialized)
+        guard case let .string(reloadMessage)? = reload["error"]?["message"] else { return XCTFail(reload.serialized) }
+        XCTAssertTrue(reloadMessage.hasPrefix("kept the running configuration: mode rife: RIFE HD v3 (IFNet) weights are not installed"),
+                      reloadMessage)
+        // An unreadable checkpoint likewise.
+        let garbage = directory + "/garbage.pkl"
+        try Data("not a checkpoint".utf8).write(to: URL(fileURLWithPath: garbage))
+        try "[interpolation]\nmode = \"rife\"\ncheckpoint = \"\(garbage)\"\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let garbled = try client.reply(#"{"command":"reload"}"#)
+        XCTAssertEqual(garbled["ok"], .bool(false), garbled.serialized)
+        guard case let .string(garbledMessage)? = garbled["error"]?["message"] else { return XCTFail(garbled.serialized) }
+        XCTAssertTrue(garbledMessage.contains("mode rife: \(garbage) is not a PyTorch checkpoint"), garbledMessage)
+
+        status = try daemon.request(.object([("command", .string("status"))]))
+        XCTAssertEqual(status["configured_mode"], .string("flow"))
+        XCTAssertEqual(status["scale"]?.number, 2)
+        let before = number(try daemon.stats(), "delivered")
+        Thread.sleep(forTimeInterval: 1)
+        let stats = try daemon.stats()
+        XCTAssertGreaterThan(number(stats, "delivered") - before, 30, "still delivering at about 60 fps")
+        XCTAssertEqual(stats["synthesised_by_mode"]?["rife"]?.number, 0)
+        XCTAssertEqual(daemon.stop(), 0, daemon.log)
+    }
+}
