@@ -99,7 +99,8 @@ public final class SuperSloMo {
             var layers: [String: Conv] = [:]
             for (name, a, b, k) in Self.unetLayers(in: inChannels, out: outChannels) {
                 let weight = try state.tensor(name + ".weight", shape: [b, a, k, k]), bias = try state.tensor(name + ".bias", shape: [b])
-                let maxInputs = WeightPacker.uniformWindowBytes / (4 * 4 * WeightPacker.convChannelBlock4 * k * k)
+                // A block holds a vec4 (16 bytes) per tap, input channel and 4 output channels.
+                let maxInputs = WeightPacker.uniformWindowBytes / (16 * WeightPacker.convChannelBlock4 * k * k)
                 let partCount = (a + maxInputs - 1) / maxInputs
                 if partCount == 1 {
                     layers[name] = Conv(parts: [(0..<a, packer.add(weight: weight, bias: bias, stride: 1, padding: (k - 1) / 2, activation: .leakyReLU(0.1)))])
