@@ -62,7 +62,7 @@ public struct NeuralWeights: @unchecked Sendable {
         do {
             switch source.model {
             case .rifeHDv3:
-                return try NeuralInterpolator(context: context, format: format, state: state,
+                return try NeuralInterpolator(context: context, format: format, network: .rife(state),
                                               maxSteps: min(maxSteps, NeuralInterpolator.maxStepsLimit))
             }
         } catch {

@@ -55,7 +55,7 @@ public enum Synthesizers {
             return interpolator
         case .rife:
             let weights = try choice.checkpoint.map { URL(fileURLWithPath: $0) } ?? ModelStore().require(.rifeHDv3)
-            return try NeuralInterpolator(context: context, format: format, state: TorchCheckpoint.loadStateDict(from: weights), maxSteps: maxSteps)
+            return try NeuralInterpolator(context: context, format: format, network: .rife(checkpoint: weights), maxSteps: maxSteps)
         }
     }
 }
