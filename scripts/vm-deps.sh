@@ -6,7 +6,7 @@ set -eu
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 packages="qemu-system-x86 busybox-static linux-image-amd64 linux-headers-amd64 v4l2loopback-dkms
-v4l-utils libdrm-tests ffmpeg python3-pip"
+v4l-utils libdrm-tests ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-good python3-pip"
 missing=""
 for package in $packages; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"

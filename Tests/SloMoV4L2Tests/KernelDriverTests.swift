@@ -49,7 +49,8 @@ final class KernelDriverTests: XCTestCase {
         XCTAssertTrue(ffmpeg.contains("yuyv422, 320x240"), ffmpeg)
         XCTAssertTrue(ffmpeg.contains("30 fps"), ffmpeg)
         XCTAssertTrue(lines.contains { $0.hasPrefix("V4L2CTL rc=0") }, lines.joined(separator: "\n"))
-        for (name, count) in [("ffmpeg.yuv", 50), ("v4l2ctl.raw", 90)] {
+        XCTAssertTrue(lines.contains { $0.hasPrefix("GSTREAMER rc=0") }, lines.joined(separator: "\n"))
+        for (name, count) in [("ffmpeg.yuv", 50), ("v4l2ctl.raw", 90), ("gstreamer.yuv", 40)] {
             let data = try Data(contentsOf: run.file(name))
             XCTAssertEqual(data.count, count * frameBytes, "\(name): whole frames of the negotiated size")
             checkRamp(data, frameBytes: frameBytes, name: name)

@@ -42,7 +42,7 @@ scenario_capture() {
 }
 
 # Feed /dev/video10 from LoopbackOutput while real consumers read it: v4l2-ctl (rate, then
-# the rate after setFrameRate) and ffmpeg (what a browser or OBS would see). Recordings land
+# the rate after setFrameRate), ffmpeg and GStreamer's v4l2src (what a browser or OBS would see). Recordings land
 # in OUTDIR for the host to check frame by frame.
 scenario_loopback() {
     "$probe" feed --device /dev/video10 --width 320 --height 240 --format yuyv --fps 30 --seconds 600 > "$out/feed.log" 2>&1 &
@@ -56,6 +56,10 @@ scenario_loopback() {
         -y "$out/ffmpeg.yuv" > "$out/ffmpeg.log" 2>&1
     echo "FFMPEG rc=$? $(grep -m1 'Stream #0:0' "$out/ffmpeg.log")"
     tr '\r' '\n' < "$out/ffmpeg.log" | grep '^frame=' | tail -1 | sed 's/^/FFMPEG_STATS /'
+    # GStreamer's v4l2src, what OBS's and many desktop apps' pipelines are built on.
+    gst-launch-1.0 -q v4l2src device=/dev/video10 num-buffers=40 ! video/x-raw,format=YUY2,width=320,height=240 \
+        ! filesink location="$out/gstreamer.yuv" > "$out/gstreamer.log" 2>&1
+    echo "GSTREAMER rc=$?"
     # slomo's own capture as a third consumer: it times when each frame arrives.
     "$probe" capture --device /dev/video10 --seconds 3
     kill -USR1 $feeder
