@@ -48,7 +48,8 @@ public final class NeuralInterpolator: FrameSynthesizer {
     private var repeatSlots: [Int]
 
     /// Loads RIFE HD v3 from `state` (IFNet's parameters, as `TorchCheckpoint.loadStateDict` reads them from flownet.pkl).
-    public init(context: GPUContext, format: FrameFormat, state: StateDict, maxSteps: Int = 15) throws {
+    /// `precision` nil takes NeuralPrecision.default(for:).
+    public init(context: GPUContext, format: FrameFormat, state: StateDict, maxSteps: Int = 15, precision: NeuralPrecision? = nil) throws {
         precondition(format.width >= 2 && format.height >= 2, "frames must be at least 2×2")
         precondition((1...Self.maxStepsLimit).contains(maxSteps), "maxSteps must be 1...\(Self.maxStepsLimit)")
         self.context = context
@@ -56,7 +57,7 @@ public final class NeuralInterpolator: FrameSynthesizer {
         self.maxSteps = maxSteps
         repeatSlots = [Int](repeating: 0, count: maxSteps)
         let padded = RIFE.paddedSize(height: format.height, width: format.width)
-        network = try RIFE(context: context, state: state, height: padded.height, width: padded.width)
+        network = try RIFE(context: context, state: state, height: padded.height, width: padded.width, precision: precision)
         frameBytes = format.byteCount
         firstPlane = format.pixelFormat.planes(width: format.width, height: format.height)[0]
         // Slots start on 16-byte boundaries so a slot is a valid place to read words from.
