@@ -47,10 +47,11 @@ final class RIFETests: XCTestCase {
     }
 
     /// With float16 weights against the float32 CPU composition: the rounding of every weight,
-    /// through 42 layers, three warps and the sigmoid mask, on an output in [0, 1].
+    /// through 42 layers, three warps and the sigmoid mask, on an output in [0, 1]. Measured: max
+    /// 5.2e-4, mean 5.6e-5; the tolerance, 2e-3, is half an 8-bit level.
     func testFloat16RandomWeightsMatchCPUComposition() throws {
         try XCTSkipUnless(sharedContext.supportsFloat16Storage, "no 16-bit storage on \(sharedContext.info.name)")
-        try checkRandomWeights(.float16, tolerance: 1e-2)
+        try checkRandomWeights(.float16, tolerance: 2e-3)
     }
 
     private func checkRandomWeights(_ precision: NeuralPrecision, tolerance: Float) throws {
@@ -137,7 +138,8 @@ final class RIFETests: XCTestCase {
         _ = try PythonReference.run("rife_hdv3.py", [weights.path, inputs[0].path, inputs[1].path, outputURL.path])
         let expected = try NumPyFile.read(outputURL)
 
-        let network = try RIFE(context: sharedContext, state: try TorchCheckpoint.loadStateDict(from: weights), height: h, width: w)
+        let network = try RIFE(context: sharedContext, state: try TorchCheckpoint.loadStateDict(from: weights), height: h, width: w,
+                               precision: .float32)
         let tensors = try HostTensors([3 * h * w, 3 * h * w, 3 * h * w])
         let views = tensors.buffers.map { TensorView(buffer: $0, channels: 3, height: h, width: w) }
         tensors.write(crops[0], to: views[0])
