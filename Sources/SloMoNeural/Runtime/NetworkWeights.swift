@@ -11,9 +11,16 @@ public enum NeuralPrecision: Sendable, CustomStringConvertible {
         context.supportsFloat16Storage ? .float16 : .float32
     }
 
-    /// What networks use unless told otherwise. DECIDED AFTER MEASURING (see README).
+    /// What networks use unless told otherwise: float16 where the device has 16-bit storage and is
+    /// not a CPU implementation, else float32. On lavapipe float16 weights cost more than they save:
+    /// RIFE at 640×480 took 5–11% more CPU time a frame with them (three runs on a shared 2-core
+    /// machine, each beside a float32 run; one of them with the weights read as uint through
+    /// unpackHalf2x16, which was no faster), because every weight is converted to float32
+    /// as it is read, once per 2 (transposed) to 5 (conv2d) vec4 multiply-adds, while 10 MB of float32
+    /// weights is no burden on a CPU's caches. A GPU converts for free and gains from weights half the
+    /// size in its constant cache and memory traffic; that gain has not been measured here.
     public static func `default`(for context: GPUContext) -> NeuralPrecision {
-        preferred(for: context)
+        context.info.kind == .cpu ? .float32 : preferred(for: context)
     }
 
     public var description: String { self == .float32 ? "float32" : "float16" }
