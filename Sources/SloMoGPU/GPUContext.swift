@@ -21,6 +21,9 @@ public struct GPUOptions: Sendable {
     public var device: String?
     /// Enables VK_LAYER_KHRONOS_validation and records every warning and error it reports.
     public var validation: Bool
+    /// Enables 16-bit storage and float16 shader values where the device has them; false opens the
+    /// device as one without them (float32 networks only), for tests and comparisons.
+    public var float16 = true
     public init(device: String? = nil, validation: Bool = ProcessInfo.processInfo.environment["SLOMO_VULKAN_VALIDATION"] == "1") {
         self.device = device
         self.validation = validation
@@ -123,7 +126,7 @@ public final class GPUContext: @unchecked Sendable {
                             query.pNext = UnsafeMutableRawPointer(supportedPointer)
                             vkGetPhysicalDeviceFeatures2(physicalDevice, &query)
                             guard supportedPointer.pointee.storageBuffer8BitAccess != 0 else { throw GPUError.missingFeature(chosen.info.name, "8-bit storage buffers") }
-                            float16 = supported11Pointer.pointee.storageBuffer16BitAccess != 0
+                            float16 = options.float16 && supported11Pointer.pointee.storageBuffer16BitAccess != 0
                                 && supported11Pointer.pointee.uniformAndStorageBuffer16BitAccess != 0
                                 && supportedPointer.pointee.shaderFloat16 != 0
                         }

@@ -54,6 +54,39 @@ final class RIFETests: XCTestCase {
         try checkRandomWeights(.float16, tolerance: 2e-3)
     }
 
+    /// A device opened without 16-bit storage (as one that lacks it) runs networks in float32, with
+    /// the same result as a device that has it, and the validation layer sees no 16-bit use.
+    func testDeviceWithoutFloat16StorageRunsFloat32() throws {
+        var options = GPUOptions(validation: true)
+        options.float16 = false
+        let context = try GPUContext(options: options)
+        XCTAssertFalse(context.supportsFloat16Storage)
+        XCTAssertEqual(NeuralPrecision.preferred(for: context), .float32)
+        XCTAssertEqual(NeuralPrecision.default(for: context), .float32)
+        let (h, w) = (32, 64)
+        let state = randomRIFEState(seed: 13)
+        var generator = SplitMix64(seed: 14)
+        let frames = (0..<2).map { _ in randomTensor([3, h, w], &generator, range: 0...1) }
+        func run(_ context: GPUContext, _ precision: NeuralPrecision?) throws -> [Float] {
+            let network = try RIFE(context: context, state: state, height: h, width: w, precision: precision)
+            XCTAssertEqual(network.precision, .float32)
+            let arena = BufferArena(context: context, placement: .host)
+            let buffers = try arena.allocate((0..<3).map { ("tensor \($0)", 3 * h * w * 4) })
+            let views = buffers.map { TensorView(buffer: $0, channels: 3, height: h, width: w) }
+            for (frame, buffer) in zip(frames, buffers) {
+                frame.values.withUnsafeBytes { buffer.contents!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            }
+            let sequence = try GPUSequence(context: context)
+            try NetworkRecorder.record(sequence, context: context, weights: network.weights.buffer) {
+                try network.record(&$0, frame0: views[0], frame1: views[1], output: views[2])
+            }
+            try sequence.run()
+            return Array(UnsafeBufferPointer(start: buffers[2].contents!.bindMemory(to: Float.self, capacity: 3 * h * w), count: 3 * h * w))
+        }
+        XCTAssertEqual(try run(context, nil), try run(sharedContext, .float32))
+        XCTAssertTrue(context.validationLog.messages.isEmpty, context.validationLog.messages.prefix(3).joined(separator: "\n"))
+    }
+
     private func checkRandomWeights(_ precision: NeuralPrecision, tolerance: Float) throws {
         let (h, w) = (64, 96)
         let state = randomRIFEState(seed: 11)
