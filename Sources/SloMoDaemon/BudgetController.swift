@@ -1,9 +1,10 @@
 import SloMoInterp
 import SloMoNeural
 
-/// The interpolation levels the daemon steps between, cheapest first.
+/// The interpolation levels the daemon steps between, cheapest first. The networks sit above the
+/// flow levels; only the one the user chose is on the ladder (see `BudgetController.usable`).
 public enum QualityLevel: Int, CaseIterable, Comparable, Sendable, CustomStringConvertible {
-    case `repeat`, blend, flowFast, flowQuality, rife
+    case `repeat`, blend, flowFast, flowQuality, rife, superslomo
 
     public init(mode: DaemonMode, preset: FlowPreset) {
         switch mode {
@@ -11,6 +12,7 @@ public enum QualityLevel: Int, CaseIterable, Comparable, Sendable, CustomStringC
         case .blend: self = .blend
         case .flow: self = preset == .fast ? .flowFast : .flowQuality
         case .rife: self = .rife
+        case .superslomo: self = .superslomo
         }
     }
 
@@ -20,7 +22,7 @@ public enum QualityLevel: Int, CaseIterable, Comparable, Sendable, CustomStringC
         case .repeat: return .repeat
         case .blend: return .blend
         case .flowFast, .flowQuality: return .flow
-        case .rife: return nil
+        case .rife, .superslomo: return nil
         }
     }
 
@@ -29,7 +31,7 @@ public enum QualityLevel: Int, CaseIterable, Comparable, Sendable, CustomStringC
         switch self {
         case .flowFast: return .fast
         case .flowQuality: return .quality
-        case .repeat, .blend, .rife: return nil
+        case .repeat, .blend, .rife, .superslomo: return nil
         }
     }
 
@@ -37,6 +39,7 @@ public enum QualityLevel: Int, CaseIterable, Comparable, Sendable, CustomStringC
     public var neuralModel: NeuralModel? {
         switch self {
         case .rife: return .rifeHDv3
+        case .superslomo: return .superSloMo
         case .repeat, .blend, .flowFast, .flowQuality: return nil
         }
     }
@@ -50,6 +53,7 @@ public enum QualityLevel: Int, CaseIterable, Comparable, Sendable, CustomStringC
         case .flowFast: return "flow/fast"
         case .flowQuality: return "flow/quality"
         case .rife: return "rife"
+        case .superslomo: return "superslomo"
         }
     }
 }
@@ -94,6 +98,22 @@ public struct BudgetController: Sendable {
         hold = tuning.climbHold
     }
 
+    /// A level the controller may use: every flow level up to the ceiling, and a network only when
+    /// it is the ceiling (the daemon loads just the network the user chose).
+    public func usable(_ candidate: QualityLevel) -> Bool {
+        candidate <= ceiling && (candidate.neuralModel == nil || candidate == ceiling)
+    }
+
+    /// The next usable level below `level`.
+    func below(_ level: QualityLevel) -> QualityLevel {
+        QualityLevel.allCases.last { $0 < level && usable($0) } ?? .repeat
+    }
+
+    /// The next usable level above `level`, if any.
+    func above(_ level: QualityLevel) -> QualityLevel? {
+        QualityLevel.allCases.first { $0 > level && usable($0) }
+    }
+
     /// A new ceiling or adaptivity from the user; `restart` then picks the level.
     public mutating func configure(ceiling: QualityLevel, adaptive: Bool) {
         self.ceiling = ceiling
@@ -126,7 +146,7 @@ public struct BudgetController: Sendable {
             return
         }
         level = QualityLevel.allCases.last { candidate in
-            candidate <= ceiling && (candidate == .repeat || costs[candidate].map { $0.milliseconds <= tuning.fitFraction * budget } ?? true)
+            usable(candidate) && (candidate == .repeat || costs[candidate].map { $0.milliseconds <= tuning.fitFraction * budget } ?? true)
         } ?? .repeat
     }
 
@@ -146,7 +166,7 @@ public struct BudgetController: Sendable {
             overruns = 0
         }
         if overruns >= tuning.degradeAfter {
-            level = QualityLevel(rawValue: level.rawValue - 1) ?? .repeat
+            level = below(level)
             overruns = 0
             stable = 0
             hold = min(hold * 2, tuning.maxHold)
@@ -155,7 +175,7 @@ public struct BudgetController: Sendable {
         stable += 1
         // A level that has held for the longest hold has earned short holds again.
         if stable >= tuning.maxHold { hold = tuning.climbHold }
-        guard level < ceiling, stable >= hold, let next = QualityLevel(rawValue: level.rawValue + 1) else { return nil }
+        guard level < ceiling, stable >= hold, let next = above(level) else { return nil }
         let current = level == .repeat ? 0 : costs[level]?.milliseconds ?? 0
         if let known = costs[next], pair - known.pair > tuning.costLifetime {
             costs[next] = nil

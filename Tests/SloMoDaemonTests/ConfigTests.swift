@@ -66,7 +66,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(error("[input]\nwidht = 3\n"), "FILE:2: input.widht: unknown key")
         XCTAssertEqual(error("\n\n[interpolation]\nscale = 40"), "FILE:4: interpolation.scale: 40 is out of range (2...16)")
         XCTAssertEqual(error("[interpolation]\nscale = \"4\""), "FILE:2: interpolation.scale: expects an integer, not a string")
-        XCTAssertEqual(error("[interpolation]\nmode = \"fancy\""), "FILE:2: interpolation.mode: 'fancy' is not one of repeat, blend, flow, rife")
+        XCTAssertEqual(error("[interpolation]\nmode = \"fancy\""), "FILE:2: interpolation.mode: 'fancy' is not one of repeat, blend, flow, rife, superslomo")
         XCTAssertEqual(error("[interpolation]\nadaptive = yes"), "FILE:2: invalid value 'yes' (strings need quotes)")
         XCTAssertEqual(error("[output]\nsink = \"/tmp/x\"\nsink = \"null\""), "FILE:3: output.sink: defined twice (first at line 2)")
         XCTAssertEqual(error("[input]\n[input]"), "FILE:2: table [input] defined twice (first at line 1)")

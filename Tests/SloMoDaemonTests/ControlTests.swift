@@ -83,7 +83,7 @@ final class ControlTests: XCTestCase {
         XCTAssertEqual(try failure(#"{"command":"set","settings":{"scale":40}}"#).1, "scale: 40 is out of range (2...16)")
         XCTAssertEqual(try failure(#"{"command":"set","settings":{"scale":"4"}}"#).1, "scale: expects an integer, not a string")
         XCTAssertEqual(try failure(#"{"command":"set","settings":{"scale":2.5}}"#).1, "scale: expects an integer, not a float")
-        XCTAssertEqual(try failure(#"{"command":"set","settings":{"mode":"smooth"}}"#).1, "mode: 'smooth' is not one of repeat, blend, flow, rife")
+        XCTAssertEqual(try failure(#"{"command":"set","settings":{"mode":"smooth"}}"#).1, "mode: 'smooth' is not one of repeat, blend, flow, rife, superslomo")
         XCTAssertEqual(try failure(#"{"command":"set","settings":{"adaptive":1}}"#).1, "adaptive: expects a boolean, not an integer")
         XCTAssertEqual(try failure(#"{"command":"set","settings":{"latency_budget_ms":5}}"#).1, "latency_budget_ms: 5 is out of range (10...1000)")
         XCTAssertEqual(try failure(#"{"command":"set","settings":{"output_rate":20}}"#).0, "invalid_params")

@@ -44,7 +44,7 @@ final class NeuralSettingsTests: XCTestCase {
         XCTAssertEqual(try load(config.tomlText), config, "round trip")
 
         // Bad values: one line naming file, line and key.
-        XCTAssertEqual(error("[interpolation]\nmode = \"RIFE\""), "FILE:2: interpolation.mode: 'RIFE' is not one of repeat, blend, flow, rife")
+        XCTAssertEqual(error("[interpolation]\nmode = \"RIFE\""), "FILE:2: interpolation.mode: 'RIFE' is not one of repeat, blend, flow, rife, superslomo")
         XCTAssertEqual(error("[interpolation]\nmode = \"rife\"\ncheckpoint = \"/nonexistent/flownet.pkl\""),
                        "FILE:3: interpolation.checkpoint: no readable file at /nonexistent/flownet.pkl")
         XCTAssertEqual(error("[interpolation]\ncheckpoint = \"\(directory)\""),
@@ -60,14 +60,14 @@ final class NeuralSettingsTests: XCTestCase {
         XCTAssertEqual(config.mode, .rife)
         XCTAssertEqual(config.checkpoint, weights)
         XCTAssertThrowsError(try DaemonConfig.load(file: nil, overrides: [.init(flag: "mode", value: "neural")])) {
-            XCTAssertEqual("\($0)", "--mode: interpolation.mode: 'neural' is not one of repeat, blend, flow, rife")
+            XCTAssertEqual("\($0)", "--mode: interpolation.mode: 'neural' is not one of repeat, blend, flow, rife, superslomo")
         }
         XCTAssertThrowsError(try DaemonConfig.load(file: nil, overrides: [.init(flag: "checkpoint", value: directory + "/none.pkl")])) {
             XCTAssertEqual("\($0)", "--checkpoint: interpolation.checkpoint: no readable file at \(directory)/none.pkl")
         }
         XCTAssertTrue(DaemonCommandLine.help.contains("--checkpoint FILE"))
         let help = DaemonCommandLine.help.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        XCTAssertTrue(help.contains("One of: repeat, blend, flow, rife."), help)
+        XCTAssertTrue(help.contains("One of: repeat, blend, flow, rife, superslomo."), help)
 
         // The protocol: `set mode rife` parses; the checkpoint changes by reload only.
         guard case let .success(request) = ControlProtocol.parse(Array(#"{"command":"set","settings":{"mode":"rife"}}"#.utf8)) else {
@@ -87,22 +87,25 @@ final class NeuralSettingsTests: XCTestCase {
                                         level: .rife, delayMilliseconds: 90)
         snapshot.publishedByLevel[QualityLevel.rife.rawValue] = 7
         let json = Daemon.json(snapshot)
-        XCTAssertEqual(json["synthesised_by_mode"]?.serialized, #"{"blend":0,"flow/fast":0,"flow/quality":0,"rife":7}"#)
+        XCTAssertEqual(json["synthesised_by_mode"]?.serialized, #"{"blend":0,"flow/fast":0,"flow/quality":0,"rife":7,"superslomo":0}"#)
         XCTAssertEqual(json["mode"], JSONValue.string("rife"))
     }
 }
 
 /// The controller's ladder with the network on top.
 final class NeuralLadderTests: XCTestCase {
-    func testRifeIsTheTopLevel() {
-        XCTAssertEqual(QualityLevel.allCases.last, .rife)
+    func testNetworksAreTheTopLevels() {
+        XCTAssertEqual(QualityLevel.allCases.suffix(2), [.rife, .superslomo])
         XCTAssertGreaterThan(QualityLevel.rife, .flowQuality)
+        XCTAssertEqual(QualityLevel(mode: .superslomo, preset: .fast), .superslomo)
+        XCTAssertEqual(QualityLevel.superslomo.neuralModel, .superSloMo)
+        XCTAssertEqual(QualityLevel.superslomo.description, "superslomo")
         XCTAssertEqual(QualityLevel(mode: .rife, preset: .fast), .rife)
         XCTAssertEqual(QualityLevel(mode: .rife, preset: .quality), .rife)
         XCTAssertNil(QualityLevel.rife.flowMode)
         XCTAssertNil(QualityLevel.rife.preset)
         XCTAssertEqual(QualityLevel.rife.neuralModel, .rifeHDv3)
-        XCTAssertTrue(QualityLevel.allCases.filter { $0 != .rife }.allSatisfy { $0.neuralModel == nil })
+        XCTAssertTrue(QualityLevel.allCases.filter { $0 < .rife }.allSatisfy { $0.neuralModel == nil })
         XCTAssertEqual(QualityLevel.rife.description, "rife")
     }
 
@@ -132,6 +135,28 @@ final class NeuralLadderTests: XCTestCase {
             if let level = controller.record(milliseconds: 500, late: true, budget: -5) { levels.append(level) }
         }
         XCTAssertEqual(levels, [.flowQuality, .flowFast, .blend, .repeat])
+    }
+
+    /// Only the chosen network is on the ladder: Super SloMo steps down to flow/quality, never to
+    /// RIFE (not loaded), and climbs back straight from flow/quality; RIFE never climbs to Super SloMo.
+    func testOnlyTheChosenNetworkIsOnTheLadder() {
+        var tuning = BudgetController.Tuning()
+        tuning.climbHold = 5
+        var controller = BudgetController(ceiling: .superslomo, adaptive: true, tuning: tuning)
+        XCTAssertFalse(controller.usable(.rife))
+        for _ in 0..<3 { _ = controller.record(milliseconds: 900, late: false, budget: 300) }
+        XCTAssertEqual(controller.level, .flowQuality)
+        // The hold doubled with the step down: ten quiet pairs, then a budget the network fits.
+        for _ in 0..<9 { XCTAssertNil(controller.record(milliseconds: 20, late: false, budget: 300)) }
+        XCTAssertEqual(controller.record(milliseconds: 20, late: false, budget: 2000), .superslomo)
+        controller.seed(.rife, milliseconds: 1)
+        controller.restart(budget: 300)
+        XCTAssertEqual(controller.level, .flowQuality, "a cheap RIFE is still not on a Super SloMo ladder")
+
+        var rife = BudgetController(ceiling: .rife, adaptive: true, tuning: tuning)
+        rife.seed(.superslomo, milliseconds: 1)
+        rife.restart(budget: 3000)
+        XCTAssertEqual(rife.level, .rife, "never above the ceiling")
     }
 
     func testClimbsBackToRifeWhenItFits() {
@@ -281,6 +306,22 @@ final class NeuralMissingWeightsTests: XCTestCase {
                       errorText)
         XCTAssertTrue(errorText.contains("run scripts/fetch-models.sh"), errorText)
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/refused.sock"))
+
+        // Super SloMo has no installed model to fall back on: without a checkpoint, one line naming the option.
+        let superSloMo = Process()
+        superSloMo.executableURL = URL(fileURLWithPath: slomod)
+        superSloMo.arguments = pattern + ["--mode", "superslomo", "--socket", directory + "/refused.sock"]
+        superSloMo.environment = process.environment
+        let superSloMoErrors = Pipe()
+        superSloMo.standardError = superSloMoErrors
+        superSloMo.standardOutput = FileHandle.nullDevice
+        try superSloMo.run()
+        let superSloMoText = String(decoding: superSloMoErrors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        superSloMo.waitUntilExit()
+        XCTAssertEqual(superSloMo.terminationStatus, 1)
+        XCTAssertEqual(superSloMoText.split(separator: "\n").count, 1, superSloMoText)
+        XCTAssertTrue(superSloMoText.contains("cannot start: mode superslomo: Super SloMo weights are not installed")
+                      && superSloMoText.contains("pass --checkpoint FILE"), superSloMoText)
 
         // Running on flow: `set mode rife` fails, the mode stays and frames keep coming.
         let config = directory + "/slomod.toml"

@@ -109,12 +109,49 @@ final class CLITests: XCTestCase {
         XCTAssertGreaterThan(rife, blend + 1, "RIFE \(rife) dB against blend \(blend) dB")
     }
 
+    /// Super SloMo through the converter on a checkpoint in the public implementation's format
+    /// (random weights: none are published; the network's numbers are checked in SloMoNeuralTests).
+    func testSuperSloMoModeRunsOnAUserCheckpoint() throws {
+        let clip = try makeClip(frames: 3)
+        let checkpoint = scratch.appendingPathComponent("SuperSloMo.ckpt").path
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("reference/make_superslomo_checkpoint.py").path
+        let maker = Process()
+        maker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        maker.arguments = ["python3", script, checkpoint, "--seed", "5"]
+        let makerErrors = Pipe()
+        maker.standardError = makerErrors
+        try maker.run()
+        let makerMessage = String(decoding: makerErrors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        maker.waitUntilExit()
+        XCTAssertEqual(maker.terminationStatus, 0, makerMessage)
+        let output = scratch.appendingPathComponent("superslomo.y4m").path
+        let result = try slomo(["interpolate", clip, output, "--scale", "3", "--mode", "superslomo", "--checkpoint", checkpoint])
+        XCTAssertEqual(result.status, 0, result.errors)
+        XCTAssertEqual(result.errors, "", "no validation messages, no noise")
+        XCTAssertTrue(result.output.contains("3 frames in, 9 out (4 synthesised") && result.output.contains("(superslomo)"), result.output)
+        var count = 0
+        let reader = try openVideoReader(path: output)
+        while try reader.readFrame() != nil { count += 1 }
+        XCTAssertEqual(count, 9)
+        let models = try slomo(["models"], environment: ["SLOMO_MODELS_DIR": scratch.path])
+        XCTAssertTrue(models.output.contains("superslomo  Super SloMo  not installed (pass --checkpoint FILE"), models.output)
+        let installed = scratch.appendingPathComponent("superslomo")
+        try FileManager.default.createDirectory(at: installed, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: checkpoint, toPath: installed.appendingPathComponent("SuperSloMo.ckpt").path)
+        let listed = try slomo(["models"], environment: ["SLOMO_MODELS_DIR": scratch.path])
+        XCTAssertTrue(listed.output.contains("superslomo  Super SloMo  39") && listed.output.contains(" parameters  \(installed.path)"), listed.output)
+    }
+
     func testNeuralModeErrorsAreOneLine() throws {
         let clip = try makeClip()
         let output = scratch.appendingPathComponent("out.y4m").path
         assertOneLineError(try slomo(["interpolate", clip, output, "--scale", "2", "--mode", "blend", "--checkpoint", clip]), contains: "--checkpoint")
         assertOneLineError(try slomo(["interpolate", clip, output, "--scale", "2", "--mode", "rife", "--visualize", "flow"]), contains: "--visualize")
         assertOneLineError(try slomo(["interpolate", clip, output, "--scale", "2", "--mode", "rife", "--checkpoint", clip]), contains: "clip.y4m")
+        assertOneLineError(try slomo(["interpolate", clip, output, "--scale", "2", "--mode", "superslomo"],
+                                     environment: ["SLOMO_MODELS_DIR": scratch.path, "XDG_DATA_HOME": scratch.path, "HOME": scratch.path]),
+                           contains: "--checkpoint FILE")
         let empty = scratch.appendingPathComponent("no-models").path
         assertOneLineError(try slomo(["interpolate", clip, output, "--scale", "2", "--mode", "rife"],
                                      environment: ["SLOMO_MODELS_DIR": empty, "XDG_DATA_HOME": empty, "HOME": empty]),

@@ -8,7 +8,8 @@ through the 23 layers; biases are small; the last layer is scaled up tenfold so 
 come out around a pixel (up to several), enough for warping to matter, and the visibility logits
 vary by a few units around 0.
 
-usage: make_superslomo_checkpoint.py OUT --seed N [--format zip|legacy]"""
+usage: make_superslomo_checkpoint.py OUT --seed N [--format zip|legacy] [--omit KEY]
+  --omit KEY leaves that entry out (for tests of the error a damaged checkpoint gives)."""
 import argparse
 import collections
 import datetime
@@ -42,6 +43,7 @@ def main():
     parser.add_argument("out")
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--format", choices=["zip", "legacy"], default="zip")
+    parser.add_argument("--omit", metavar="KEY")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     checkpoint = {
@@ -57,6 +59,7 @@ def main():
         "state_dictFC": random_unet(rng, 6, 4),
         "state_dictAT": random_unet(rng, 20, 5),
     }
+    checkpoint.pop(args.omit, None)
     save(checkpoint, args.out, args.format)
 
 

@@ -87,26 +87,32 @@ public enum NeuralReference {
         return HostTensor(shape: shape, values: out)
     }
 
-    /// F.interpolate(mode="bilinear", align_corners=False), times `multiplier`. With `scaleFactor`
-    /// (recompute_scale_factor=False) the output is floor(size·s) and coordinates map with 1/s.
+    /// F.interpolate(mode="bilinear"), times `multiplier`. With `scaleFactor` (recompute_scale_factor=False)
+    /// the output is floor(size·s) and, with align_corners=False, coordinates map with 1/s; with
+    /// `alignCorners` they map corners to corners, d·(in − 1)/(out − 1).
     public static func resize(_ x: HostTensor, height: Int? = nil, width: Int? = nil, scaleFactor: Double? = nil,
-                              multiplier: Float = 1) -> HostTensor {
+                              multiplier: Float = 1, alignCorners: Bool = false) -> HostTensor {
         let (c, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let oh = scaleFactor.map { Int((Double(h) * $0).rounded(.down)) } ?? height!
         let ow = scaleFactor.map { Int((Double(w) * $0).rounded(.down)) } ?? width!
         let ratioY = scaleFactor.map { Float(1 / $0) } ?? Float(h) / Float(oh)
         let ratioX = scaleFactor.map { Float(1 / $0) } ?? Float(w) / Float(ow)
-        func source(_ d: Int, _ ratio: Float, _ size: Int) -> (Int, Int, Float) {
-            let s = max((Float(d) + 0.5) * ratio - 0.5, 0)
-            let i0 = Int(s)
+        func source(_ d: Int, _ ratio: Float, _ size: Int, _ outSize: Int) -> (Int, Int, Float) {
+            let s: Float
+            if alignCorners {
+                s = Float(d) * (outSize > 1 ? Float(Double(size - 1) / Double(outSize - 1)) : 0)
+            } else {
+                s = max((Float(d) + 0.5) * ratio - 0.5, 0)
+            }
+            let i0 = min(Int(s), size - 1)
             return (i0, min(i0 + 1, size - 1), s - Float(i0))
         }
         var out = [Float](repeating: 0, count: c * oh * ow)
         for ch in 0..<c {
             for y in 0..<oh {
-                let (y0, y1, fy) = source(y, ratioY, h)
+                let (y0, y1, fy) = source(y, ratioY, h, oh)
                 for xo in 0..<ow {
-                    let (x0, x1, fx) = source(xo, ratioX, w)
+                    let (x0, x1, fx) = source(xo, ratioX, w, ow)
                     let at = { (yy: Int, xx: Int) in x.values[(ch * h + yy) * w + xx] }
                     let top = (1 - fx) * at(y0, x0) + fx * at(y0, x1)
                     let bottom = (1 - fx) * at(y1, x0) + fx * at(y1, x1)
@@ -137,6 +143,46 @@ public enum NeuralReference {
             }
         }
         return HostTensor(shape: x.shape, values: out)
+    }
+
+    /// Super SloMo's backWarp: grid_sample(mode="bilinear", padding_mode="zeros", align_corners=True) at
+    /// the grid 2·((pixel + flow)/size − 0.5), i.e. at (pixel + flow)·(size − 1)/size; taps outside read 0.
+    public static func backWarp(_ x: HostTensor, flow: HostTensor) -> HostTensor {
+        let (c, h, w) = (x.shape[0], x.shape[1], x.shape[2])
+        func unnormalise(_ p: Float, _ size: Int) -> Float { (2 * (p / Float(size) - 0.5) + 1) / 2 * Float(size - 1) }
+        var out = [Float](repeating: 0, count: x.count)
+        for y in 0..<h {
+            for xo in 0..<w {
+                let px = unnormalise(Float(xo) + flow.values[y * w + xo], w)
+                let py = unnormalise(Float(y) + flow.values[h * w + y * w + xo], h)
+                let x0 = Int(px.rounded(.down)), y0 = Int(py.rounded(.down))
+                for ch in 0..<c {
+                    var sum: Float = 0
+                    for (tx, ty) in [(x0, y0), (x0 + 1, y0), (x0, y0 + 1), (x0 + 1, y0 + 1)] where tx >= 0 && tx < w && ty >= 0 && ty < h {
+                        sum += (1 - abs(px - Float(tx))) * (1 - abs(py - Float(ty))) * x.values[(ch * h + ty) * w + tx]
+                    }
+                    out[(ch * h + y) * w + xo] = sum
+                }
+            }
+        }
+        return HostTensor(shape: x.shape, values: out)
+    }
+
+    /// Super SloMo's intermediate flows at t from F_0→1 and F_1→0: (F_t→0, F_t→1).
+    public static func intermediateFlows(f01: HostTensor, f10: HostTensor, t: Float) -> (ft0: HostTensor, ft1: HostTensor) {
+        let cross = -t * (1 - t)
+        return (HostTensor(shape: f01.shape, values: zip(f01.values, f10.values).map { cross * $0 + t * t * $1 }),
+                HostTensor(shape: f01.shape, values: zip(f01.values, f10.values).map { (1 - t) * (1 - t) * $0 + cross * $1 }))
+    }
+
+    /// Super SloMo's fusion ((1 − t)·V·a + t·(1 − V)·b) / ((1 − t)·V + t·(1 − V)), V = σ(logit [1, H, W]).
+    public static func visibilityFusion(_ a: HostTensor, _ b: HostTensor, logit: HostTensor, t: Float) -> HostTensor {
+        let plane = logit.count
+        return HostTensor(shape: a.shape, values: (0..<a.count).map { i in
+            let v = 1 / (1 + exp(-logit.values[i % plane]))
+            let w0 = (1 - t) * v, w1 = t * (1 - v)
+            return (w0 * a.values[i] + w1 * b.values[i]) / (w0 + w1)
+        })
     }
 
     /// y + alpha·x.

@@ -8,8 +8,8 @@ public struct NetworkRecorder {
 
     public var recorder: Recorder
     public let context: GPUContext
-    /// The buffer every ConvLayer's offsets point into.
-    public let weights: GPUBuffer
+    /// The buffer every ConvLayer's offsets point into (see `using(weights:_:)`).
+    public private(set) var weights: GPUBuffer
     /// Floating-point operations recorded so far, counting the convolutions' multiply-adds (two each);
     /// the element-wise layers are memory traffic, not arithmetic, and are left out.
     public private(set) var flops: Double = 0
@@ -34,7 +34,17 @@ public struct NetworkRecorder {
         return flops
     }
 
-    private func groups(_ n: Int, _ size: Int) -> Int { (n + size - 1) / size }
+    func groups(_ n: Int, _ size: Int) -> Int { (n + size - 1) / size }
+
+    /// Records `body` with its layers' offsets pointing into `other`: a network whose parameters exceed
+    /// what one storage-buffer binding may cover (maxStorageBufferRange, 128 MiB on lavapipe) keeps
+    /// them in several buffers.
+    public mutating func using(weights other: GPUBuffer, _ body: (inout NetworkRecorder) throws -> Void) rethrows {
+        let saved = weights
+        weights = other
+        defer { weights = saved }
+        try body(&self)
+    }
 
     private func activationConstant(_ activation: Activation) -> (Int32, Float) {
         switch activation {
@@ -90,15 +100,22 @@ public struct NetworkRecorder {
         flops += layer.flops(inputHeight: input.height, inputWidth: input.width)
     }
 
-    /// Bilinear resize with F.interpolate(mode="bilinear", align_corners=False) semantics, times `multiplier`.
-    /// With `scaleFactor` the output must be floor(input·scaleFactor) and source coordinates are mapped
-    /// with 1/scaleFactor (recompute_scale_factor=False); without it they are mapped with input/output.
-    public mutating func resize(_ input: TensorView, _ output: TensorView, scaleFactor: Double? = nil, multiplier: Float = 1) throws {
+    /// Bilinear resize with F.interpolate(mode="bilinear") semantics, times `multiplier`.
+    /// With `scaleFactor` the output must be floor(input·scaleFactor). With align_corners=False source
+    /// coordinates are mapped with 1/scaleFactor (recompute_scale_factor=False), or input/output without
+    /// a scale factor; with `alignCorners` corners map to corners, ratio (input − 1)/(output − 1).
+    public mutating func resize(_ input: TensorView, _ output: TensorView, scaleFactor: Double? = nil, multiplier: Float = 1,
+                                alignCorners: Bool = false) throws {
         precondition(input.channels == output.channels, "resize keeps channels")
-        let ratio: (y: Float, x: Float)
         if let scaleFactor {
             precondition(output.height == Int((Double(input.height) * scaleFactor).rounded(.down))
                 && output.width == Int((Double(input.width) * scaleFactor).rounded(.down)), "output size is floor(input × scale factor)")
+        }
+        let ratio: (y: Float, x: Float)
+        if alignCorners {
+            func aligned(_ input: Int, _ output: Int) -> Float { output > 1 ? Float(Double(input - 1) / Double(output - 1)) : 0 }
+            ratio = (aligned(input.height, output.height), aligned(input.width, output.width))
+        } else if let scaleFactor {
             ratio = (Float(1 / scaleFactor), Float(1 / scaleFactor))
         } else {
             ratio = (Float(input.height) / Float(output.height), Float(input.width) / Float(output.width))
@@ -107,15 +124,23 @@ public struct NetworkRecorder {
         try recorder.dispatch(pipeline, [.read(input.buffer), .write(output.buffer)],
                               push: [.int(input.offset), .int(input.height), .int(input.width),
                                      .int(output.offset), .int(output.height), .int(output.width),
-                                     .float(ratio.y), .float(ratio.x), .float(multiplier)],
+                                     .float(ratio.y), .float(ratio.x), .float(multiplier), .float(alignCorners ? 0 : 0.5)],
                               groups: (groups(output.width, 64), groups(output.height, 4), output.channels))
     }
 
-    /// Backward warp of `input` by a two-channel `flow` (RIFE's warplayer).
-    public mutating func warp(_ input: TensorView, flow: TensorView, _ output: TensorView) throws {
+    /// How `warp` samples: RIFE's warplayer or Super SloMo's backWarp (see warp.comp).
+    public enum WarpMode: Int32 {
+        /// grid_sample(align_corners=True, padding_mode="border") at pixel + flow.
+        case border = 0
+        /// backWarp: the point scaled by (size − 1)/size, taps outside the picture read 0.
+        case superSloMo = 1
+    }
+
+    /// Backward warp of `input` by a two-channel `flow`.
+    public mutating func warp(_ input: TensorView, flow: TensorView, _ output: TensorView, mode: WarpMode = .border) throws {
         precondition(flow.channels == 2 && flow.plane == input.plane && output.channels == input.channels && output.plane == input.plane,
                      "warp shapes")
-        let pipeline = try context.pipeline(.warp, bindings: 3)
+        let pipeline = try context.pipeline(.warp, bindings: 3, specialization: [mode.rawValue])
         try recorder.dispatch(pipeline, [.read(input.buffer), .read(flow.buffer), .write(output.buffer)],
                               push: [.int(input.offset), .int(flow.offset), .int(output.offset), .int(input.height), .int(input.width)],
                               groups: (groups(input.width, 64), groups(input.height, 4), input.channels))
