@@ -21,6 +21,9 @@ public struct GPUOptions: Sendable {
     public var device: String?
     /// Enables VK_LAYER_KHRONOS_validation and records every warning and error it reports.
     public var validation: Bool
+    /// Enables 16-bit storage and float16 shader values where the device has them; false opens the
+    /// device as one without them (float32 networks only), for tests and comparisons.
+    public var float16 = true
     public init(device: String? = nil, validation: Bool = ProcessInfo.processInfo.environment["SLOMO_VULKAN_VALIDATION"] == "1") {
         self.device = device
         self.validation = validation
@@ -56,6 +59,10 @@ public final class GPUContext: @unchecked Sendable {
     let pipelineCache: VkPipelineCache
     let memoryProperties: VkPhysicalDeviceMemoryProperties
     let limits: VkPhysicalDeviceLimits
+    /// Whether 16-bit storage and uniform buffers and float16 shader values are enabled (optional;
+    /// shaders that read float16 from buffers need them, and are only used when this is true).
+    public var supportsFloat16Storage: Bool { float16Storage }
+    private let float16Storage: Bool
     private var messenger: VkDebugUtilsMessengerEXT?
     private var pipelines: [String: ComputePipeline] = [:]
     private let pipelineLock = NSLock()
@@ -98,33 +105,55 @@ public final class GPUContext: @unchecked Sendable {
             queueInfo.queueCount = 1
             var device: VkDevice?
             let physicalDevice = chosen.handle
+            var float16 = false
             try withUnsafePointer(to: &priority) { priorityPointer in
                 queueInfo.pQueuePriorities = priorityPointer
                 try withUnsafePointer(to: &queueInfo) { queuePointer in
-                    // Frames are read and written as bytes: 8-bit storage buffers (core in Vulkan 1.2).
+                    // Frames are read and written as bytes: 8-bit storage buffers (core in Vulkan 1.2), required.
+                    // 16-bit storage (storage and uniform buffers) and float16 shader values are optional:
+                    // with all three, networks keep their weights as float16 (NeuralPrecision), converted
+                    // to float32 as they are read. glslc declares the Float16 capability as soon as a
+                    // shader holds a loaded float16 value, so shaderFloat16 is needed too.
+                    var supported11 = VkPhysicalDeviceVulkan11Features()
+                    supported11.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES
                     var supported = VkPhysicalDeviceVulkan12Features()
                     supported.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES
-                    try withUnsafeMutablePointer(to: &supported) { supportedPointer in
-                        var query = VkPhysicalDeviceFeatures2()
-                        query.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2
-                        query.pNext = UnsafeMutableRawPointer(supportedPointer)
-                        vkGetPhysicalDeviceFeatures2(physicalDevice, &query)
-                        guard supportedPointer.pointee.storageBuffer8BitAccess != 0 else { throw GPUError.missingFeature(chosen.info.name, "8-bit storage buffers") }
+                    try withUnsafeMutablePointer(to: &supported11) { supported11Pointer in
+                        supported.pNext = UnsafeMutableRawPointer(supported11Pointer)
+                        try withUnsafeMutablePointer(to: &supported) { supportedPointer in
+                            var query = VkPhysicalDeviceFeatures2()
+                            query.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2
+                            query.pNext = UnsafeMutableRawPointer(supportedPointer)
+                            vkGetPhysicalDeviceFeatures2(physicalDevice, &query)
+                            guard supportedPointer.pointee.storageBuffer8BitAccess != 0 else { throw GPUError.missingFeature(chosen.info.name, "8-bit storage buffers") }
+                            float16 = options.float16 && supported11Pointer.pointee.storageBuffer16BitAccess != 0
+                                && supported11Pointer.pointee.uniformAndStorageBuffer16BitAccess != 0
+                                && supportedPointer.pointee.shaderFloat16 != 0
+                        }
                     }
+                    var enabled11 = VkPhysicalDeviceVulkan11Features()
+                    enabled11.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES
+                    enabled11.storageBuffer16BitAccess = VkBool32(float16 ? VK_TRUE : VK_FALSE)
+                    enabled11.uniformAndStorageBuffer16BitAccess = VkBool32(float16 ? VK_TRUE : VK_FALSE)
                     var enabled = VkPhysicalDeviceVulkan12Features()
                     enabled.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES
                     enabled.storageBuffer8BitAccess = VkBool32(VK_TRUE)
-                    try withUnsafePointer(to: &enabled) { enabledPointer in
-                        var deviceInfo = VkDeviceCreateInfo()
-                        deviceInfo.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
-                        deviceInfo.pNext = UnsafeRawPointer(enabledPointer)
-                        deviceInfo.queueCreateInfoCount = 1
-                        deviceInfo.pQueueCreateInfos = queuePointer
-                        try check(vkCreateDevice(physicalDevice, &deviceInfo, nil, &device), "vkCreateDevice")
+                    enabled.shaderFloat16 = VkBool32(float16 ? VK_TRUE : VK_FALSE)
+                    try withUnsafeMutablePointer(to: &enabled11) { enabled11Pointer in
+                        enabled.pNext = UnsafeMutableRawPointer(enabled11Pointer)
+                        try withUnsafePointer(to: &enabled) { enabledPointer in
+                            var deviceInfo = VkDeviceCreateInfo()
+                            deviceInfo.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
+                            deviceInfo.pNext = UnsafeRawPointer(enabledPointer)
+                            deviceInfo.queueCreateInfoCount = 1
+                            deviceInfo.pQueueCreateInfos = queuePointer
+                            try check(vkCreateDevice(physicalDevice, &deviceInfo, nil, &device), "vkCreateDevice")
+                        }
                     }
                 }
             }
             createdDevice = device
+            float16Storage = float16
             self.device = device!
             var queue: VkQueue?
             vkGetDeviceQueue(self.device, queueFamily, 0, &queue)

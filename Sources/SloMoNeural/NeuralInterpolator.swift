@@ -85,7 +85,9 @@ public final class NeuralInterpolator: FrameSynthesizer {
     private var repeatSlots: [Int]
 
     /// Uploads `network`'s weights and plans every buffer for frames of `format`, up to `maxSteps` outputs per pair.
-    public init(context: GPUContext, format: FrameFormat, network: NeuralNetwork, maxSteps: Int = 15) throws {
+    /// `precision` is RIFE's (nil takes NeuralPrecision.default(for:)); Super SloMo runs in float32.
+    public init(context: GPUContext, format: FrameFormat, network: NeuralNetwork, maxSteps: Int = 15,
+                precision: NeuralPrecision? = nil) throws {
         precondition(format.width >= 2 && format.height >= 2, "frames must be at least 2×2")
         precondition((1...Self.maxStepsLimit).contains(maxSteps), "maxSteps must be 1...\(Self.maxStepsLimit)")
         self.context = context
@@ -96,7 +98,7 @@ public final class NeuralInterpolator: FrameSynthesizer {
         switch network {
         case let .rife(state):
             padded = RIFE.paddedSize(height: format.height, width: format.width)
-            model = .rife(try RIFE(context: context, state: state, height: padded.height, width: padded.width))
+            model = .rife(try RIFE(context: context, state: state, height: padded.height, width: padded.width, precision: precision))
             outputTensors = Self.gridSteps - 1
         case let .superSloMo(flow, interpolation):
             padded = SuperSloMo.paddedSize(height: format.height, width: format.width)

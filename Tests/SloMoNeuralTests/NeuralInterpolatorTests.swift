@@ -22,6 +22,16 @@ final class NeuralInterpolatorTests: XCTestCase {
     /// End to end on Middlebury pairs against PyTorch's own output of the same network: packed
     /// RGB or BGR in, the middle frame out, within a few 8-bit levels.
     func testMiddleburyMatchesPyTorchGoldenFrames() throws {
+        try checkGoldenFrames(.float32)
+    }
+
+    /// The same with float16 weights (float32 accumulation), within the same bounds.
+    func testMiddleburyFloat16MatchesPyTorchGoldenFrames() throws {
+        try XCTSkipUnless(sharedContext.supportsFloat16Storage, "no 16-bit storage on \(sharedContext.info.name)")
+        try checkGoldenFrames(.float16)
+    }
+
+    private func checkGoldenFrames(_ precision: NeuralPrecision) throws {
         let state = try rifeWeights()
         for (sequence, pixelFormat) in [("RubberWhale", PixelFormat.rgb24), ("Urban2", .bgr24)] {
             let first = try readImage(path: try sharedData("middlebury/\(sequence)/frame10.png"))
@@ -31,7 +41,8 @@ final class NeuralInterpolatorTests: XCTestCase {
             func packed(_ rgb: [UInt8]) -> [UInt8] {
                 pixelFormat == .rgb24 ? rgb : (0..<rgb.count).map { rgb[$0 / 3 * 3 + 2 - $0 % 3] }
             }
-            let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: .rife(state), maxSteps: 1)
+            let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: .rife(state), maxSteps: 1,
+                                                      precision: precision)
             try packed(first.rgb).withUnsafeBytes { try interpolator.append($0) }
             try packed(second.rgb).withUnsafeBytes { try interpolator.append($0) }
             let result = try interpolator.synthesize(times: [0.5])
@@ -42,11 +53,11 @@ final class NeuralInterpolatorTests: XCTestCase {
             // Timed again now the pipelines exist: the first run also compiled them.
             let timed = try interpolator.synthesize(times: [0.5])
             let gflop = interpolator.lastFlops / 1e9
-            print("\(sequence) \(format.width)×\(format.height) \(pixelFormat): max |diff| \(worst), mean \(String(format: "%.4f", mean)); "
+            print("\(sequence) \(format.width)×\(format.height) \(pixelFormat), \(precision) weights: max |diff| \(worst), mean \(String(format: "%.4f", mean)); "
                 + "\(String(format: "%.1f", timed.gpuMilliseconds)) ms/frame, \(String(format: "%.1f", gflop)) GFLOP, "
                 + "\(String(format: "%.1f", gflop / timed.gpuMilliseconds * 1e3)) GFLOP/s on \(sharedContext.info.name)")
-            XCTAssertLessThanOrEqual(worst, 4, sequence)
-            XCTAssertLessThan(mean, 0.1, sequence)
+            XCTAssertLessThanOrEqual(worst, 4, "\(sequence) \(precision)")
+            XCTAssertLessThan(mean, 0.1, "\(sequence) \(precision)")
         }
     }
 }

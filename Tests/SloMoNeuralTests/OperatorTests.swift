@@ -4,8 +4,17 @@ import XCTest
 
 /// Every runtime operator against its CPU reference (NeuralReference) on random inputs.
 /// Tolerance: fp32 with a different summation order, 1e-4 relative (to max(1, |reference|)).
+/// Convolutions with float16 weights are checked twice: against the reference on the same weights
+/// rounded to float16 within the fp32 tolerance (the packing and float32 accumulation), and against
+/// the reference on the float32 weights within the float16 tolerance (what the rounding costs).
 final class OperatorTests: XCTestCase {
     static let tolerance: Float = 1e-4
+    /// float16 tolerance, relative to Σ|w·x| of each output (the sum of its terms' magnitudes), on
+    /// top of the fp32 tolerance: rounding a weight to float16 moves it by at most 2⁻¹¹ of itself,
+    /// so no output can move by more than 2⁻¹¹·Σ|w·x| (PReLU slopes ≤ 1 and residuals add no more).
+    /// A plain relative tolerance would not do: the terms' errors cancel in large sums, not in
+    /// outputs that are small because their terms cancel.
+    static let float16Tolerance: Float = 1 / 2048
     override func tearDown() { assertNoValidationMessages() }
 
     /// Runs `body` once on a fresh sequence, with `packer`'s weights uploaded.
@@ -16,7 +25,45 @@ final class OperatorTests: XCTestCase {
         try sequence.run()
     }
 
-    func testConv2dMatchesReference() throws {
+    func testConv2dMatchesReference() throws { try checkConv2d(.float32) }
+
+    func testConv2dFloat16WeightsMatchReference() throws {
+        try XCTSkipUnless(sharedContext.supportsFloat16Storage, "no 16-bit storage on \(sharedContext.info.name)")
+        try checkConv2d(.float16)
+    }
+
+    func testConvTranspose2dMatchesReference() throws { try checkConvTranspose2d(.float32) }
+
+    func testConvTranspose2dFloat16WeightsMatchReference() throws {
+        try XCTSkipUnless(sharedContext.supportsFloat16Storage, "no 16-bit storage on \(sharedContext.info.name)")
+        try checkConvTranspose2d(.float16)
+    }
+
+    /// The weights as the device holds them: rounded to float16 for .float16.
+    private func stored(_ weight: HostTensor, _ precision: NeuralPrecision) -> HostTensor {
+        precision == .float32 ? weight : HostTensor(shape: weight.shape, values: weight.values.map { Float(Float16($0)) })
+    }
+
+    /// Checks a convolution's output: the reference on the weights as stored within the fp32
+    /// tolerance, and for float16 the float32 weights' reference within the float16 tolerance of
+    /// `magnitude` (Σ|w·x|, the convolution of |x| by |w|).
+    private func check(_ actual: HostTensor, rounded: HostTensor, exact: HostTensor, magnitude: HostTensor,
+                       _ precision: NeuralPrecision, _ label: String) {
+        XCTAssertLessThanOrEqual(relativeError(actual, rounded), Self.tolerance, "\(label) \(precision)")
+        guard precision == .float16 else { return }
+        var worst: Float = 0, worstRelative: Float = 0
+        for i in actual.values.indices {
+            let error = abs(actual.values[i] - exact.values[i])
+            worst = max(worst, (error - Self.tolerance * max(1, abs(exact.values[i]))) / max(magnitude.values[i], .leastNormalMagnitude))
+            worstRelative = max(worstRelative, error / max(1, abs(exact.values[i])))
+        }
+        print("\(label) float16 weights: error ≤ \(worst)·Σ|w·x| (bound \(Self.float16Tolerance)), \(worstRelative) relative to max(1, |y|)")
+        XCTAssertLessThanOrEqual(worst, Self.float16Tolerance, "\(label) \(precision) against float32 weights")
+    }
+
+    private func absolute(_ x: HostTensor) -> HostTensor { HostTensor(shape: x.shape, values: x.values.map(abs)) }
+
+    private func checkConv2d(_ precision: NeuralPrecision) throws {
         var generator = SplitMix64(seed: 1)
         // (in, out, kernel, stride, padding, height, width, activation, residual)
         let cases: [(Int, Int, Int, Int, Int, Int, Int, Activation, Bool)] = [
@@ -27,6 +74,9 @@ final class OperatorTests: XCTestCase {
             (2, 3, 1, 1, 0, 5, 6, .none, true),
             // 90 inputs × 7×7: even four output channels' weights exceed the 64 KiB uniform window.
             (90, 5, 7, 1, 3, 6, 7, .prelu, false),
+            // 90 inputs × 5×5: float32 fits one vec4 of channels in the window, float16 two (one pair),
+            // and 13 channels leave the second block's pair half empty.
+            (90, 13, 5, 1, 2, 5, 6, .leakyReLU(0.1), false),
         ]
         for (ic, oc, k, s, p, h, w, activation, hasResidual) in cases {
             let x = randomTensor([ic, h, w], &generator)
@@ -34,9 +84,11 @@ final class OperatorTests: XCTestCase {
             let slopes = activation == .prelu ? randomTensor([oc], &generator, range: 0...0.5) : nil
             let oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1
             let residual = hasResidual ? randomTensor([oc, oh, ow], &generator) : nil
-            let expected = NeuralReference.conv2d(x, weight: weight, bias: bias, stride: s, padding: p, activation: activation,
+            let exact = NeuralReference.conv2d(x, weight: weight, bias: bias, stride: s, padding: p, activation: activation,
+                                               slopes: slopes, residual: residual)
+            let expected = NeuralReference.conv2d(x, weight: stored(weight, precision), bias: bias, stride: s, padding: p, activation: activation,
                                                   slopes: slopes, residual: residual)
-            var packer = WeightPacker()
+            var packer = WeightPacker(precision: precision)
             let layer = packer.add(weight: weight, bias: bias, slopes: slopes, stride: s, padding: p, activation: activation)
             // The output is written at a channel offset of a bigger tensor, as concatenation does.
             let tensors = try HostTensors([ic * h * w + 7, (oc + 2) * oh * ow, oc * oh * ow])
@@ -46,12 +98,12 @@ final class OperatorTests: XCTestCase {
             tensors.write(x, to: input)
             if let residual { tensors.write(residual, to: residualView) }
             try run(packer) { try $0.conv(layer, input, output, residual: hasResidual ? residualView : nil) }
-            let error = relativeError(tensors.read(output), expected)
-            XCTAssertLessThanOrEqual(error, Self.tolerance, "conv \(ic)→\(oc) k\(k) s\(s) p\(p) \(activation)")
+            let magnitude = NeuralReference.conv2d(absolute(x), weight: absolute(weight), bias: nil, stride: s, padding: p)
+            check(tensors.read(output), rounded: expected, exact: exact, magnitude: magnitude, precision, "conv \(ic)→\(oc) k\(k) s\(s) p\(p) \(activation)")
         }
     }
 
-    func testConvTranspose2dMatchesReference() throws {
+    private func checkConvTranspose2d(_ precision: NeuralPrecision) throws {
         var generator = SplitMix64(seed: 2)
         // (in, out, kernel, stride, padding, height, width, prelu)
         let cases: [(Int, Int, Int, Int, Int, Int, Int, Bool)] = [
@@ -66,9 +118,11 @@ final class OperatorTests: XCTestCase {
             let x = randomTensor([ic, h, w], &generator)
             let weight = randomTensor([ic, oc, k, k], &generator), bias = randomTensor([oc], &generator)
             let slopes = prelu ? randomTensor([oc], &generator, range: 0...0.5) : nil
-            let expected = NeuralReference.convTranspose2d(x, weight: weight, bias: bias, stride: s, padding: p,
+            let exact = NeuralReference.convTranspose2d(x, weight: weight, bias: bias, stride: s, padding: p,
+                                                        activation: prelu ? .prelu : .none, slopes: slopes)
+            let expected = NeuralReference.convTranspose2d(x, weight: stored(weight, precision), bias: bias, stride: s, padding: p,
                                                            activation: prelu ? .prelu : .none, slopes: slopes)
-            var packer = WeightPacker()
+            var packer = WeightPacker(precision: precision)
             let layer = packer.add(weight: weight, bias: bias, slopes: slopes, transposed: true, stride: s, padding: p,
                                    activation: prelu ? .prelu : .none)
             let (oh, ow) = (expected.shape[1], expected.shape[2])
@@ -77,7 +131,8 @@ final class OperatorTests: XCTestCase {
             let output = TensorView(buffer: tensors.buffers[1], channels: oc, height: oh, width: ow)
             tensors.write(x, to: input)
             try run(packer) { try $0.conv(layer, input, output) }
-            XCTAssertLessThanOrEqual(relativeError(tensors.read(output), expected), Self.tolerance, "deconv \(ic)→\(oc) k\(k) s\(s) p\(p)")
+            let magnitude = NeuralReference.convTranspose2d(absolute(x), weight: absolute(weight), bias: nil, stride: s, padding: p)
+            check(tensors.read(output), rounded: expected, exact: exact, magnitude: magnitude, precision, "deconv \(ic)→\(oc) k\(k) s\(s) p\(p)")
         }
     }
 

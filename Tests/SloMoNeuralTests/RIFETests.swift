@@ -42,13 +42,59 @@ final class RIFETests: XCTestCase {
 
     /// The GPU network against the same network composed from the CPU reference operators.
     func testRandomWeightsMatchCPUComposition() throws {
+        // The same fp32 tolerance as each operator's: measured 4e-6 through 3 blocks × 14 layers and the warps.
+        try checkRandomWeights(.float32, tolerance: OperatorTests.tolerance)
+    }
+
+    /// With float16 weights against the float32 CPU composition: the rounding of every weight,
+    /// through 42 layers, three warps and the sigmoid mask, on an output in [0, 1]. Measured: max
+    /// 5.2e-4, mean 5.6e-5; the tolerance, 2e-3, is half an 8-bit level.
+    func testFloat16RandomWeightsMatchCPUComposition() throws {
+        try XCTSkipUnless(sharedContext.supportsFloat16Storage, "no 16-bit storage on \(sharedContext.info.name)")
+        try checkRandomWeights(.float16, tolerance: 2e-3)
+    }
+
+    /// A device opened without 16-bit storage (as one that lacks it) runs networks in float32, with
+    /// the same result as a device that has it, and the validation layer sees no 16-bit use.
+    func testDeviceWithoutFloat16StorageRunsFloat32() throws {
+        var options = GPUOptions(validation: true)
+        options.float16 = false
+        let context = try GPUContext(options: options)
+        XCTAssertFalse(context.supportsFloat16Storage)
+        XCTAssertEqual(NeuralPrecision.preferred(for: context), .float32)
+        XCTAssertEqual(NeuralPrecision.default(for: context), .float32)
+        let (h, w) = (32, 64)
+        let state = randomRIFEState(seed: 13)
+        var generator = SplitMix64(seed: 14)
+        let frames = (0..<2).map { _ in randomTensor([3, h, w], &generator, range: 0...1) }
+        func run(_ context: GPUContext, _ precision: NeuralPrecision?) throws -> [Float] {
+            let network = try RIFE(context: context, state: state, height: h, width: w, precision: precision)
+            XCTAssertEqual(network.precision, .float32)
+            let arena = BufferArena(context: context, placement: .host)
+            let buffers = try arena.allocate((0..<3).map { ("tensor \($0)", 3 * h * w * 4) })
+            let views = buffers.map { TensorView(buffer: $0, channels: 3, height: h, width: w) }
+            for (frame, buffer) in zip(frames, buffers) {
+                frame.values.withUnsafeBytes { buffer.contents!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            }
+            let sequence = try GPUSequence(context: context)
+            try NetworkRecorder.record(sequence, context: context, weights: network.weights.buffer) {
+                try network.record(&$0, frame0: views[0], frame1: views[1], output: views[2])
+            }
+            try sequence.run()
+            return Array(UnsafeBufferPointer(start: buffers[2].contents!.bindMemory(to: Float.self, capacity: 3 * h * w), count: 3 * h * w))
+        }
+        XCTAssertEqual(try run(context, nil), try run(sharedContext, .float32))
+        XCTAssertTrue(context.validationLog.messages.isEmpty, context.validationLog.messages.prefix(3).joined(separator: "\n"))
+    }
+
+    private func checkRandomWeights(_ precision: NeuralPrecision, tolerance: Float) throws {
         let (h, w) = (64, 96)
         let state = randomRIFEState(seed: 11)
         var generator = SplitMix64(seed: 12)
         let frame0 = randomTensor([3, h, w], &generator, range: 0...1), frame1 = randomTensor([3, h, w], &generator, range: 0...1)
         let expected = try RIFE.reference(state: state, frame0: frame0, frame1: frame1)
 
-        let network = try RIFE(context: sharedContext, state: state, height: h, width: w)
+        let network = try RIFE(context: sharedContext, state: state, height: h, width: w, precision: precision)
         let tensors = try HostTensors([3 * h * w, 3 * h * w, 3 * h * w])
         let views = tensors.buffers.map { TensorView(buffer: $0, channels: 3, height: h, width: w) }
         tensors.write(frame0, to: views[0])
@@ -61,16 +107,21 @@ final class RIFETests: XCTestCase {
         let actual = tensors.read(views[2])
         let error = relativeError(actual, expected)
         let mean = zip(actual.values, expected.values).map { abs($0 - $1) }.reduce(0, +) / Float(actual.count)
-        print("RIFE \(w)×\(h) random weights: \(flops / 1e9) GFLOP, max error \(error), mean \(mean)")
-        // The same fp32 tolerance as each operator's: measured 4e-6 through 3 blocks × 14 layers and the warps.
-        XCTAssertLessThanOrEqual(error, OperatorTests.tolerance)
+        print("RIFE \(w)×\(h) random weights, \(precision) weights: \(flops / 1e9) GFLOP, max error \(error), mean \(mean)")
+        XCTAssertLessThanOrEqual(error, tolerance, "\(precision)")
     }
 
     /// Speed at 640×480 (printed, not asserted: it depends on the device and its load), with the time
-    /// per shader from GPU timestamps.
+    /// per shader from GPU timestamps; float32 and, where the device has 16-bit storage, float16 weights.
     func testSpeedAt640x480() throws {
+        for precision in sharedContext.supportsFloat16Storage ? [NeuralPrecision.float32, .float16] : [.float32] {
+            try measureSpeed(precision)
+        }
+    }
+
+    private func measureSpeed(_ precision: NeuralPrecision) throws {
         let (h, w) = (480, 640)
-        let network = try RIFE(context: sharedContext, state: randomRIFEState(seed: 1), height: h, width: w)
+        let network = try RIFE(context: sharedContext, state: randomRIFEState(seed: 1), height: h, width: w, precision: precision)
         let arena = BufferArena(context: sharedContext, placement: .device)
         let views = try arena.allocate((0..<3).map { ("frame \($0)", 3 * h * w * 4) }).map { TensorView(buffer: $0, channels: 3, height: h, width: w) }
         let sequence = try GPUSequence(context: sharedContext, profiled: true)
@@ -89,8 +140,8 @@ final class RIFETests: XCTestCase {
         let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6, cpu = cpuMilliseconds() - startCPU
         var perShader: [String: Double] = [:]
         for (stage, time) in try sequence.stageMilliseconds() { perShader[stage, default: 0] += time }
-        print(String(format: "RIFE HD v3 %d×%d on %@: %.0f ms/frame (%.0f ms of CPU), %.1f GFLOP, %.2f GFLOP/s (%.2f per CPU-second)",
-                     w, h, sharedContext.info.name, milliseconds, cpu, flops / 1e9, flops / milliseconds / 1e6, flops / cpu / 1e6))
+        print(String(format: "RIFE HD v3 %d×%d, %@ weights (%.1f MB) on %@: %.0f ms/frame (%.0f ms of CPU), %.1f GFLOP, %.2f GFLOP/s (%.2f per CPU-second)",
+                     w, h, precision.description, Double(network.weights.byteCount) / 1e6, sharedContext.info.name, milliseconds, cpu, flops / 1e9, flops / milliseconds / 1e6, flops / cpu / 1e6))
         print(perShader.sorted { $0.value > $1.value }.map { String(format: "  %@ %.0f ms", $0.key, $0.value) }.joined(separator: "\n"))
     }
 
@@ -120,7 +171,8 @@ final class RIFETests: XCTestCase {
         _ = try PythonReference.run("rife_hdv3.py", [weights.path, inputs[0].path, inputs[1].path, outputURL.path])
         let expected = try NumPyFile.read(outputURL)
 
-        let network = try RIFE(context: sharedContext, state: try TorchCheckpoint.loadStateDict(from: weights), height: h, width: w)
+        let network = try RIFE(context: sharedContext, state: try TorchCheckpoint.loadStateDict(from: weights), height: h, width: w,
+                               precision: .float32)
         let tensors = try HostTensors([3 * h * w, 3 * h * w, 3 * h * w])
         let views = tensors.buffers.map { TensorView(buffer: $0, channels: 3, height: h, width: w) }
         tensors.write(crops[0], to: views[0])

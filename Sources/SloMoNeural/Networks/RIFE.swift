@@ -18,6 +18,8 @@ public final class RIFE {
     /// Bytes of device memory for the weights and the working tensors.
     public var memory: Int { weights.byteCount + arena.byteCount }
     public let weights: NetworkWeights
+    /// How the convolution weights are stored (accumulation is float32 either way).
+    public let precision: NeuralPrecision
 
     private struct Block {
         var conv0: ConvLayer, conv0b: ConvLayer
@@ -39,12 +41,15 @@ public final class RIFE {
     }
 
     /// Uploads the weights of `state` (IFNet's keys, e.g. "block0.conv0.0.0.weight") and plans the
-    /// working tensors for inputs of `height` × `width` (multiples of 32).
-    public init(context: GPUContext, state: StateDict, height: Int, width: Int) throws {
+    /// working tensors for inputs of `height` × `width` (multiples of 32). `precision` nil takes
+    /// NeuralPrecision.default(for:).
+    public init(context: GPUContext, state: StateDict, height: Int, width: Int, precision: NeuralPrecision? = nil) throws {
         precondition(height % Self.alignment == 0 && width % Self.alignment == 0, "RIFE works on multiples of \(Self.alignment)")
         self.height = height
         self.width = width
-        var packer = WeightPacker()
+        let precision = precision ?? .default(for: context)
+        self.precision = precision
+        var packer = WeightPacker(precision: precision)
         let c = Self.channels
         blocks = try (0..<3).map { index in
             let prefix = "block\(index)."

@@ -72,22 +72,27 @@ public struct NetworkRecorder {
                                       .int(output.offset), .int(output.channels), .int(output.height), .int(output.width),
                                       .int(channelBlock), .int(layer.biasOffset), .int(layer.slopeOffset), .int(blockBase)]
             let uniform: Int32 = layer.uniformWeights ? 1 : 0
+            // float16 weights: the *_f16 shader variants, which also read the weights buffer as
+            // pairs of f16vec4 through one more storage binding (for blocks too big for the window).
+            let half = layer.precision == .float16
+            precondition(!half || context.supportsFloat16Storage, "float16 weights need 16-bit storage buffers")
+            let halfBinding: [BufferUse] = half ? [.read(weights)] : []
             if layer.transposed {
                 precondition(residual == nil, "transposed convolutions fuse no residual")
-                let pipeline = try context.pipeline(.conv_transpose2d, bindings: 4, uniformBindings: [1],
+                let pipeline = try context.pipeline(half ? .conv_transpose2d_f16 : .conv_transpose2d, bindings: half ? 5 : 4, uniformBindings: [1],
                                                     specialization: [Int32(layer.kernel), Int32(layer.stride), Int32(layer.padding), Int32(block), act,
                                                                      Int32(Self.cellsPerInvocation), uniform])
-                try recorder.dispatch(pipeline, [.read(input.buffer), blockWeights, .write(output.buffer), .read(weights)], push: shape + [.float(leak)],
+                try recorder.dispatch(pipeline, [.read(input.buffer), blockWeights, .write(output.buffer), .read(weights)] + halfBinding, push: shape + [.float(leak)],
                                       groups: (groups(groups(output.width, layer.stride * Self.cellsPerInvocation), 16),
                                               groups(groups(output.height, layer.stride), 4), 1))
             } else {
                 if let residual { precondition(residual.channels == output.channels && residual.plane == output.plane, "residual shape") }
-                let pipeline = try context.pipeline(.conv2d, bindings: 5, uniformBindings: [1],
+                let pipeline = try context.pipeline(half ? .conv2d_f16 : .conv2d, bindings: half ? 6 : 5, uniformBindings: [1],
                                                     specialization: [Int32(layer.kernel), Int32(layer.stride), Int32(Self.pixelsPerInvocation),
                                                                      Int32(block), act, residual == nil ? 0 : 1, uniform])
                 // Without a residual the input stands in for binding 3, which the shader then never reads.
                 let residualView = residual ?? input
-                try recorder.dispatch(pipeline, [.read(input.buffer), blockWeights, .write(output.buffer), .read(residualView.buffer), .read(weights)],
+                try recorder.dispatch(pipeline, [.read(input.buffer), blockWeights, .write(output.buffer), .read(residualView.buffer), .read(weights)] + halfBinding,
                                       push: shape + [.int(residualView.offset), .int(layer.padding), .float(leak)],
                                       groups: (groups(groups(output.width, Self.pixelsPerInvocation), 16), groups(output.height, 4), 1))
             }

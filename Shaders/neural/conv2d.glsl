@@ -1,0 +1,92 @@
+// 2-D convolution (N = 1, CHW float32) with its epilogue fused: bias, then optionally PReLU
+// (per-channel slopes) or LeakyReLU, then optionally a residual tensor added. Fusing saves a pass
+// over the output per layer, which costs as much as a small conv on a memory-bound device.
+//
+// One invocation computes PX horizontally adjacent output pixels × OCB output channels. lavapipe
+// charges per invocation, and every input sample loaded here feeds K·OCB multiply-adds instead of
+// one. Each dispatch computes one block of output channels, whose weights it reads as a uniform
+// buffer: every invocation reads the same weight at the same time, which a uniform buffer serves
+// once (lavapipe otherwise gathers it per SIMD lane: 60% of the time, measured) and a GPU from
+// its constant cache. Weights are packed on the host per block (float32 or float16: weights.glsl,
+// zero-padded); bias and PReLU slopes as float32 vec4s of 4 channels.
+layout(local_size_x = 16, local_size_y = 4) in;
+layout(constant_id = 0) const int K = 3;        // kernel size
+layout(constant_id = 1) const int STRIDE = 1;
+layout(constant_id = 2) const int PX = 5;       // output pixels per invocation (along x)
+layout(constant_id = 3) const int OCB4 = 4;     // output channels per invocation, in vec4s
+layout(constant_id = 4) const int ACT = 0;      // 0 none, 1 PReLU, 2 LeakyReLU
+layout(constant_id = 5) const int RESIDUAL = 0; // 1: add the residual tensor after the activation
+layout(constant_id = 6) const int UNIFORM_WEIGHTS = 1;  // 0: the block is too big for the window
+
+layout(std430, binding = 0) readonly buffer Input { float src[]; };
+layout(std430, binding = 2) writeonly buffer Output { float dst[]; };
+layout(std430, binding = 3) readonly buffer Residual { float residual[]; };
+layout(std430, binding = 4) readonly buffer Parameters { vec4 parameters[]; };
+layout(push_constant) uniform Push {
+    int inOffset; int inChannels; int inHeight; int inWidth;
+    int outOffset; int outChannels; int outHeight; int outWidth;
+    int ocBlock; int biasOffset; int slopeOffset;   // offsets in vec4s of `parameters`
+    int weightBase;                                 // this block's weights in `parameters`
+    int residualOffset; int padding; float leak;
+} pc;
+
+#include "weights.glsl"
+
+const int WINDOW = (PX - 1) * STRIDE + K;
+
+void main() {
+    int ox0 = int(gl_GlobalInvocationID.x) * PX;
+    int oy = int(gl_GlobalInvocationID.y);
+    int ocBlock = pc.ocBlock;
+    if (ox0 >= pc.outWidth || oy >= pc.outHeight) return;
+    vec4 acc[PX][OCB4];
+    for (int p = 0; p < PX; p++)
+        for (int g = 0; g < OCB4; g++) acc[p][g] = vec4(0.0);
+
+    int ix0 = ox0 * STRIDE - pc.padding, iy0 = oy * STRIDE - pc.padding;
+    int plane = pc.inHeight * pc.inWidth;
+    int taps = K * K;
+    int ocGroups = (pc.outChannels + 3) / 4;
+    for (int ic = 0; ic < pc.inChannels; ic++) {
+        int channelBase = pc.inOffset + ic * plane;
+        for (int ky = 0; ky < K; ky++) {
+            int iy = iy0 + ky;
+            bool rowInside = iy >= 0 && iy < pc.inHeight;
+            // The input row segment under all PX outputs, zero outside the picture (zero padding).
+            float row[WINDOW];
+            for (int i = 0; i < WINDOW; i++) {
+                int ix = ix0 + i;
+                bool inside = rowInside && ix >= 0 && ix < pc.inWidth;
+                row[i] = inside ? src[channelBase + iy * pc.inWidth + ix] : 0.0;
+            }
+            for (int kx = 0; kx < K; kx++) {
+                for (int g = 0; g < OCB4; g++) {
+                    vec4 w = weight(g, ic, ky * K + kx, taps);
+                    for (int p = 0; p < PX; p++) acc[p][g] += row[p * STRIDE + kx] * w;
+                }
+            }
+        }
+    }
+
+    int outPlane = pc.outHeight * pc.outWidth;
+    for (int g = 0; g < OCB4; g++) {
+        int group = ocBlock * OCB4 + g;
+        if (group >= ocGroups) break;
+        vec4 bias = parameters[pc.biasOffset + group];
+        vec4 slope = ACT == 1 ? parameters[pc.slopeOffset + group] : vec4(pc.leak);
+        for (int p = 0; p < PX; p++) {
+            int ox = ox0 + p;
+            if (ox >= pc.outWidth) break;
+            vec4 v = acc[p][g] + bias;
+            if (ACT != 0) v = mix(v * slope, v, greaterThanEqual(v, vec4(0.0)));
+            for (int lane = 0; lane < 4; lane++) {
+                int oc = group * 4 + lane;
+                if (oc >= pc.outChannels) break;
+                int at = oc * outPlane + oy * pc.outWidth + ox;
+                float value = v[lane];
+                if (RESIDUAL != 0) value += residual[pc.residualOffset + at];
+                dst[pc.outOffset + at] = value;
+            }
+        }
+    }
+}
