@@ -20,8 +20,6 @@ public protocol FrameSynthesizer: AnyObject {
     var format: FrameFormat { get }
     /// Bytes of device and host memory held.
     var memory: (device: Int, host: Int) { get }
-    /// Copies the next frame (format.byteCount bytes, tightly packed) in.
-    func append(_ frame: UnsafeRawBufferPointer) throws
     /// Lets `fill` write the next frame straight into GPU-visible memory; appends nothing when `fill` returns false.
     func append(_ fill: (UnsafeMutableRawBufferPointer) throws -> Bool) throws -> Bool
     /// Forgets the previous frame (after a seek or a gap).
@@ -31,4 +29,16 @@ public protocol FrameSynthesizer: AnyObject {
     func synthesize(times: [Float]) throws -> Synthesis
     /// Frame `index` of the last synthesis, in the input's format.
     func output(_ index: Int) -> UnsafeRawBufferPointer
+}
+
+extension FrameSynthesizer {
+    /// Copies the next frame (format.byteCount bytes, tightly packed) in.
+    public func append(_ frame: UnsafeRawBufferPointer) throws {
+        let bytes = format.byteCount
+        precondition(frame.count >= bytes, "a frame has \(bytes) bytes")
+        _ = try append { slot in
+            slot.copyMemory(from: UnsafeRawBufferPointer(rebasing: frame[..<bytes]))
+            return true
+        }
+    }
 }

@@ -6,7 +6,7 @@ import SloMoNeural
 public enum QualityLevel: Int, CaseIterable, Comparable, Sendable, CustomStringConvertible {
     case `repeat`, blend, flowFast, flowQuality, rife, superslomo
 
-    public init(mode: DaemonMode, preset: FlowPreset) {
+    public init(mode: SynthesisMode, preset: FlowPreset) {
         switch mode {
         case .repeat: self = .repeat
         case .blend: self = .blend

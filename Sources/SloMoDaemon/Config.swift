@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SloMoCore
 import SloMoInterp
+import SloMoNeural
 
 /// Everything a user can configure, as a value: built from defaults, a TOML file and the command
 /// line (in that order), and compared on reload to see what changed.
@@ -23,7 +24,7 @@ public struct DaemonConfig: Equatable, Sendable {
     public var scale = 2
     /// Output frames per second; 0 means the input rate × scale.
     public var outputRate = 0.0
-    public var mode = DaemonMode.flow
+    public var mode = SynthesisMode.flow
     public var preset = FlowPreset.fast
     /// Weights for a neural mode; "" takes the installed model (scripts/fetch-models.sh).
     public var checkpoint = ""
@@ -207,10 +208,10 @@ extension DaemonConfig {
             guard rate == 0 || rate >= 1 else { throw ValueProblem("must be 0 (off) or at least 1") }
             c.outputRate = rate
         },
-        key("interpolation.mode", "mode", .choice(DaemonMode.allCases.map(\.rawValue)), "MODE", live: true,
+        key("interpolation.mode", "mode", .choice(SynthesisMode.allCases.map(\.rawValue)), "MODE", live: true,
             "Best mode to use: rife (the RIFE HD v3 network), superslomo (the Super SloMo network; needs checkpoint), flow, blend or repeat; the adaptive controller may step below it.",
             { c in c.mode.rawValue }) { c, v in
-            c.mode = DaemonMode(rawValue: try string(v)) ?? c.mode
+            c.mode = SynthesisMode(rawValue: try string(v)) ?? c.mode
         },
         key("interpolation.preset", "preset", .choice(FlowPreset.allCases.map(\.rawValue)), "PRESET", live: true,
             "Flow preset: fast or quality.", { c in c.preset.rawValue }) { c, v in

@@ -4,20 +4,6 @@ import SloMoGPU
 import SloMoInterp
 import SloMoNeural
 
-/// What the user asks the daemon for: the flow engine's modes, or a network.
-public enum DaemonMode: String, CaseIterable, Sendable {
-    case `repeat`, blend, flow, rife, superslomo
-
-    /// The network a neural mode runs; nil for the flow engine's modes.
-    public var neuralModel: NeuralModel? {
-        switch self {
-        case .rife: return .rifeHDv3
-        case .superslomo: return .superSloMo
-        case .repeat, .blend, .flow: return nil
-        }
-    }
-}
-
 /// Where a neural mode's weights come from: the network, and a checkpoint file or (nil) the
 /// installed model (see `ModelStore`).
 public struct NeuralSource: Hashable, Sendable, CustomStringConvertible {

@@ -10,7 +10,7 @@ public struct PipelineSettings: Equatable, Sendable {
     public var scale: Int
     /// Output frames per second; 0 means input rate × scale.
     public var outputRate: Double
-    public var mode: DaemonMode
+    public var mode: SynthesisMode
     public var preset: FlowPreset
     /// Weights for a neural mode; nil takes the installed model.
     public var checkpoint: String?

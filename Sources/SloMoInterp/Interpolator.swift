@@ -96,15 +96,6 @@ public final class Interpolator: FrameSynthesizer {
 
     // MARK: - Input
 
-    /// Copies the next frame (format.byteCount bytes, tightly packed) in.
-    public func append(_ frame: UnsafeRawBufferPointer) throws {
-        precondition(frame.count >= frameBytes, "a frame has \(frameBytes) bytes")
-        _ = try append { slot in
-            slot.copyMemory(from: UnsafeRawBufferPointer(rebasing: frame[..<frameBytes]))
-            return true
-        }
-    }
-
     /// Lets `fill` write the next frame straight into GPU-visible memory (no copy).
     /// Returns false, appending nothing, when `fill` does.
     public func append(_ fill: (UnsafeMutableRawBufferPointer) throws -> Bool) throws -> Bool {

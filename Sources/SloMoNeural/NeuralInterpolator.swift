@@ -119,14 +119,6 @@ public final class NeuralInterpolator: FrameSynthesizer {
         (staging, outputs) = (host[0], host[1])
     }
 
-    public func append(_ frame: UnsafeRawBufferPointer) throws {
-        precondition(frame.count >= frameBytes, "a frame has \(frameBytes) bytes")
-        _ = try append { slot in
-            slot.copyMemory(from: UnsafeRawBufferPointer(rebasing: frame[..<frameBytes]))
-            return true
-        }
-    }
-
     public func append(_ fill: (UnsafeMutableRawBufferPointer) throws -> Bool) throws -> Bool {
         let slot = 1 - newest
         let target = UnsafeMutableRawBufferPointer(start: staging.contents! + slot * slotStride, count: frameBytes)

@@ -3,6 +3,7 @@ import SloMoCore
 import SloMoGPU
 import SloMoInterp
 import SloMoMedia
+import SloMoNeural
 
 /// What `slomo interpolate` was asked to do.
 public struct ConversionOptions: Sendable {

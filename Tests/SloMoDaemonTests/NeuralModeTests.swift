@@ -184,7 +184,7 @@ final class NeuralPipelineTests: XCTestCase {
         _ = try ModelStore().require(.rifeHDv3)
     }
 
-    func makePipeline(width: Int, height: Int, fps: Int, mode: DaemonMode, budget: Double, sink: FrameSink,
+    func makePipeline(width: Int, height: Int, fps: Int, mode: SynthesisMode, budget: Double, sink: FrameSink,
                       tuning: BudgetController.Tuning = BudgetController.Tuning()) throws -> (Pipeline, PipelineSettings, GPUContext) {
         var config = DaemonConfig()
         config.mode = mode
