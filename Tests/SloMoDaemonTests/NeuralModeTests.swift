@@ -204,7 +204,7 @@ final class NeuralPipelineTests: XCTestCase {
     func testLiveSwitchToRifeWithAGenerousBudget() throws {
         try requireWeights()
         let sink = RecordingSink()
-        // 1 fps: a pair may take 85 % of a second, and RIFE is picked if it takes at most 85 % of
+        // 1 fps: a pair may take a second, and RIFE is picked if it takes at most 85 % of
         // that (a 64×48 pair takes 190-350 ms on lavapipe on a loaded 2-core machine).
         let (pipeline, settings, context) = try makePipeline(width: 64, height: 48, fps: 1, mode: .flow, budget: 3000, sink: sink)
         pipeline.start()
