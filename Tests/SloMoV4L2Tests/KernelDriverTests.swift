@@ -5,7 +5,7 @@ import XCTest
 /// drivers (vivid, v4l2loopback, virtio-gpu) in one VM boot shared by every test here.
 /// Nothing is skipped: without the VM tooling (scripts/vm-deps.sh) these tests fail.
 final class KernelDriverTests: XCTestCase {
-    static let scenarios = ["capture", "loopback", "mjpeg", "stall", "resilient", "drm"]
+    static let scenarios = ["capture", "loopback", "mjpeg", "stall", "resilient", "drm", "loopback_013"]
     nonisolated(unsafe) private static var booted: Result<VMRun, Error>?
 
     private func vm() throws -> VMRun {
@@ -41,8 +41,23 @@ final class KernelDriverTests: XCTestCase {
     }
 
     func testLoopbackFeedsRealConsumersAtTheOutputRate() throws {
+        try checkLoopback(section: "loopback", files: "", module: "/updates/dkms/v4l2loopback.ko")
+    }
+
+    /// v4l2loopback 0.13 accepts STREAMON only on the handle that called REQBUFS; the write()
+    /// path must feed the same consumers just as well.
+    func testLoopbackFeedsRealConsumersOnV4L2Loopback013() throws {
+        try checkLoopback(section: "loopback_013", files: "v0.13/", module: "/v4l2loopback-0.13.2.ko")
+    }
+
+    private func checkLoopback(section: String, files: String, module: String) throws {
         let run = try vm()
-        let lines = try run.section("loopback")
+        let lines = try run.section(section)
+        let loaded = try XCTUnwrap(ResultLine.all("LOOPBACK_MODULE", in: lines).first, lines.joined(separator: "\n"))
+        XCTAssertEqual(loaded["loaded"], loaded["built"], "the module from \(module) is the one loaded: \(loaded.text)")
+        // 0.13 carries a version (and so a source hash); Debian's 0.12 build has neither.
+        if files.hasPrefix("v0.13") { XCTAssertFalse(loaded["loaded"]?.isEmpty ?? true, loaded.text) }
+        XCTAssertTrue(loaded["file"]?.contains(module) ?? false, loaded.text)
         let frameBytes = 320 * 240 * 2
         let ffmpeg = try XCTUnwrap(lines.first { $0.hasPrefix("FFMPEG ") }, lines.joined(separator: "\n"))
         XCTAssertTrue(ffmpeg.hasPrefix("FFMPEG rc=0"), ffmpeg)
@@ -51,7 +66,7 @@ final class KernelDriverTests: XCTestCase {
         XCTAssertTrue(lines.contains { $0.hasPrefix("V4L2CTL rc=0") }, lines.joined(separator: "\n"))
         XCTAssertTrue(lines.contains { $0.hasPrefix("GSTREAMER rc=0") }, lines.joined(separator: "\n"))
         for (name, count) in [("ffmpeg.yuv", 50), ("v4l2ctl.raw", 90), ("gstreamer.yuv", 40)] {
-            let data = try Data(contentsOf: run.file(name))
+            let data = try Data(contentsOf: run.file(files + name))
             XCTAssertEqual(data.count, count * frameBytes, "\(name): whole frames of the negotiated size")
             checkRamp(data, frameBytes: frameBytes, name: name)
         }

@@ -48,6 +48,9 @@ scenario_loopback() {
     "$probe" feed --device /dev/video10 --width 320 --height 240 --format yuyv --fps 30 --seconds 600 > "$out/feed.log" 2>&1 &
     feeder=$!
     wait_for FEED_READY "$out/feed.log" 60 $feeder || { cat "$out/feed.log"; return 1; }
+    # Which module is loaded: its source hash, and that of the file it should come from.
+    ko=${loopback_ko:-$(modinfo -n v4l2loopback)}
+    echo "LOOPBACK_MODULE loaded=$(cat /sys/module/v4l2loopback/srcversion) built=$(modinfo -F srcversion "$ko") file=$ko"
     v4l2-ctl -d /dev/video10 --all | grep -E "Driver version|Capabilities|Width/Height|Pixel Format|Frames per second" | sed 's/^/v4l2-ctl: /'
     v4l2-ctl -d /dev/video10 --stream-mmap --stream-count=90 --stream-to="$out/v4l2ctl.raw" > "$out/v4l2ctl.log" 2>&1
     echo "V4L2CTL rc=$?"
@@ -68,6 +71,25 @@ scenario_loopback() {
     kill $feeder
     wait $feeder 2>/dev/null
     cat "$out/feed.log"
+}
+
+# The loopback scenario again on v4l2loopback 0.13 (stricter STREAMON rules), which
+# scripts/vm-deps.sh builds for this kernel; recordings land in OUTDIR/v0.13. Runs last: it
+# swaps the module under the other scenarios' devices.
+scenario_loopback_013() {
+    ko="$out/v4l2loopback-0.13.2.ko"
+    [ -e "$ko" ] || { echo "guest: $ko is missing (scripts/vm-deps.sh builds it)"; return 1; }
+    rmmod v4l2loopback || return 1
+    insmod "$ko" devices=3 video_nr=10,11,12 exclusive_caps=1,1,1 max_buffers=8 \
+        card_label=slomo-out,slomo-stall,ffmpeg-mjpeg || return 1
+    udevadm settle 2>/dev/null
+    saved=$out
+    out="$out/v0.13"
+    mkdir -p "$out"
+    loopback_ko=$ko scenario_loopback
+    rc=$?
+    out=$saved
+    return $rc
 }
 
 # A capture whose producer stops must end in noSignal, not hang.

@@ -18,6 +18,10 @@ kver=$(ls /lib/modules | grep -- '-amd64$' | sort -V | tail -1)
 command -v vng >/dev/null || { echo "run-vm: vng missing (run scripts/vm-deps.sh)"; exit 2; }
 monitor=$out/monitor.sock
 rm -f "$monitor"
+# v4l2loopback 0.13 for the loopback_013 scenario (built by scripts/vm-deps.sh), handed over
+# through OUTDIR: the guest sees the host's /var through an overlay that hides the build.
+ko013="/var/cache/slomo-vm/v4l2loopback-0.13.2/$kver/v4l2loopback.ko"
+[ ! -e "$ko013" ] || cp "$ko013" "$out/v4l2loopback-0.13.2.ko"
 
 screendump() {
     python3 - "$monitor" "$1" <<'PY'
