@@ -76,25 +76,33 @@ public enum BenchRun {
         return lines
     }
 
-    /// RIFE HD v3 at 640×360 and 1280×720 on the test pattern: time per synthesised frame (×2,
-    /// conversions included, after one warm-up pair), the network's GFLOP per frame and GFLOP/s.
+    /// The networks on the test pattern: RIFE HD v3 at 640×360 and 1280×720, Super SloMo at
+    /// 640×360 (untrained weights of its architecture: none are published, and the cost does not
+    /// depend on them). Time per synthesised frame (×2, conversions included, after one warm-up
+    /// pair), the network's GFLOP per frame and GFLOP/s.
     static func neuralSpeed(context: GPUContext) throws -> [String] {
+        let untrained = SuperSloMo.untrainedStateDicts(seed: 1)
+        let cases: [(name: String, network: NeuralNetwork, width: Int, height: Int, pairs: Int)] = [
+            ("RIFE HD v3", try .rife(checkpoint: ModelStore().require(.rifeHDv3)), 640, 360, 2),
+            ("RIFE HD v3", try .rife(checkpoint: ModelStore().require(.rifeHDv3)), 1280, 720, 2),
+            ("Super SloMo (untrained weights)", .superSloMo(flow: untrained.flow, interpolation: untrained.interpolation), 640, 360, 1),
+        ]
         var lines: [String] = []
-        for (width, height) in [(640, 360), (1280, 720)] {
-            let pattern = TestPattern(width: width, height: height)
-            let rife = try Synthesizers.make(SynthesisChoice(mode: .rife), context: context, format: pattern.format, maxSteps: 1)
-            var frames = [[UInt8]](repeating: [UInt8](repeating: 0, count: pattern.format.byteCount), count: 4)
+        for test in cases {
+            let pattern = TestPattern(width: test.width, height: test.height)
+            let network = try NeuralInterpolator(context: context, format: pattern.format, network: test.network, maxSteps: 1)
+            var frames = [[UInt8]](repeating: [UInt8](repeating: 0, count: pattern.format.byteCount), count: test.pairs + 2)
             for i in frames.indices { frames[i].withUnsafeMutableBytes { pattern.render(time: Double(i), into: $0) } }
             var milliseconds: [Double] = []
             for (index, frame) in frames.enumerated() {
-                try frame.withUnsafeBytes { try rife.append($0) }
-                if index > 0 { milliseconds.append(try rife.synthesize(times: [0.5]).gpuMilliseconds) }
+                try frame.withUnsafeBytes { try network.append($0) }
+                if index > 0 { milliseconds.append(try network.synthesize(times: [0.5]).gpuMilliseconds) }
             }
             let timed = milliseconds.dropFirst()
             let mean = timed.reduce(0, +) / Double(timed.count)
-            let flops = (rife as! NeuralInterpolator).lastFlops
-            lines.append(String(format: "RIFE HD v3, %d×%d (network input padded to a multiple of 32): %.0f ms per synthesised frame, %.1f GFLOP per frame, %.1f GFLOP/s (mean of %d pairs after one warm-up)",
-                                width, height, mean, flops / 1e9, flops / 1e9 / (mean / 1000), timed.count))
+            let flops = network.lastFlops
+            lines.append(String(format: "%@, %d×%d (network input padded to a multiple of 32): %.0f ms per synthesised frame, %.1f GFLOP per frame, %.1f GFLOP/s (mean of %d pair%@ after one warm-up)",
+                                test.name, test.width, test.height, mean, flops / 1e9, flops / 1e9 / (mean / 1000), timed.count, timed.count == 1 ? "" : "s"))
         }
         return lines
     }

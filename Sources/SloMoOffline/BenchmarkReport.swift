@@ -39,7 +39,10 @@ public struct BenchmarkReport {
             let anchor = results.first { $0.method == .minterpolate }
             lines += ["## \(results[0].clip)", "", "| method | PSNR-Y (dB) | SSIM-Y | ms / frame | speed vs minterpolate |", "|---|---:|---:|---:|---:|"]
             for result in results {
-                let ratio = anchor.map { String(format: "%.1f×", $0.millisecondsPerFrame / result.millisecondsPerFrame) } ?? "–"
+                let ratio = anchor.map { anchor -> String in
+                    let speed = anchor.millisecondsPerFrame / result.millisecondsPerFrame
+                    return String(format: speed < 0.1 ? "%.3f×" : "%.1f×", speed)
+                } ?? "–"
                 lines.append(String(format: "| %@ | %.2f | %.4f | %.1f | %@ |", result.method.title, result.psnr, result.ssim ?? 0,
                                     result.millisecondsPerFrame, ratio))
             }

@@ -210,37 +210,4 @@ final class SuperSloMoTests: XCTestCase {
         XCTAssertEqual(interpolator.lastFlops, flops)
         XCTAssertNotEqual(Array(interpolator.output(0)), outputs[0])
     }
-
-    /// Speed at 640×480 (printed, not asserted: it depends on the device and its load) for one time
-    /// per pair (both U-Nets), with the time per shader from GPU timestamps. Two U-Nets of about 200
-    /// GFLOP each make this take minutes on lavapipe, so it runs only with SLOMO_NEURAL_BENCH=1.
-    func testSpeedAt640x480() throws {
-        guard ProcessInfo.processInfo.environment["SLOMO_NEURAL_BENCH"] == "1" else { throw XCTSkip("set SLOMO_NEURAL_BENCH=1 to time Super SloMo at 640×480") }
-        let (h, w) = (480, 640)
-        let state = try SuperSloMo.loadStateDicts(from: try checkpoint(format: "zip"))
-        let network = try SuperSloMo(context: sharedContext, flow: state.flow, interpolation: state.interpolation, height: h, width: w)
-        let arena = BufferArena(context: sharedContext, placement: .device)
-        let views = try arena.allocate((0..<3).map { ("frame \($0)", 3 * h * w * 4) }).map { TensorView(buffer: $0, channels: 3, height: h, width: w) }
-        network.setTimes([0.5])
-        let sequence = try GPUSequence(context: sharedContext, profiled: true)
-        let flops = try NetworkRecorder.record(sequence, context: sharedContext, weights: network.flowWeights.buffer) {
-            try network.recordFlow(&$0, frame0: views[0], frame1: views[1])
-            try network.recordFrame(&$0, step: 0, output: views[2])
-        }
-        try sequence.run()  // compiles the pipelines
-        // CPU time too: on lavapipe it is the work done, while wall time depends on the machine's load.
-        func cpuMilliseconds() -> Double {
-            var usage = rusage()
-            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-            return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3 + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3
-        }
-        let start = DispatchTime.now().uptimeNanoseconds, startCPU = cpuMilliseconds()
-        try sequence.run()
-        let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6, cpu = cpuMilliseconds() - startCPU
-        var perShader: [String: Double] = [:]
-        for (stage, time) in try sequence.stageMilliseconds() { perShader[stage, default: 0] += time }
-        print(String(format: "Super SloMo %d×%d on %@, one time per pair: %.0f ms/frame (%.0f ms of CPU), %.1f GFLOP, %.2f GFLOP/s (%.2f per CPU-second)",
-                     w, h, sharedContext.info.name, milliseconds, cpu, flops / 1e9, flops / milliseconds / 1e6, flops / cpu / 1e6))
-        print(perShader.sorted { $0.value > $1.value }.map { String(format: "  %@ %.0f ms", $0.key, $0.value) }.joined(separator: "\n"))
-    }
 }

@@ -75,6 +75,31 @@ public final class SuperSloMo {
         (try TorchCheckpoint.loadStateDict(from: url, key: "state_dictFC"), try TorchCheckpoint.loadStateDict(from: url, key: "state_dictAT"))
     }
 
+    /// Both U-Nets with He-initialised random weights (deterministic for a seed): what the
+    /// benchmark times when no checkpoint is at hand, since the cost does not depend on the
+    /// weights. Scaled so activations stay in range (no overflow, no slow denormals on a CPU).
+    public static func untrainedStateDicts(seed: UInt64) -> (flow: StateDict, interpolation: StateDict) {
+        var state = seed
+        func uniform() -> Float {
+            // SplitMix64, mapped to [-1, 1).
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Float((z ^ (z >> 31)) >> 40) / Float(1 << 23) - 1
+        }
+        func unet(_ inChannels: Int, _ outChannels: Int) -> StateDict {
+            var dict: StateDict = [:]
+            for (name, a, b, k) in unetLayers(in: inChannels, out: outChannels) {
+                let bound = (6 / Float(a * k * k)).squareRoot()
+                dict["\(name).weight"] = HostTensor(shape: [b, a, k, k], values: (0..<b * a * k * k).map { _ in bound * uniform() })
+                dict["\(name).bias"] = HostTensor(shape: [b], values: (0..<b).map { _ in 0.01 * uniform() })
+            }
+            return dict
+        }
+        return (unet(6, 4), unet(20, 5))
+    }
+
     /// (name, in, out, kernel) of every convolution of model.UNet, in state-dict order.
     static func unetLayers(in inChannels: Int, out outChannels: Int) -> [(name: String, inChannels: Int, outChannels: Int, kernel: Int)] {
         var layers = [("conv1", inChannels, 32, 7), ("conv2", 32, 32, 7)]
