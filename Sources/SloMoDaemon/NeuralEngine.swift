@@ -35,13 +35,8 @@ public struct NeuralWeights: @unchecked Sendable {
     /// Finds and reads the weights; throws a `NeuralLoadError` when they are missing or unreadable.
     public static func load(_ source: NeuralSource, mode: String, store: ModelStore = ModelStore()) throws -> NeuralWeights {
         do {
-            let url = try source.checkpoint.map { URL(fileURLWithPath: $0) } ?? store.require(source.model)
-            let network: NeuralNetwork
-            switch source.model {
-            case .rifeHDv3: network = try .rife(checkpoint: url)
-            case .superSloMo: network = try .superSloMo(checkpoint: url)
-            }
-            return NeuralWeights(source: source, mode: mode, network: network)
+            let url = try store.weights(source.model, checkpoint: source.checkpoint)
+            return NeuralWeights(source: source, mode: mode, network: try .load(source.model, checkpoint: url))
         } catch {
             throw NeuralLoadError(mode: mode, reason: "\(error)")
         }

@@ -31,17 +31,6 @@ public enum NeuralModel: String, CaseIterable, Sendable {
         case .superSloMo: return "pass --checkpoint FILE (a checkpoint of the public Super SloMo implementation) or install it as \(relativePath)"
         }
     }
-
-    /// Parameters in the checkpoint at `url`, read in full (proving it loads).
-    public func parameterCount(checkpoint url: URL) throws -> Int {
-        switch self {
-        case .rifeHDv3:
-            return try TorchCheckpoint.loadStateDict(from: url).values.reduce(0) { $0 + $1.count }
-        case .superSloMo:
-            let (flow, interpolation) = try SuperSloMo.loadStateDicts(from: url)
-            return (Array(flow.values) + Array(interpolation.values)).reduce(0) { $0 + $1.count }
-        }
-    }
 }
 
 public enum ModelStoreError: Error, CustomStringConvertible, Equatable {
@@ -80,6 +69,11 @@ public struct ModelStore: Sendable {
     public func locate(_ model: NeuralModel) -> URL? {
         searchPath.map { $0.appendingPathComponent(model.relativePath) }
             .first { FileManager.default.isReadableFile(atPath: $0.path) }
+    }
+
+    /// The weights file a user named, else the installed model's (throwing, like `require`, when there is none).
+    public func weights(_ model: NeuralModel, checkpoint: String?) throws -> URL {
+        try checkpoint.map { URL(fileURLWithPath: $0) } ?? require(model)
     }
 
     /// Like `locate`, but throws an error that tells the user how to install the weights.

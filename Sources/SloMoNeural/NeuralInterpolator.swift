@@ -19,6 +19,22 @@ public enum NeuralNetwork {
         let (flow, interpolation) = try SuperSloMo.loadStateDicts(from: url)
         return .superSloMo(flow: flow, interpolation: interpolation)
     }
+
+    /// `model` from its weights file.
+    public static func load(_ model: NeuralModel, checkpoint url: URL) throws -> NeuralNetwork {
+        switch model {
+        case .rifeHDv3: return try .rife(checkpoint: url)
+        case .superSloMo: return try .superSloMo(checkpoint: url)
+        }
+    }
+
+    /// Parameters in the weights.
+    public var parameterCount: Int {
+        switch self {
+        case let .rife(state): return state.values.reduce(0) { $0 + $1.count }
+        case let .superSloMo(flow, interpolation): return (Array(flow.values) + Array(interpolation.values)).reduce(0) { $0 + $1.count }
+        }
+    }
 }
 
 /// Makes intermediate frames with a neural network on the GPU, behind the same `FrameSynthesizer`

@@ -47,8 +47,7 @@ public enum Synthesizers {
             return interpolator
         case .rife, .superslomo:
             let model = choice.mode.neuralModel!
-            let weights = try choice.checkpoint.map { URL(fileURLWithPath: $0) } ?? ModelStore().require(model)
-            let network: NeuralNetwork = model == .rifeHDv3 ? try .rife(checkpoint: weights) : try .superSloMo(checkpoint: weights)
+            let network = try NeuralNetwork.load(model, checkpoint: ModelStore().weights(model, checkpoint: choice.checkpoint))
             return try NeuralInterpolator(context: context, format: format, network: network, maxSteps: maxSteps)
         }
     }

@@ -207,7 +207,7 @@ struct Models: ParsableCommand {
             }
             // Loading the weights proves they are usable, not merely present.
             do {
-                let parameters = try model.parameterCount(checkpoint: url)
+                let parameters = try NeuralNetwork.load(model, checkpoint: url).parameterCount
                 print("\(model.rawValue)  \(model.displayName)  \(parameters) parameters  \(url.path)")
             } catch {
                 FileHandle.standardError.write(Data("slomo: error: \(error)\n".utf8))

@@ -4,7 +4,10 @@ import SloMoCore
 @testable import SloMoDaemon
 import XCTest
 
-final class ConfigTests: XCTestCase {
+/// Tests that load a configuration file written from a string.
+protocol ConfigFileTesting {}
+
+extension ConfigFileTesting {
     func load(_ text: String, overrides: [DaemonCommandLine.Override] = []) throws -> DaemonConfig {
         let path = NSTemporaryDirectory() + "slomod-config-\(UUID().uuidString).toml"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
@@ -21,7 +24,9 @@ final class ConfigTests: XCTestCase {
             return "\(error)".replacingOccurrences(of: #"/\S*slomod-config-[0-9A-F-]+\.toml"#, with: "FILE", options: .regularExpression)
         }
     }
+}
 
+final class ConfigTests: XCTestCase, ConfigFileTesting {
     func testParsesEveryTable() throws {
         let config = try load("""
             # comment

@@ -7,23 +7,7 @@ import SloMoNeural
 import XCTest
 
 /// Mode rife in the settings: the TOML file, the command line and the control protocol.
-final class NeuralSettingsTests: XCTestCase {
-    func load(_ text: String, overrides: [DaemonCommandLine.Override] = []) throws -> DaemonConfig {
-        let path = NSTemporaryDirectory() + "slomod-config-\(UUID().uuidString).toml"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        return try DaemonConfig.load(file: path, overrides: overrides)
-    }
-
-    func error(_ text: String, overrides: [DaemonCommandLine.Override] = []) -> String? {
-        do {
-            _ = try load(text, overrides: overrides)
-            return nil
-        } catch {
-            return "\(error)".replacingOccurrences(of: #"/\S*slomod-config-[0-9A-F-]+\.toml"#, with: "FILE", options: .regularExpression)
-        }
-    }
-
+final class NeuralSettingsTests: XCTestCase, ConfigFileTesting {
     func testModeRifeAndTheCheckpointKey() throws {
         let directory = try scratchDirectory(self)
         let weights = directory + "/flownet.pkl"
