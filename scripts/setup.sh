@@ -20,6 +20,19 @@ if [ -n "$missing" ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
 fi
+# Debian 12's lavapipe (Mesa 22.3) runs our shaders about a third slower than bookworm-backports'
+# Mesa 25 (BENCHMARKS.md), whose gallivm vectorises buffer access; on a machine without a GPU that
+# is the difference between real time and not. Newer Debian releases ship Mesa 25 or later.
+if grep -q '^VERSION_CODENAME=bookworm$' /etc/os-release &&
+    dpkg --compare-versions "$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers)" lt 25; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "setup: installing Mesa's lavapipe from bookworm-backports"
+    echo "deb http://deb.debian.org/debian bookworm-backports main" |
+        $sudo tee /etc/apt/sources.list.d/slomo-bookworm-backports.list >/dev/null
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends -t bookworm-backports mesa-vulkan-drivers
+fi
 if [ "${1:-}" = "--test" ] && [ -x "$(dirname "$0")/vm-deps.sh" ]; then
     "$(dirname "$0")/vm-deps.sh"
 fi
