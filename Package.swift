@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "slomo", targets: ["slomo"]),
+        .executable(name: "slomo-speed", targets: ["slomo-speed"]),
         .library(name: "SloMoInterp", targets: ["SloMoInterp"]),
     ],
     dependencies: [
@@ -43,14 +44,20 @@ let package = Package(
             "SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoNeural", "SloMoMedia", "SloMoV4L2", "SloMoDRM",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Speed on the test pattern: no footage and no FFmpeg, so it runs on any machine with a Vulkan device.
+        .target(name: "SloMoSpeed", dependencies: ["SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoNeural"]),
         // Offline work on files: the converter loop and the quality/speed benchmark.
-        .target(name: "SloMoOffline", dependencies: ["SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoNeural", "SloMoMedia"]),
+        .target(name: "SloMoOffline", dependencies: ["SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoNeural", "SloMoMedia", "SloMoSpeed"]),
         // Executables: argument parsing and wiring only.
         .executableTarget(name: "slomo", dependencies: [
             "SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoNeural", "SloMoOffline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .executableTarget(name: "slomo-speed", dependencies: [
+            "SloMoGPU", "SloMoInterp", "SloMoNeural", "SloMoSpeed",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "slomod", dependencies: [
             "SloMoDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -60,16 +60,19 @@ vec3 internalToRGB(vec3 ycc, ColorParams c) {
     return vec3(r, g, b);
 }
 
-// Frames are kept between shaders as two words of 16-bit fixed point (Y and Cb, then Cr): half the
-// reads of vec4 floats in the warps, exact to 2.3e-5 over Y in [-0.25, 1.25] and chroma in
-// [-0.75, 0.75], which also covers limited-range samples outside 16...235 and 16...240.
-const vec3 internalOffset = vec3(0.25, 0.75, 0.75);
-uvec2 packInternal(vec3 ycc) {
-    vec3 u = (ycc + internalOffset) / 1.5;
-    return uvec2(packUnorm2x16(u.xy), packUnorm2x16(vec2(u.z, 0.0)));
+// Frames are kept between shaders as one word each: Y in 12 bits, Cb and Cr in 10 bits, fixed point
+// over the span that decoded 8-bit samples can take (limited-range extremes included). One read per
+// tap in the warps, the fusion's main cost on lavapipe. The rounding (Y 0.04, chroma 0.15 8-bit
+// levels at most) still returns every input byte unchanged through unpack and pack, RGB included.
+const vec3 internalLow = vec3(-0.08, -0.58, -0.58);
+const vec3 internalSpan = vec3(1.18, 1.16, 1.16);
+const vec3 internalLevels = vec3(4095.0, 1023.0, 1023.0);
+uint packInternal(vec3 ycc) {
+    uvec3 q = uvec3(clamp((ycc - internalLow) / internalSpan, 0.0, 1.0) * internalLevels + 0.5);
+    return q.x | (q.y << 12) | (q.z << 22);
 }
-vec3 unpackInternal(uvec2 words) {
-    return vec3(unpackUnorm2x16(words.x), unpackUnorm2x16(words.y).x) * 1.5 - internalOffset;
+vec3 unpackInternal(uint word) {
+    return vec3(uvec3(word & 4095u, (word >> 12) & 1023u, word >> 22)) * (internalSpan / internalLevels) + internalLow;
 }
 
 // 8-bit samples (Y, Cb, Cr or R, G, B) to the internal representation.

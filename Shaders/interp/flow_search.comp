@@ -50,11 +50,10 @@ void warpPatch(int imageBase, ivec2 origin, vec2 u) {
     }
 }
 
-// Mean-normalised sum of squared differences between the template and the image at offset u, in one
-// pass: Σ((v − v̄) − t')² = Σd² − (Σd)²/N − 2·Σd·t' + Σt'², with t' the zero-mean template and
+// Mean-normalised sum of squared differences between the template and `warped`, in one pass:
+// Σ((v − v̄) − t')² = Σd² − (Σd)²/N − 2·Σd·t' + Σt'², with t' the zero-mean template and
 // d = v − (template mean). The shift keeps Σd² small, so float32 does not cancel the answer away.
-float cost(int imageBase, ivec2 origin, vec2 u, float templateMean, float templateEnergy) {
-    warpPatch(imageBase, origin, u);
+float warpedCost(float templateMean, float templateEnergy) {
     float sum = 0.0, squares = 0.0, cross = 0.0;
     for (int i = 0; i < N; i++) {
         float d = warped[i] - templateMean;
@@ -63,6 +62,11 @@ float cost(int imageBase, ivec2 origin, vec2 u, float templateMean, float templa
         cross += d * templ[i];
     }
     return squares - sum * sum / float(N) - 2.0 * cross + templateEnergy;
+}
+
+float cost(int imageBase, ivec2 origin, vec2 u, float templateMean, float templateEnergy) {
+    warpPatch(imageBase, origin, u);
+    return warpedCost(templateMean, templateEnergy);
 }
 
 void main() {
@@ -74,14 +78,20 @@ void main() {
     int templateBase = direction == 0 ? pc.base0 : pc.base1;
     int imageBase = direction == 0 ? pc.base1 : pc.base0;
 
+    // The template and its central differences from one (PATCH+2)² window of taps, clamped to the
+    // level like each difference's neighbours: 144 reads instead of 500 for a 10×10 patch.
+    const int W = PATCH + 2;
+    float window[W * W];
+    for (int j = 0; j < W; j++) {
+        int row = templateBase + clamp(origin.y - 1 + j, 0, pc.height - 1) * pc.width;
+        for (int i = 0; i < W; i++) window[j * W + i] = pyramid[row + clamp(origin.x - 1 + i, 0, pc.width - 1)];
+    }
     float templateMean = 0.0;
     vec2 gradMean = vec2(0.0);
     for (int i = 0; i < N; i++) {
-        ivec2 p = origin + ivec2(i % PATCH, i / PATCH);
-        templ[i] = pyramid[templateBase + p.y * pc.width + p.x];
-        ivec2 lo = max(p - 1, ivec2(0)), hi = min(p + 1, ivec2(pc.width - 1, pc.height - 1));
-        grad[i] = vec2(pyramid[templateBase + p.y * pc.width + hi.x] - pyramid[templateBase + p.y * pc.width + lo.x],
-                       pyramid[templateBase + hi.y * pc.width + p.x] - pyramid[templateBase + lo.y * pc.width + p.x]) * 0.5;
+        int at = (i / PATCH + 1) * W + i % PATCH + 1;
+        templ[i] = window[at];
+        grad[i] = vec2(window[at + 1] - window[at - 1], window[at + W] - window[at - W]) * 0.5;
         templateMean += templ[i];
         gradMean += grad[i];
     }
@@ -110,19 +120,24 @@ void main() {
         vec2 at = (center + 0.5) / pc.initScale - 0.5;
         u = pc.initScale * sampleFlow(pc.initOffset + direction * pc.initWidth * pc.initHeight, pc.initWidth, pc.initHeight, at);
     }
-    float startCost = cost(imageBase, origin, u, templateMean, templateEnergy);
+    // The start's cost comes with the first iteration's warp, unless the warm-start test below measured it.
+    float startCost = 0.0;
+    bool startMeasured = false;
     if (pc.initIsWarm != 0 && u != vec2(0.0)) {
         // The previous pair's motion is only a guess: keep it only where it beats standing still.
+        startCost = cost(imageBase, origin, u, templateMean, templateEnergy);
         float stillCost = cost(imageBase, origin, vec2(0.0), templateMean, templateEnergy);
         if (stillCost <= startCost) {
             u = vec2(0.0);
             startCost = stillCost;
         }
+        startMeasured = true;
     }
     vec2 start = u;
 
     for (int iteration = 0; iteration < pc.iterations; iteration++) {
         warpPatch(imageBase, origin, u);
+        if (iteration == 0 && !startMeasured) startCost = warpedCost(templateMean, templateEnergy);
         vec2 b = -templateTerm;
         for (int i = 0; i < N; i++) b += grad[i] * warped[i];
         vec2 step = inverse * b;
@@ -130,6 +145,6 @@ void main() {
         if (dot(step, step) < 1e-4) break;
     }
     // Gauss–Newton can walk off on ambiguous patches; never return worse than the start.
-    if (cost(imageBase, origin, u, templateMean, templateEnergy) > startCost) u = start;
+    if (u != start && cost(imageBase, origin, u, templateMean, templateEnergy) > startCost) u = start;
     patches[direction * pc.columns * pc.rows + index] = u;
 }

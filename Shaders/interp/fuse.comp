@@ -10,7 +10,7 @@
 layout(local_size_x = 8, local_size_y = 8) in;
 layout(constant_id = 0) const int FORMAT = 0;
 layout(constant_id = 1) const int WARP = 0;  // WarpFilter: 0 bilinear, 1 Catmull-Rom
-layout(std430, binding = 0) readonly buffer Frames { uvec2 frames[]; };
+layout(std430, binding = 0) readonly buffer Frames { uint frames[]; };
 layout(std430, binding = 1) readonly buffer Flow { vec2 flow[]; };
 layout(std430, binding = 2) readonly buffer Consistency { float consistency[]; };
 layout(std430, binding = 3) readonly buffer Params { float times[16]; int warmStart; } params;

@@ -77,12 +77,13 @@ public final class Interpolator: FrameSynthesizer {
         let finest = plan.levels[plan.finest]
         deviceArena = BufferArena(context: context, placement: .device)
         let device = try deviceArena.allocate([
-            ("frames", 2 * pixels * 8),
+            ("frames", 2 * pixels * 4),
             ("pyramids", 2 * plan.pyramidSize * 4),
             ("flow", plan.flowSize * 8),
             ("patches", plan.patchSize * 8),
             ("consistency", 2 * finest.width * finest.height * 4),
-            ("linearisation", 2 * finest.width * finest.height * 16),
+            // Only the variational refinement uses the linearisation (the fast preset has none).
+            ("linearisation", parameters.refinements > 0 ? 2 * finest.width * finest.height * 16 : 16),
         ])
         (frames, pyramids, flow, patches, consistency, linear) = (device[0], device[1], device[2], device[3], device[4], device[5])
         hostArena = BufferArena(context: context, placement: .host)
@@ -203,18 +204,22 @@ public final class Interpolator: FrameSynthesizer {
         let pixels = format.width * format.height
         let blocks = (x: groups(half(format.width), 8), y: groups(half(format.height), 8))
 
-        // Ingest: unpack the new frame and build its pyramid.
+        // Ingest: unpack the new frame and build its pyramid (unpacking writes the first levels).
         let unpack = try context.pipeline(.unpack, bindings: 3, specialization: [formatConstant])
+        let pyramidBase = slot * plan.pyramidSize
+        let level1: [PushValue] = plan.coarsest >= 1
+            ? [.int(pyramidBase + plan.levels[1].pyramidOffset!), .int(plan.levels[1].width)] : [.int(-1), .int(0)]
         try recorder.dispatch(unpack, [.read(staging), .write(frames), .write(pyramids)],
-                              push: colorPush + [.int(slot * slotStride), .int(slot * pixels), .int(slot * plan.pyramidSize)],
+                              push: colorPush + [.int(slot * slotStride), .int(slot * pixels),
+                                                 .int(plan.levels[0].pyramidOffset.map { pyramidBase + $0 } ?? -1)] + level1,
                               groups: (blocks.x, blocks.y, 1))
         let downsample = try context.pipeline(.downsample, bindings: 1)
-        for level in 1...max(plan.coarsest, 1) where level <= plan.coarsest {
+        for level in 2...max(plan.coarsest, 2) where level <= plan.coarsest {
             let source = plan.levels[level - 1], target = plan.levels[level]
             let base = slot * plan.pyramidSize
             try recorder.dispatch(downsample, [.readWrite(pyramids)],
-                                  push: [.int(base + source.pyramidOffset), .int(source.width), .int(source.height),
-                                         .int(base + target.pyramidOffset), .int(target.width), .int(target.height)],
+                                  push: [.int(base + source.pyramidOffset!), .int(source.width), .int(source.height),
+                                         .int(base + target.pyramidOffset!), .int(target.width), .int(target.height)],
                                   groups: (groups(half(target.width), 8), groups(half(target.height), 8), 1))
         }
         if key.work == .ingest { return }
@@ -257,8 +262,8 @@ public final class Interpolator: FrameSynthesizer {
         let finest = plan.levels[plan.finest]
         for index in stride(from: plan.coarsest, through: plan.finest, by: -1) {
             let level = plan.levels[index]
-            let base0 = frame0Slot * plan.pyramidSize + level.pyramidOffset
-            let base1 = frame1Slot * plan.pyramidSize + level.pyramidOffset
+            let base0 = frame0Slot * plan.pyramidSize + level.pyramidOffset!
+            let base1 = frame1Slot * plan.pyramidSize + level.pyramidOffset!
             // Each level starts from the coarser one; the coarsest from the previous pair's result.
             let initPush: [PushValue]
             if index == plan.coarsest {
@@ -316,12 +321,12 @@ extension Interpolator {
         try sequence.record { $0.copy(from: buffer, to: host) }
         try sequence.run()
         if stage == .frames {
-            // Y, Cb, Cr of each pixel from their 16-bit fixed point (color.glsl's packInternal), and a zero.
-            let words = UnsafeBufferPointer(start: host.contents!.bindMemory(to: UInt16.self, capacity: buffer.byteCount / 2),
-                                            count: buffer.byteCount / 2)
-            let offsets: [Float] = [0.25, 0.75, 0.75, 0]
-            return words.enumerated().map { index, word in
-                index % 4 == 3 ? 0 : Float(word) / 65535 * 1.5 - offsets[index % 4]
+            // Y, Cb, Cr of each pixel from its word (color.glsl's packInternal), and a zero.
+            let words = UnsafeBufferPointer(start: host.contents!.bindMemory(to: UInt32.self, capacity: buffer.byteCount / 4),
+                                            count: buffer.byteCount / 4)
+            return words.flatMap { word -> [Float] in
+                let q = [Float(word & 4095), Float((word >> 12) & 1023), Float(word >> 22)]
+                return [q[0] * (1.18 / 4095) - 0.08, q[1] * (1.16 / 1023) - 0.58, q[2] * (1.16 / 1023) - 0.58, 0]
             }
         }
         return Array(UnsafeBufferPointer(start: host.contents!.bindMemory(to: Float.self, capacity: buffer.byteCount / 4),

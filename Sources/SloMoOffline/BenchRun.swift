@@ -3,6 +3,7 @@ import SloMoCore
 import SloMoGPU
 import SloMoInterp
 import SloMoNeural
+import SloMoSpeed
 
 /// `slomo bench`: every clip of the protocol, Middlebury and the memory figures, printed as
 /// they come and written to the report and its chart.
@@ -90,20 +91,13 @@ public enum BenchRun {
         ]
         var lines: [String] = []
         for test in cases {
-            let pattern = TestPattern(width: test.width, height: test.height)
-            let network = try NeuralInterpolator(context: context, format: pattern.format, network: test.network, maxSteps: 1)
-            var frames = [[UInt8]](repeating: [UInt8](repeating: 0, count: pattern.format.byteCount), count: test.pairs + 2)
-            for i in frames.indices { frames[i].withUnsafeMutableBytes { pattern.render(time: Double(i), into: $0) } }
-            var milliseconds: [Double] = []
-            for (index, frame) in frames.enumerated() {
-                try frame.withUnsafeBytes { try network.append($0) }
-                if index > 0 { milliseconds.append(try network.synthesize(times: [0.5]).gpuMilliseconds) }
-            }
-            let timed = milliseconds.dropFirst()
-            let mean = timed.reduce(0, +) / Double(timed.count)
-            let flops = network.lastFlops
+            let measured = try SpeedProbe.network(context: context, network: test.network, width: test.width, height: test.height,
+                                                  minimumPairs: test.pairs)
+            let mean = measured.milliseconds.reduce(0, +) / Double(measured.milliseconds.count)
+            let flops = measured.flops ?? 0
             lines.append(String(format: "%@, %d×%d (network input padded to a multiple of 32): %.0f ms per synthesised frame, %.1f GFLOP per frame, %.1f GFLOP/s (mean of %d pair%@ after one warm-up)",
-                                test.name, test.width, test.height, mean, flops / 1e9, flops / 1e9 / (mean / 1000), timed.count, timed.count == 1 ? "" : "s"))
+                                test.name, test.width, test.height, mean, flops / 1e9, flops / 1e9 / (mean / 1000),
+                                measured.milliseconds.count, measured.milliseconds.count == 1 ? "" : "s"))
         }
         return lines
     }

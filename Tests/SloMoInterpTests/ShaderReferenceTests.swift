@@ -46,11 +46,13 @@ final class ShaderReferenceTests: XCTestCase {
             let frameA = CPUReference.unpack(a, format), frameB = CPUReference.unpack(b, format)
             let gpuFrames = try interpolator.read(.frames)
             let pixels = format.width * format.height
-            // Slot 0 holds the first frame, slot 1 the second.
+            // Slot 0 holds the first frame, slot 1 the second; each within half a step of the internal
+            // word (12-bit luma over 1.18, 10-bit chroma over 1.16; color.glsl).
+            let halfStep: [Float] = [1.18 / 4095 / 2 + 1e-6, 1.16 / 1023 / 2 + 1e-6, 1.16 / 1023 / 2 + 1e-6]
             for i in 0..<pixels {
                 for c in 0..<3 {
-                    XCTAssertEqual(gpuFrames[i * 4 + c], frameA.values[i][c], accuracy: 3e-5, "\(pixelFormat) unpack")
-                    XCTAssertEqual(gpuFrames[(pixels + i) * 4 + c], frameB.values[i][c], accuracy: 3e-5, "\(pixelFormat) unpack")
+                    XCTAssertEqual(gpuFrames[i * 4 + c], frameA.values[i][c], accuracy: halfStep[c], "\(pixelFormat) unpack")
+                    XCTAssertEqual(gpuFrames[(pixels + i) * 4 + c], frameB.values[i][c], accuracy: halfStep[c], "\(pixelFormat) unpack")
                 }
             }
             for (step, t) in times.enumerated() {
@@ -60,6 +62,37 @@ final class ShaderReferenceTests: XCTestCase {
                 let actual = Array(interpolator.output(step))
                 let worst = zip(expected, actual).map { abs(Int($0) - Int($1)) }.max()!
                 XCTAssertLessThanOrEqual(worst, 1, "\(pixelFormat) blend at t=\(t)")
+            }
+        }
+    }
+
+    /// With flow at quarter resolution the full-resolution luma is not kept: unpacking writes pyramid
+    /// level 1 directly, which must equal the reference's 2×2 means of the unpacked luma (odd edges
+    /// repeat the last row and column), and level 2 is built from it as usual.
+    func testUnpackWritesLevelOneWhenFullResolutionLumaIsNotKept() throws {
+        let format = FrameFormat(width: 97, height: 63, pixelFormat: .yuv420p, color: ColorSpace(matrix: .bt601, range: .limited))
+        let a = randomBytes(format.byteCount, seed: 21), b = randomBytes(format.byteCount, seed: 22)
+        let interpolator = try Interpolator(context: sharedContext, format: format, preset: .fast, maxSteps: 1)
+        let plan = interpolator.plan
+        XCTAssertGreaterThanOrEqual(plan.finest, 1)
+        XCTAssertNil(plan.levels[0].pyramidOffset, "level 0 is not kept")
+        interpolator.mode = .blend
+        interpolator.sceneCuts.enabled = false
+        try a.withUnsafeBytes { try interpolator.append($0) }
+        try b.withUnsafeBytes { try interpolator.append($0) }
+        try interpolator.synthesize(times: [0.5])
+        let pyramids = try interpolator.read(.pyramids)
+        for (slot, bytes) in [a, b].enumerated() {
+            let luma = CPUReference.Plane(width: format.width, height: format.height, values: CPUReference.unpack(bytes, format).values.map { $0.x })
+            var below = luma
+            for index in 1...plan.coarsest {
+                let l = plan.levels[index]
+                let expected = CPUReference.downsample(below, width: l.width, height: l.height)
+                let start = slot * plan.pyramidSize + l.pyramidOffset!
+                let actual = Array(pyramids[start..<start + l.width * l.height])
+                let worst = zip(expected.values, actual).map { abs($0 - $1) }.max()!
+                XCTAssertLessThan(worst, 1e-6, "slot \(slot) level \(index)")
+                below = .init(width: l.width, height: l.height, values: actual)
             }
         }
     }
@@ -90,7 +123,7 @@ final class ShaderReferenceTests: XCTestCase {
         let pyramids = try interpolator.read(.pyramids)
         func level(_ slot: Int, _ index: Int) -> CPUReference.Plane<Float> {
             let l = plan.levels[index]
-            let start = slot * plan.pyramidSize + l.pyramidOffset
+            let start = slot * plan.pyramidSize + l.pyramidOffset!
             return .init(width: l.width, height: l.height, values: Array(pyramids[start..<start + l.width * l.height]))
         }
         // Pyramid levels.

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import SloMoGPU
+import SloMoInterp
+import SloMoNeural
+import SloMoSpeed
+
+/// The engine's speed on this machine's GPU, on the built-in test pattern: no footage and no
+/// FFmpeg needed (`slomo bench` measures quality too, on real clips).
+@main
+struct SlomoSpeed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "slomo-speed",
+        abstract: "Milliseconds per synthesised frame of each mode on the test pattern.")
+
+    @Option(name: .long, help: "Vulkan device: an index or part of its name (see `slomo devices`).")
+    var device: String?
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Frame sizes, WIDTHxHEIGHT.")
+    var sizes: [String] = ["640x360", "1280x720", "1920x1080"]
+
+    @Option(name: .long, help: "Seconds each classical case runs after its warm-up.")
+    var seconds: Double = 2
+
+    @Flag(name: .long, help: "Also time RIFE HD v3 (installed weights) and Super SloMo (untrained weights of its architecture).")
+    var networks = false
+
+    func run() throws {
+        do {
+            let context = try GPUContext(options: GPUOptions(device: device))
+            print("device: \(context.info.description)")
+            for size in sizes {
+                let parts = size.split(separator: "x").compactMap { Int($0) }
+                guard parts.count == 2, parts.allSatisfy({ $0 >= 16 && $0 <= 8192 }) else {
+                    throw ValidationError("size '\(size)' is not WIDTHxHEIGHT with sides 16...8192")
+                }
+                try measureEngine(context: context, width: parts[0], height: parts[1])
+                if networks { try measureNetworks(context: context, width: parts[0], height: parts[1]) }
+            }
+            for message in context.validationLog.messages {
+                FileHandle.standardError.write(Data("slomo-speed: Vulkan validation: \(message)\n".utf8))
+            }
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            FileHandle.standardError.write(Data("slomo-speed: error: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+
+    private func measureEngine(context: GPUContext, width: Int, height: Int) throws {
+        let cases: [(String, InterpolationMode, FlowPreset, Int)] = [
+            ("blend", .blend, .fast, 1), ("flow/fast", .flow, .fast, 1), ("flow/quality", .flow, .quality, 1),
+            ("flow/fast", .flow, .fast, 7), ("flow/quality", .flow, .quality, 7),
+        ]
+        for (name, mode, preset, steps) in cases {
+            let measured = try SpeedProbe.engine(context: context, width: width, height: height, mode: mode, preset: preset,
+                                                 steps: steps, seconds: seconds)
+            print(String(format: "%@ %d×%d ×%d: %.2f ms per synthesised frame (median of %d pairs)",
+                         name, width, height, steps + 1, measured.median, measured.milliseconds.count))
+        }
+    }
+
+    private func measureNetworks(context: GPUContext, width: Int, height: Int) throws {
+        let untrained = SuperSloMo.untrainedStateDicts(seed: 1)
+        let networks: [(String, NeuralNetwork)] = [
+            ("RIFE HD v3", try NeuralNetwork.rife(checkpoint: ModelStore().require(.rifeHDv3))),
+            ("Super SloMo (untrained weights)", .superSloMo(flow: untrained.flow, interpolation: untrained.interpolation)),
+        ]
+        for (name, network) in networks {
+            let measured = try SpeedProbe.network(context: context, network: network, width: width, height: height,
+                                                  minimumPairs: 3, seconds: seconds)
+            let flops = measured.flops ?? 0
+            print(String(format: "%@ %d×%d ×2: %.1f ms per synthesised frame, %.1f GFLOP, %.0f GFLOP/s (median of %d pairs)",
+                         name, width, height, measured.median, flops / 1e9, flops / 1e9 / (measured.median / 1000),
+                         measured.milliseconds.count))
+        }
+    }
+}
