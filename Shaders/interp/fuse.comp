@@ -15,6 +15,8 @@ layout(std430, binding = 1) readonly buffer Flow { vec2 flow[]; };
 layout(std430, binding = 2) readonly buffer Consistency { float consistency[]; };
 layout(std430, binding = 3) readonly buffer Params { float times[16]; int warmStart; } params;
 layout(std430, binding = 4) writeonly buffer Packed { uint8_t packed[]; };
+// The same output as words, for whole-word stores where the layout allows (see main).
+layout(std430, binding = 4) writeonly buffer PackedWords { uint packedWords[]; };
 #include "color.glsl"
 layout(push_constant) uniform Push {
     ColorParams color;
@@ -24,6 +26,7 @@ layout(push_constant) uniform Push {
     int outputBytes;                    // bytes of one packed frame
     int useFlow;
     float occlusionSigma;               // consistency error, in pixels, at which visibility halves
+    int wordStores;                     // 1: yuv420p with width % 4 == 0 and an even height
 } pc;
 #include "pack.glsl"
 
@@ -127,14 +130,41 @@ void synthesizeBlock(ivec2 origin, float t, out vec3 values[4]) {
     }
 }
 
-// Two 2×2 blocks side by side per invocation: lavapipe pays per invocation.
+uint packBytes(uvec4 bytes) { return bytes.x | (bytes.y << 8) | (bytes.z << 16) | (bytes.w << 24); }
+
+// Two 2×2 blocks side by side per invocation: lavapipe pays per invocation and per store, so a
+// yuv420p frame whose rows hold whole words takes its 4×2 pixels of luma as two word stores (the
+// same bytes storeBlock writes one at a time, as it does for every other layout).
 void main() {
     int step = int(gl_GlobalInvocationID.z);
+    ivec2 first = ivec2(gl_GlobalInvocationID.x * 4, gl_GlobalInvocationID.y * 2);
+    int w = pc.color.width, h = pc.color.height;
+    if (first.x >= w || first.y >= h) return;
+    float t = params.times[step];
+    int base = step * pc.outputBytes;
+    if (FORMAT == F_YUV420P && pc.wordStores != 0) {
+        uvec4 luma[2];  // one word per row
+        int chromaIndex = base + w * h + (first.y >> 1) * (w >> 1) + (first.x >> 1);
+        for (int block = 0; block < 2; block++) {
+            vec3 values[4];
+            synthesizeBlock(first + ivec2(block * 2, 0), t, values);
+            for (int i = 0; i < 4; i++) luma[i >> 1][block * 2 + (i & 1)] = encodeSamples(values[i], pc.color).x;
+            vec2 sum = vec2(0.0);
+            for (int i = 0; i < 4; i++) sum += values[i].yz;
+            uvec3 chroma = encodeSamples(vec3(values[0].x, sum / 4.0), pc.color);
+            packed[chromaIndex + block] = uint8_t(chroma.y);
+            packed[chromaIndex + block + (w >> 1) * (h >> 1)] = uint8_t(chroma.z);
+        }
+        int lumaWord = (base + first.y * w + first.x) >> 2;
+        packedWords[lumaWord] = packBytes(luma[0]);
+        packedWords[lumaWord + (w >> 2)] = packBytes(luma[1]);
+        return;
+    }
     for (int block = 0; block < 2; block++) {
-        ivec2 origin = ivec2(gl_GlobalInvocationID.x * 4 + block * 2, gl_GlobalInvocationID.y * 2);
-        if (origin.x >= pc.color.width || origin.y >= pc.color.height) return;
+        ivec2 origin = first + ivec2(block * 2, 0);
+        if (origin.x >= w) return;
         vec3 values[4];
-        synthesizeBlock(origin, params.times[step], values);
-        storeBlock(origin, values, step * pc.outputBytes, pc.color);
+        synthesizeBlock(origin, t, values);
+        storeBlock(origin, values, base, pc.color);
     }
 }

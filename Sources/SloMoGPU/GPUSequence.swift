@@ -265,13 +265,17 @@ public struct Recorder {
         track([.write(buffer)])
     }
 
-    /// Copies the first `byteCount` bytes (default: all of the smaller buffer) from one buffer to another.
-    public mutating func copy(from source: GPUBuffer, to destination: GPUBuffer, byteCount: Int? = nil) {
+    /// Copies `byteCount` bytes (default: all of the smaller buffer) from one buffer to another.
+    public mutating func copy(from source: GPUBuffer, to destination: GPUBuffer, sourceOffset: Int = 0,
+                              destinationOffset: Int = 0, byteCount: Int? = nil) {
         guard let commandBuffer else { return }
         let uses: [BufferUse] = [.read(source), .write(destination)]
         settle(before: uses)
-        var region = VkBufferCopy(srcOffset: 0, dstOffset: 0,
-                                  size: VkDeviceSize(byteCount ?? min(source.byteCount, destination.byteCount)))
+        let size = byteCount ?? min(source.byteCount, destination.byteCount)
+        precondition(sourceOffset + size <= source.byteCount && destinationOffset + size <= destination.byteCount,
+                     "copy of \(size) bytes from \(source.label)+\(sourceOffset) to \(destination.label)+\(destinationOffset)")
+        var region = VkBufferCopy(srcOffset: VkDeviceSize(sourceOffset), dstOffset: VkDeviceSize(destinationOffset),
+                                  size: VkDeviceSize(size))
         vkCmdCopyBuffer(commandBuffer, source.handle, destination.handle, 1, &region)
         track(uses)
     }

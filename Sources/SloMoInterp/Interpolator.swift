@@ -35,6 +35,11 @@ public final class Interpolator: FrameSynthesizer {
     private let hostArena: BufferArena
     private let frames: GPUBuffer, pyramids: GPUBuffer, flow: GPUBuffer, patches: GPUBuffer, consistency: GPUBuffer, linear: GPUBuffer
     private let staging: GPUBuffer, outputs: GPUBuffer, params: GPUBuffer
+    /// Device-local copies of the host-visible buffers the shaders touch. On a discrete GPU host-visible
+    /// memory lies across PCIe, where shaders reading input bytes and writing output bytes cost more than
+    /// the synthesis itself (H200, 1080p ×2: a blend took 2.9 ms); copy commands move whole frames instead.
+    private struct DeviceMirrors { let input: GPUBuffer, outputs: GPUBuffer, params: GPUBuffer }
+    private let mirrors: DeviceMirrors?
     private let frameBytes: Int
     private let firstPlane: PlaneLayout
     private let slotStride: Int
@@ -60,8 +65,10 @@ public final class Interpolator: FrameSynthesizer {
         try self.init(context: context, format: format, preset: preset, parameters: preset.parameters, maxSteps: maxSteps)
     }
 
-    /// A preset with some of its parameters changed (tests compare variants against the reference).
-    init(context: GPUContext, format: FrameFormat, preset: FlowPreset, parameters: FlowParameters, maxSteps: Int) throws {
+    /// A preset with some of its parameters changed (tests compare variants against the reference);
+    /// `deviceMirrors` forces the copies through device-local memory on or off (default: on discrete GPUs).
+    init(context: GPUContext, format: FrameFormat, preset: FlowPreset, parameters: FlowParameters, maxSteps: Int,
+         deviceMirrors: Bool? = nil) throws {
         precondition((1...Interpolator.maxStepsLimit).contains(maxSteps), "maxSteps must be 1...\(Interpolator.maxStepsLimit)")
         precondition(format.width >= 2 && format.height >= 2, "frames must be at least 2×2")
         self.context = context
@@ -84,8 +91,13 @@ public final class Interpolator: FrameSynthesizer {
             ("consistency", 2 * finest.width * finest.height * 4),
             // Only the variational refinement uses the linearisation (the fast preset has none).
             ("linearisation", parameters.refinements > 0 ? 2 * finest.width * finest.height * 16 : 16),
-        ])
+        ] + ((deviceMirrors ?? (context.info.kind == .discrete)) ? [
+            ("input", 2 * slotStride),
+            ("outputs", maxSteps * slotStride),
+            ("params", 80),
+        ] : []))
         (frames, pyramids, flow, patches, consistency, linear) = (device[0], device[1], device[2], device[3], device[4], device[5])
+        mirrors = device.count > 6 ? DeviceMirrors(input: device[6], outputs: device[7], params: device[8]) : nil
         hostArena = BufferArena(context: context, placement: .host)
         let host = try hostArena.allocate([
             ("staging", 2 * slotStride),
@@ -209,7 +221,11 @@ public final class Interpolator: FrameSynthesizer {
         let pyramidBase = slot * plan.pyramidSize
         let level1: [PushValue] = plan.coarsest >= 1
             ? [.int(pyramidBase + plan.levels[1].pyramidOffset!), .int(plan.levels[1].width)] : [.int(-1), .int(0)]
-        try recorder.dispatch(unpack, [.read(staging), .write(frames), .write(pyramids)],
+        if let mirrors {
+            recorder.copy(from: staging, to: mirrors.input, sourceOffset: slot * slotStride, destinationOffset: slot * slotStride,
+                          byteCount: frameBytes)
+        }
+        try recorder.dispatch(unpack, [.read(mirrors?.input ?? staging), .write(frames), .write(pyramids)],
                               push: colorPush + [.int(slot * slotStride), .int(slot * pixels),
                                                  .int(plan.levels[0].pyramidOffset.map { pyramidBase + $0 } ?? -1)] + level1,
                               groups: (blocks.x, blocks.y, 1))
@@ -225,8 +241,10 @@ public final class Interpolator: FrameSynthesizer {
         if key.work == .ingest { return }
 
         let finest = plan.levels[plan.finest]
+        let params = mirrors?.params ?? self.params, outputs = mirrors?.outputs ?? self.outputs
+        if let mirrors { recorder.copy(from: self.params, to: mirrors.params) }
         if key.work != .blend {
-            try recordFlow(frame0Slot: previous, frame1Slot: slot, into: &recorder)
+            try recordFlow(params: params, frame0Slot: previous, frame1Slot: slot, into: &recorder)
             let consistencyPipeline = try context.pipeline(.consistency, bindings: 2)
             try recorder.dispatch(consistencyPipeline, [.read(flow), .write(consistency)],
                                   push: [.int(finest.flowOffset!), .int(finest.width), .int(finest.height), .float(plan.flowScale)],
@@ -238,7 +256,8 @@ public final class Interpolator: FrameSynthesizer {
             let fuse = try context.pipeline(.fuse, bindings: 5, specialization: [formatConstant, plan.parameters.warp.rawValue])
             try recorder.dispatch(fuse, [.read(frames), .read(flow), .read(consistency), .read(params), .write(outputs)],
                                   push: colorPush + [.int(previous * pixels), .int(slot * pixels)] + flowPush
-                                      + [.int(slotStride), .int(key.work == .flow ? 1 : 0), .float(occlusionSigma)],
+                                      + [.int(slotStride), .int(key.work == .flow ? 1 : 0), .float(occlusionSigma),
+                                         .int(format.width % 4 == 0 && format.height % 2 == 0 ? 1 : 0)],
                                   groups: (groups(format.width, 32), blocks.y, key.steps))
         case let .visualize(kind):
             let visualize = try context.pipeline(.visualize, bindings: 4, specialization: [formatConstant])
@@ -250,10 +269,11 @@ public final class Interpolator: FrameSynthesizer {
         case .ingest:
             break
         }
+        if let mirrors { recorder.copy(from: mirrors.outputs, to: self.outputs, byteCount: key.steps * slotStride) }
     }
 
     /// Coarse to fine: patch search, then densification, at each level from the coarsest to the finest.
-    private func recordFlow(frame0Slot: Int, frame1Slot: Int, into recorder: inout Recorder) throws {
+    private func recordFlow(params: GPUBuffer, frame0Slot: Int, frame1Slot: Int, into recorder: inout Recorder) throws {
         let parameters = plan.parameters
         let search = try context.pipeline(.flow_search, bindings: 4, specialization: [Int32(parameters.patchSize)])
         let densify = try context.pipeline(.flow_densify, bindings: 3, specialization: [Int32(parameters.patchSize)])

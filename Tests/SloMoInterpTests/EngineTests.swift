@@ -100,6 +100,41 @@ final class EngineTests: XCTestCase {
         }
     }
 
+    /// Staging through device-local mirrors (the default on discrete GPUs) copies frames, parameters and
+    /// outputs with transfer commands instead of letting shaders touch host memory: the frames that come
+    /// out must be the same bytes, for every kind of work, over consecutive pairs (warm starts included).
+    func testDeviceMirrorsGiveTheSameFrames() throws {
+        let pattern = TestPattern(width: 96, height: 64)
+        var rendered: [[UInt8]] = []
+        for i in 0..<4 {
+            var frame = [UInt8](repeating: 0, count: pattern.format.byteCount)
+            frame.withUnsafeMutableBytes { pattern.render(time: Double(i), into: $0) }
+            rendered.append(frame)
+        }
+        func run(mirrored: Bool, preset: FlowPreset, mode: InterpolationMode, visualization: Visualization?) throws -> [[UInt8]] {
+            let interpolator = try Interpolator(context: sharedContext, format: pattern.format, preset: preset,
+                                                parameters: preset.parameters, maxSteps: 3, deviceMirrors: mirrored)
+            interpolator.mode = mode
+            interpolator.visualization = visualization
+            interpolator.sceneCuts.enabled = false
+            var outputs: [[UInt8]] = []
+            for (index, frame) in rendered.enumerated() {
+                try frame.withUnsafeBytes { try interpolator.append($0) }
+                guard index > 0 else { continue }
+                try interpolator.synthesize(times: [0.25, 0.5, 0.75])
+                outputs += (0..<3).map { Array(interpolator.output($0)) }
+            }
+            return outputs
+        }
+        for (preset, mode, visualization) in [(FlowPreset.fast, InterpolationMode.flow, nil as Visualization?),
+                                              (.quality, .flow, nil), (.fast, .blend, nil), (.fast, .flow, .flow)] {
+            let direct = try run(mirrored: false, preset: preset, mode: mode, visualization: visualization)
+            let mirrored = try run(mirrored: true, preset: preset, mode: mode, visualization: visualization)
+            XCTAssertEqual(direct, mirrored, "\(preset) \(mode) \(visualization.map { "\($0)" } ?? "frames")")
+            XCTAssertGreaterThan(Set(direct.flatMap { $0 }).count, 10, "frames were produced")
+        }
+    }
+
     /// Across a cut nothing is warped or blended: every slot repeats its nearest real frame.
     func testSceneCutsRepeatInsteadOfGhosting() throws {
         let pattern = TestPattern(width: 176, height: 144)

@@ -7,11 +7,12 @@ import XCTest
 final class ShaderReferenceTests: XCTestCase {
     override func tearDown() { assertNoValidationMessages() }
 
-    /// Unpack then pack through a cross-fade of a frame with itself returns the same bytes, in every format.
+    /// Unpack then pack through a cross-fade of a frame with itself returns the same bytes, in every format,
+    /// at odd sizes and at one whose yuv420p rows the fusion writes in whole words.
     func testEveryPixelFormatRoundTripsExactly() throws {
         for (index, pixelFormat) in PixelFormat.allCases.enumerated() {
-            for range in [ColorSpace.Range.limited, .full] {
-                let format = FrameFormat(width: 37, height: 21, pixelFormat: pixelFormat, color: ColorSpace(matrix: .bt709, range: range))
+            for (range, size) in [(ColorSpace.Range.limited, (37, 21)), (.full, (37, 21)), (.limited, (40, 22))] {
+                let format = FrameFormat(width: size.0, height: size.1, pixelFormat: pixelFormat, color: ColorSpace(matrix: .bt709, range: range))
                 var bytes = randomBytes(format.byteCount, seed: UInt64(index))
                 if pixelFormat == .xrgb8888 { for i in stride(from: 3, to: bytes.count, by: 4) { bytes[i] = 255 } }
                 if pixelFormat == .yuyv || pixelFormat == .uyvy {
