@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "SloMoNeuralTests", dependencies: ["SloMoNeural", "SloMoMedia", "SloMoInterp"]),
         .testTarget(name: "SloMoMediaTests", dependencies: ["SloMoMedia"]),
         .testTarget(name: "SloMoOfflineTests", dependencies: ["SloMoOffline", "SloMoMedia", "SloMoInterp"]),
-        .testTarget(name: "SlomoCLITests", dependencies: ["SloMoMedia", "slomo"]),
+        .testTarget(name: "SlomoCLITests", dependencies: ["SloMoMedia", "slomo", "slomo-speed"]),
         .testTarget(name: "SloMoDaemonTests", dependencies: ["SloMoDaemon"]),
         // Drives the V4L2 and DRM classes against real drivers inside the test VM (Tests/vm).
         .executableTarget(name: "slomo-kio-probe", dependencies: [

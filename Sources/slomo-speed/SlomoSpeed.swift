@@ -32,7 +32,7 @@ struct SlomoSpeed: ParsableCommand {
             for size in sizes {
                 let parts = size.split(separator: "x").compactMap { Int($0) }
                 guard parts.count == 2, parts.allSatisfy({ $0 >= 16 && $0 <= 8192 }) else {
-                    throw ValidationError("size '\(size)' is not WIDTHxHEIGHT with sides 16...8192")
+                    throw UsageError(description: "size '\(size)' is not WIDTHxHEIGHT with sides 16...8192")
                 }
                 try measureEngine(context: context, width: parts[0], height: parts[1])
                 if networks { try measureNetworks(context: context, width: parts[0], height: parts[1]) }
@@ -40,8 +40,6 @@ struct SlomoSpeed: ParsableCommand {
             for message in context.validationLog.messages {
                 FileHandle.standardError.write(Data("slomo-speed: Vulkan validation: \(message)\n".utf8))
             }
-        } catch let error as ValidationError {
-            throw error
         } catch {
             FileHandle.standardError.write(Data("slomo-speed: error: \(error)\n".utf8))
             throw ExitCode.failure
@@ -76,4 +74,9 @@ struct SlomoSpeed: ParsableCommand {
                          measured.milliseconds.count))
         }
     }
+}
+
+/// A bad option value, reported like any other error: one line and a non-zero exit.
+struct UsageError: Error, CustomStringConvertible {
+    let description: String
 }

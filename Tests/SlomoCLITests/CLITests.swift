@@ -15,8 +15,9 @@ final class CLITests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(at: scratch) }
 
     /// Runs the built binary (next to the test bundle) with Vulkan validation on.
-    private func slomo(_ arguments: [String], environment extra: [String: String] = [:]) throws -> (status: Int32, output: String, errors: String) {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("slomo")
+    private func slomo(_ arguments: [String], environment extra: [String: String] = [:], executable: String = "slomo") throws
+        -> (status: Int32, output: String, errors: String) {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(executable)
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -51,6 +52,23 @@ final class CLITests: XCTestCase {
         let lines = result.errors.split(separator: "\n", omittingEmptySubsequences: true)
         XCTAssertEqual(lines.count, 1, "expected one error line, got: \(result.errors)", file: file, line: line)
         XCTAssertTrue(result.errors.contains(text), "\(result.errors) lacks \(text)", file: file, line: line)
+    }
+
+    /// `slomo-speed` times every classical mode on the test pattern with validation clean; a bad size
+    /// is one error line and a non-zero exit.
+    func testSpeedProbeTimesEveryMode() throws {
+        let result = try slomo(["--sizes", "64x48", "--seconds", "0"], executable: "slomo-speed")
+        XCTAssertEqual(result.status, 0, result.errors)
+        XCTAssertEqual(result.errors, "", "validation messages or errors")
+        let timings = result.output.split(separator: "\n").filter { $0.contains("64×48") }
+        XCTAssertEqual(timings.map { String($0.prefix(while: { $0 != " " })) },
+                       ["blend", "flow/fast", "flow/quality", "flow/fast", "flow/quality"], result.output)
+        for line in timings {
+            let milliseconds = line.split(separator: ":").last!.split(separator: " ").first.flatMap { Double($0) }
+            XCTAssertNotNil(milliseconds, String(line))
+            XCTAssertGreaterThan(milliseconds ?? 0, 0, String(line))
+        }
+        assertOneLineError(try slomo(["--sizes", "64by48"], executable: "slomo-speed"), contains: "64by48")
     }
 
     func testInterpolatesToMP4AndY4M() throws {
