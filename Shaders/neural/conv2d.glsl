@@ -4,11 +4,13 @@
 //
 // One invocation computes PX horizontally adjacent output pixels × OCB output channels. lavapipe
 // charges per invocation, and every input sample loaded here feeds K·OCB multiply-adds instead of
-// one. Each dispatch computes one block of output channels, whose weights it reads as a uniform
-// buffer: every invocation reads the same weight at the same time, which a uniform buffer serves
-// once (lavapipe otherwise gathers it per SIMD lane: 60% of the time, measured) and a GPU from
-// its constant cache. Weights are packed on the host per block (float32 or float16: weights.glsl,
-// zero-padded); bias and PReLU slopes as float32 vec4s of 4 channels.
+// one. On lavapipe each dispatch computes one block of output channels, whose weights it reads as a
+// uniform buffer: every invocation reads the same weight at the same time, which a uniform buffer
+// serves once (lavapipe otherwise gathers it per SIMD lane: 60% of the time, measured). A GPU
+// instead runs all blocks of a layer in one dispatch (block = pc.ocBlock + gl_GlobalInvocationID.z)
+// reading weights from storage: small low-resolution layers then fill the GPU instead of running
+// block after block on a few hundred threads. Weights are packed on the host per block (float32 or
+// float16: weights.glsl, zero-padded); bias and PReLU slopes as float32 vec4s of 4 channels.
 layout(local_size_x = 16, local_size_y = 4) in;
 layout(constant_id = 0) const int K = 3;        // kernel size
 layout(constant_id = 1) const int STRIDE = 1;
@@ -28,6 +30,7 @@ layout(push_constant) uniform Push {
     int ocBlock; int biasOffset; int slopeOffset;   // offsets in vec4s of `parameters`
     int weightBase;                                 // this block's weights in `parameters`
     int residualOffset; int padding; float leak;
+    int blockStride;                                // between blocks' weights, for blocks along z
 } pc;
 
 #include "weights.glsl"
@@ -37,7 +40,7 @@ const int WINDOW = (PX - 1) * STRIDE + K;
 void main() {
     int ox0 = int(gl_GlobalInvocationID.x) * PX;
     int oy = int(gl_GlobalInvocationID.y);
-    int ocBlock = pc.ocBlock;
+    int ocBlock = pc.ocBlock + int(gl_GlobalInvocationID.z);
     if (ox0 >= pc.outWidth || oy >= pc.outHeight) return;
     vec4 acc[PX][OCB4];
     for (int p = 0; p < PX; p++)

@@ -6,7 +6,7 @@
 // channel and shared by all phases and channels. Each weight serves one phase, so it is reused
 // only across the CX cells: CX plays the part of conv2d's PX (lavapipe pays per weight load).
 // Like conv2d, each dispatch computes one block of output channels and reads its weights, packed
-// the same way, as a uniform buffer.
+// the same way, as a uniform buffer, or on a GPU all blocks at once along z from storage.
 layout(local_size_x = 16, local_size_y = 4) in;
 layout(constant_id = 0) const int K = 4;
 layout(constant_id = 1) const int S = 2;
@@ -25,6 +25,7 @@ layout(push_constant) uniform Push {
     int ocBlock; int biasOffset; int slopeOffset;   // offsets in vec4s of `parameters`
     int weightBase;                                 // this block's weights in `parameters`
     float leak;
+    int blockStride;                                // between blocks' weights, for blocks along z
 } pc;
 
 #include "weights.glsl"
@@ -36,7 +37,7 @@ const int WIN = QMAX - QMIN + TAPS;
 
 void main() {
     ivec2 cell = ivec2(gl_GlobalInvocationID.x * CX, gl_GlobalInvocationID.y);
-    int ocBlock = pc.ocBlock;
+    int ocBlock = pc.ocBlock + int(gl_GlobalInvocationID.z);
     if (cell.x * S >= pc.outWidth || cell.y * S >= pc.outHeight) return;
     vec4 acc[CX][S * S][OCB4];
     for (int c = 0; c < CX; c++)

@@ -1,5 +1,5 @@
-// Convolution weights of one dispatch's block of output channels, shared by conv2d and
-// conv_transpose2d. Include after the push constants (it reads pc.inChannels and pc.weightBase),
+// Convolution weights of one block of output channels, shared by conv2d and conv_transpose2d.
+// Include after the push constants (it reads pc.inChannels, pc.weightBase and pc.blockStride),
 // with UNIFORM_WEIGHTS and `parameters` (the whole weights buffer as vec4s) declared and
 // WEIGHT_UNIFORM_BINDING set, and for float16 WEIGHT_STORAGE_BINDING (the same buffer as pairs).
 //
@@ -19,14 +19,16 @@ vec4 weight(int g, int ic, int tap, int taps) {
     int i = ((g >> 1) * pc.inChannels + ic) * taps + tap;
     // g is a loop index over OCB4 that the compiler unrolls, so the half is chosen statically.
     if (UNIFORM_WEIGHTS != 0) return vec4((g & 1) == 0 ? weights[i].lo : weights[i].hi);
-    return vec4((g & 1) == 0 ? stored[pc.weightBase + i].lo : stored[pc.weightBase + i].hi);
+    int at = pc.weightBase + int(gl_GlobalInvocationID.z) * pc.blockStride + i;
+    return vec4((g & 1) == 0 ? stored[at].lo : stored[at].hi);
 }
 #else
 layout(std140, binding = WEIGHT_UNIFORM_BINDING) uniform Weights { vec4 weights[4096]; };  // this dispatch's block, 64 KiB
 
 vec4 weight(int g, int ic, int tap, int taps) {
     int i = (g * pc.inChannels + ic) * taps + tap;
-    // Blocks too big for the window are read from the parameters buffer (storage) itself.
-    return UNIFORM_WEIGHTS != 0 ? weights[i] : parameters[pc.weightBase + i];
+    // Blocks too big for the window, and every block of a layer dispatched at once (one block per
+    // gl_GlobalInvocationID.z), are read from the parameters buffer (storage) itself.
+    return UNIFORM_WEIGHTS != 0 ? weights[i] : parameters[pc.weightBase + int(gl_GlobalInvocationID.z) * pc.blockStride + i];
 }
 #endif

@@ -17,11 +17,16 @@ final class OperatorTests: XCTestCase {
     static let float16Tolerance: Float = 1 / 2048
     override func tearDown() { assertNoValidationMessages() }
 
-    /// Runs `body` once on a fresh sequence, with `packer`'s weights uploaded.
-    private func run(_ packer: WeightPacker, _ body: (inout NetworkRecorder) throws -> Void) throws {
+    /// Runs `body` once on a fresh sequence, with `packer`'s weights uploaded, convolutions dispatched
+    /// as `dispatch` says (default: as this device prefers).
+    private func run(_ packer: WeightPacker, dispatch: NetworkRecorder.ConvDispatch? = nil,
+                     _ body: (inout NetworkRecorder) throws -> Void) throws {
         let weights = try NetworkWeights(context: sharedContext, packer: packer, label: "test weights")
         let sequence = try GPUSequence(context: sharedContext)
-        try NetworkRecorder.record(sequence, context: sharedContext, weights: weights.buffer) { try body(&$0) }
+        try NetworkRecorder.record(sequence, context: sharedContext, weights: weights.buffer) { network in
+            if let dispatch { network.convDispatch = dispatch }
+            try body(&network)
+        }
         try sequence.run()
     }
 
@@ -97,9 +102,13 @@ final class OperatorTests: XCTestCase {
             let residualView = TensorView(buffer: tensors.buffers[2], channels: oc, height: oh, width: ow)
             tensors.write(x, to: input)
             if let residual { tensors.write(residual, to: residualView) }
-            try run(packer) { try $0.conv(layer, input, output, residual: hasResidual ? residualView : nil) }
             let magnitude = NeuralReference.conv2d(absolute(x), weight: absolute(weight), bias: nil, stride: s, padding: p)
-            check(tensors.read(output), rounded: expected, exact: exact, magnitude: magnitude, precision, "conv \(ic)→\(oc) k\(k) s\(s) p\(p) \(activation)")
+            for dispatch in NetworkRecorder.ConvDispatch.allCases {
+                tensors.write(HostTensor(shape: [oc, oh, ow], values: [Float](repeating: .nan, count: oc * oh * ow)), to: output)
+                try run(packer, dispatch: dispatch) { try $0.conv(layer, input, output, residual: hasResidual ? residualView : nil) }
+                check(tensors.read(output), rounded: expected, exact: exact, magnitude: magnitude, precision,
+                      "conv \(ic)→\(oc) k\(k) s\(s) p\(p) \(activation) \(dispatch)")
+            }
         }
     }
 
@@ -130,9 +139,13 @@ final class OperatorTests: XCTestCase {
             let input = TensorView(buffer: tensors.buffers[0], channels: ic, height: h, width: w)
             let output = TensorView(buffer: tensors.buffers[1], channels: oc, height: oh, width: ow)
             tensors.write(x, to: input)
-            try run(packer) { try $0.conv(layer, input, output) }
             let magnitude = NeuralReference.convTranspose2d(absolute(x), weight: absolute(weight), bias: nil, stride: s, padding: p)
-            check(tensors.read(output), rounded: expected, exact: exact, magnitude: magnitude, precision, "deconv \(ic)→\(oc) k\(k) s\(s) p\(p)")
+            for dispatch in NetworkRecorder.ConvDispatch.allCases {
+                tensors.write(HostTensor(shape: [oc, oh, ow], values: [Float](repeating: .nan, count: oc * oh * ow)), to: output)
+                try run(packer, dispatch: dispatch) { try $0.conv(layer, input, output) }
+                check(tensors.read(output), rounded: expected, exact: exact, magnitude: magnitude, precision,
+                      "deconv \(ic)→\(oc) k\(k) s\(s) p\(p) \(dispatch)")
+            }
         }
     }
 

@@ -185,7 +185,7 @@ control() {
 
 scenario_daemon_loopback() {
     v4l2-ctl -d /dev/video0 --set-ctrl horizontal_movement=6 || return 1
-    "$bin/slomod" --input "$vivid" --width 320 --height 180 --fps 2 --scale 2 --latency-budget 800 --preset quality \
+    "$bin/slomod" --input "$vivid" --width 320 --height 180 --fps 2 --scale 2 --latency-budget 650 --preset quality \
         --output /dev/video10 --socket "$daemon_socket" > "$out/slomod.log" 2>&1 &
     daemon=$!
     wait_for "running;" "$out/slomod.log" 240 $daemon || { cat "$out/slomod.log"; daemon=""; return 1; }

@@ -3,8 +3,22 @@ import SloMoGPU
 /// Records a network's layers into a GPUSequence: one dispatch per layer, barriers derived by the
 /// Recorder from each layer's declared reads and writes, and a count of the work for benchmarks.
 public struct NetworkRecorder {
-    /// Output pixels per conv2d invocation along x, and 2×2 cells per conv_transpose2d invocation.
-    static let pixelsPerInvocation = 5, cellsPerInvocation = 2
+    /// How a convolution's blocks of output channels are dispatched.
+    public enum ConvDispatch: CaseIterable, Sendable {
+        /// One dispatch per block, its weights a uniform window, 5 output pixels (2 transposed cells)
+        /// per invocation: lavapipe pays per invocation and per weight gathered across SIMD lanes.
+        case perBlock
+        /// One dispatch per layer, blocks along z, weights from storage, one pixel (cell) per
+        /// invocation: a GPU needs the parallelism; per block, a 40×24 layer of RIFE's coarsest
+        /// level ran on 192 threads each doing 173k multiply-adds (H200: 72 ms for RIFE at 640×360).
+        case perLayer
+
+        public static func preferred(for context: GPUContext) -> ConvDispatch { context.info.kind == .cpu ? .perBlock : .perLayer }
+
+        /// Output pixels per conv2d invocation along x, and cells per conv_transpose2d invocation.
+        var pixelsPerInvocation: Int { self == .perBlock ? 5 : 1 }
+        var cellsPerInvocation: Int { self == .perBlock ? 2 : 1 }
+    }
 
     public var recorder: Recorder
     public let context: GPUContext
@@ -13,11 +27,13 @@ public struct NetworkRecorder {
     /// Floating-point operations recorded so far, counting the convolutions' multiply-adds (two each);
     /// the element-wise layers are memory traffic, not arithmetic, and are left out.
     public private(set) var flops: Double = 0
+    public var convDispatch: ConvDispatch
 
     public init(recorder: Recorder, context: GPUContext, weights: GPUBuffer) {
         self.recorder = recorder
         self.context = context
         self.weights = weights
+        convDispatch = .preferred(for: context)
     }
 
     /// Records `body` into `sequence` (replacing its recording) and returns the FLOPs it recorded.
@@ -62,16 +78,21 @@ public struct NetworkRecorder {
         let (act, leak) = activationConstant(layer.activation)
         let block = layer.channelBlock4
         let channelBlocks = groups(layer.outChannels, 4 * block)
-        // One dispatch per block of output channels, each reading its block's weights as a uniform buffer.
-        for channelBlock in 0..<channelBlocks {
+        let perLayer = convDispatch == .perLayer
+        let pixels = convDispatch.pixelsPerInvocation, cells = convDispatch.cellsPerInvocation
+        // Per block: one dispatch each, reading its block's weights as a uniform buffer. Per layer:
+        // one dispatch with the blocks along z, reading weights from storage.
+        for channelBlock in 0..<(perLayer ? 1 : channelBlocks) {
             let blockBase = layer.weightOffset + channelBlock * layer.blockStride
-            // A layer whose blocks do not fit the window binds any valid window there and reads binding 4.
-            let blockWeights = BufferUse.uniform(weights, offset: layer.uniformWeights ? blockBase * 16 : 0,
+            let uniformWindow = layer.uniformWeights && !perLayer
+            // Without a uniform window the layer binds any valid window there and reads binding 4.
+            let blockWeights = BufferUse.uniform(weights, offset: uniformWindow ? blockBase * 16 : 0,
                                                  byteCount: WeightPacker.uniformWindowBytes)
             let shape: [PushValue] = [.int(input.offset), .int(input.channels), .int(input.height), .int(input.width),
                                       .int(output.offset), .int(output.channels), .int(output.height), .int(output.width),
                                       .int(channelBlock), .int(layer.biasOffset), .int(layer.slopeOffset), .int(blockBase)]
-            let uniform: Int32 = layer.uniformWeights ? 1 : 0
+            let uniform: Int32 = uniformWindow ? 1 : 0
+            let blocksAlongZ = perLayer ? channelBlocks : 1
             // float16 weights: the *_f16 shader variants, which also read the weights buffer as
             // pairs of f16vec4 through one more storage binding (for blocks too big for the window).
             let half = layer.precision == .float16
@@ -81,20 +102,21 @@ public struct NetworkRecorder {
                 precondition(residual == nil, "transposed convolutions fuse no residual")
                 let pipeline = try context.pipeline(half ? .conv_transpose2d_f16 : .conv_transpose2d, bindings: half ? 5 : 4, uniformBindings: [1],
                                                     specialization: [Int32(layer.kernel), Int32(layer.stride), Int32(layer.padding), Int32(block), act,
-                                                                     Int32(Self.cellsPerInvocation), uniform])
-                try recorder.dispatch(pipeline, [.read(input.buffer), blockWeights, .write(output.buffer), .read(weights)] + halfBinding, push: shape + [.float(leak)],
-                                      groups: (groups(groups(output.width, layer.stride * Self.cellsPerInvocation), 16),
-                                              groups(groups(output.height, layer.stride), 4), 1))
+                                                                     Int32(cells), uniform])
+                try recorder.dispatch(pipeline, [.read(input.buffer), blockWeights, .write(output.buffer), .read(weights)] + halfBinding,
+                                      push: shape + [.float(leak), .int(layer.blockStride)],
+                                      groups: (groups(groups(output.width, layer.stride * cells), 16),
+                                              groups(groups(output.height, layer.stride), 4), blocksAlongZ))
             } else {
                 if let residual { precondition(residual.channels == output.channels && residual.plane == output.plane, "residual shape") }
                 let pipeline = try context.pipeline(half ? .conv2d_f16 : .conv2d, bindings: half ? 6 : 5, uniformBindings: [1],
-                                                    specialization: [Int32(layer.kernel), Int32(layer.stride), Int32(Self.pixelsPerInvocation),
+                                                    specialization: [Int32(layer.kernel), Int32(layer.stride), Int32(pixels),
                                                                      Int32(block), act, residual == nil ? 0 : 1, uniform])
                 // Without a residual the input stands in for binding 3, which the shader then never reads.
                 let residualView = residual ?? input
                 try recorder.dispatch(pipeline, [.read(input.buffer), blockWeights, .write(output.buffer), .read(residualView.buffer), .read(weights)] + halfBinding,
-                                      push: shape + [.int(residualView.offset), .int(layer.padding), .float(leak)],
-                                      groups: (groups(groups(output.width, Self.pixelsPerInvocation), 16), groups(output.height, 4), 1))
+                                      push: shape + [.int(residualView.offset), .int(layer.padding), .float(leak), .int(layer.blockStride)],
+                                      groups: (groups(groups(output.width, pixels), 16), groups(output.height, 4), blocksAlongZ))
             }
         }
         flops += layer.flops(inputHeight: input.height, inputWidth: input.width)
