@@ -53,11 +53,12 @@ public enum SpeedProbe {
         return try measure(interpolator, pattern: pattern, steps: steps, seconds: seconds)
     }
 
-    /// A network, ×2, after one warm-up pair.
+    /// A network, ×2, after one warm-up pair; `precision` is RIFE's weights' (nil: the device's default).
     public static func network(context: GPUContext, network: NeuralNetwork, width: Int, height: Int,
-                               minimumPairs: Int, seconds: Double = 0) throws -> Measurement {
+                               minimumPairs: Int, seconds: Double = 0, precision: NeuralPrecision? = nil) throws -> Measurement {
         let pattern = TestPattern(width: width, height: height)
-        let interpolator = try NeuralInterpolator(context: context, format: pattern.format, network: network, maxSteps: 1)
+        let interpolator = try NeuralInterpolator(context: context, format: pattern.format, network: network, maxSteps: 1,
+                                                  precision: precision)
         var measurement = try measure(interpolator, pattern: pattern, steps: 1, warmUp: 1, minimumPairs: minimumPairs, seconds: seconds)
         measurement.flops = interpolator.lastFlops
         return measurement

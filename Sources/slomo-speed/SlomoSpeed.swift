@@ -25,17 +25,31 @@ struct SlomoSpeed: ParsableCommand {
     @Flag(name: .long, help: "Also time RIFE HD v3 (installed weights) and Super SloMo (untrained weights of its architecture).")
     var networks = false
 
+    @Option(name: .long, parsing: .upToNextOption, help: "RIFE's weight precisions to time: float16, float32 (default: the device's).")
+    var rifePrecision: [String] = []
+
     func run() throws {
         do {
-            let context = try GPUContext(options: GPUOptions(device: device))
-            print("device: \(context.info.description)")
-            for size in sizes {
+            // Options are checked before anything is measured.
+            let frameSizes = try sizes.map { size in
                 let parts = size.split(separator: "x").compactMap { Int($0) }
                 guard parts.count == 2, parts.allSatisfy({ $0 >= 16 && $0 <= 8192 }) else {
                     throw UsageError(description: "size '\(size)' is not WIDTHxHEIGHT with sides 16...8192")
                 }
-                try measureEngine(context: context, width: parts[0], height: parts[1])
-                if networks { try measureNetworks(context: context, width: parts[0], height: parts[1]) }
+                return (width: parts[0], height: parts[1])
+            }
+            let precisions: [NeuralPrecision?] = try rifePrecision.isEmpty ? [nil] : rifePrecision.map { name in
+                switch name {
+                case "float16": return .float16
+                case "float32": return .float32
+                default: throw UsageError(description: "precision '\(name)' is neither float16 nor float32")
+                }
+            }
+            let context = try GPUContext(options: GPUOptions(device: device))
+            print("device: \(context.info.description)")
+            for size in frameSizes {
+                try measureEngine(context: context, width: size.width, height: size.height)
+                if networks { try measureNetworks(context: context, width: size.width, height: size.height, precisions: precisions) }
             }
             for message in context.validationLog.messages {
                 FileHandle.standardError.write(Data("slomo-speed: Vulkan validation: \(message)\n".utf8))
@@ -59,15 +73,16 @@ struct SlomoSpeed: ParsableCommand {
         }
     }
 
-    private func measureNetworks(context: GPUContext, width: Int, height: Int) throws {
+    private func measureNetworks(context: GPUContext, width: Int, height: Int, precisions: [NeuralPrecision?]) throws {
         let untrained = SuperSloMo.untrainedStateDicts(seed: 1)
-        let networks: [(String, NeuralNetwork)] = [
-            ("RIFE HD v3", try NeuralNetwork.rife(checkpoint: ModelStore().require(.rifeHDv3))),
-            ("Super SloMo (untrained weights)", .superSloMo(flow: untrained.flow, interpolation: untrained.interpolation)),
-        ]
-        for (name, network) in networks {
+        let rife = try NeuralNetwork.rife(checkpoint: ModelStore().require(.rifeHDv3))
+        var networks: [(String, NeuralNetwork, NeuralPrecision?)] = precisions.map {
+            ("RIFE HD v3" + ($0.map { " (\($0) weights)" } ?? ""), rife, $0)
+        }
+        networks.append(("Super SloMo (untrained weights)", .superSloMo(flow: untrained.flow, interpolation: untrained.interpolation), nil))
+        for (name, network, precision) in networks {
             let measured = try SpeedProbe.network(context: context, network: network, width: width, height: height,
-                                                  minimumPairs: 3, seconds: seconds)
+                                                  minimumPairs: 3, seconds: seconds, precision: precision)
             let flops = measured.flops ?? 0
             print(String(format: "%@ %d×%d ×2: %.1f ms per synthesised frame, %.1f GFLOP, %.0f GFLOP/s (median of %d pairs)",
                          name, width, height, measured.median, flops / 1e9, flops / 1e9 / (measured.median / 1000),

@@ -69,6 +69,9 @@ final class CLITests: XCTestCase {
             XCTAssertGreaterThan(milliseconds ?? 0, 0, String(line))
         }
         assertOneLineError(try slomo(["--sizes", "64by48"], executable: "slomo-speed"), contains: "64by48")
+        let badPrecision = try slomo(["--networks", "--rife-precision", "float8"], executable: "slomo-speed")
+        assertOneLineError(badPrecision, contains: "float8")
+        XCTAssertEqual(badPrecision.output, "", "nothing measured before the options are checked")
     }
 
     func testInterpolatesToMP4AndY4M() throws {

@@ -18,7 +18,7 @@ public enum NeuralPrecision: Sendable, CustomStringConvertible {
     /// unpackHalf2x16, which was no faster), because every weight is converted to float32
     /// as it is read, once per 2 (transposed) to 5 (conv2d) vec4 multiply-adds, while 10 MB of float32
     /// weights is no burden on a CPU's caches. A GPU converts for free and gains from weights half the
-    /// size in its constant cache and memory traffic; that gain has not been measured here.
+    /// size: RIFE 11–12% faster on an NVIDIA H200 (1280×720: 24.4 against 27.3 ms; BENCHMARKS-gpu.md).
     public static func `default`(for context: GPUContext) -> NeuralPrecision {
         context.info.kind == .cpu ? .float32 : preferred(for: context)
     }
