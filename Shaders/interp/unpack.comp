@@ -26,12 +26,13 @@ void main() {
     float lumaSum = 0.0;
     for (int i = 0; i < 4; i++) {
         // Past the right or bottom edge the last column or row repeats, as in downsample.comp.
-        ivec2 p = min(origin + ivec2(i & 1, i >> 1), ivec2(c.width - 1, c.height - 1));
+        ivec2 inBlock = origin + ivec2(i & 1, i >> 1);
+        ivec2 p = min(inBlock, ivec2(c.width - 1, c.height - 1));
         ivec3 at = sampleIndices(p, c) + pc.packedOffset;
         vec3 s = vec3(uint(packed[at.x]), uint(packed[at.y]), uint(packed[at.z]));
         vec3 ycc = decodeSamples(s, c);
         lumaSum += ycc.x;
-        if (p != origin + ivec2(i & 1, i >> 1)) continue;
+        if (p != inBlock) continue;
         int index = p.y * c.width + p.x;
         frame[pc.frameOffset + index] = packInternal(ycc);
         if (pc.level0Offset >= 0) pyramid[pc.level0Offset + index] = ycc.x;

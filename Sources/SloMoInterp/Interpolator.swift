@@ -9,6 +9,10 @@ import SloMoGPU
 /// init, and each kind of submission is recorded once and replayed.
 public final class Interpolator: FrameSynthesizer {
     public static let maxStepsLimit = 16
+    /// color.glsl's internal word: Y, Cb, Cr in 12, 10 and 10 bits, fixed point over `low ..< low + span`.
+    static let internalLow = SIMD3<Float>(-0.08, -0.58, -0.58)
+    static let internalSpan = SIMD3<Float>(1.18, 1.16, 1.16)
+    static let internalLevels = SIMD3<Float>(4095, 1023, 1023)
     /// Intensity step (0...1) across which flow smoothness halves in the variational refinement.
     static let edgeScale: Float = 0.04
 
@@ -82,6 +86,7 @@ public final class Interpolator: FrameSynthesizer {
         slotStride = (frameBytes + 15) / 16 * 16
         let pixels = format.width * format.height
         let finest = plan.levels[plan.finest]
+        let mirrored = deviceMirrors ?? (context.info.kind == .discrete)
         deviceArena = BufferArena(context: context, placement: .device)
         let device = try deviceArena.allocate([
             ("frames", 2 * pixels * 4),
@@ -91,13 +96,13 @@ public final class Interpolator: FrameSynthesizer {
             ("consistency", 2 * finest.width * finest.height * 4),
             // Only the variational refinement uses the linearisation (the fast preset has none).
             ("linearisation", parameters.refinements > 0 ? 2 * finest.width * finest.height * 16 : 16),
-        ] + ((deviceMirrors ?? (context.info.kind == .discrete)) ? [
+        ] + (mirrored ? [
             ("input", 2 * slotStride),
             ("outputs", maxSteps * slotStride),
             ("params", 80),
         ] : []))
         (frames, pyramids, flow, patches, consistency, linear) = (device[0], device[1], device[2], device[3], device[4], device[5])
-        mirrors = device.count > 6 ? DeviceMirrors(input: device[6], outputs: device[7], params: device[8]) : nil
+        mirrors = mirrored ? DeviceMirrors(input: device[6], outputs: device[7], params: device[8]) : nil
         hostArena = BufferArena(context: context, placement: .host)
         let host = try hostArena.allocate([
             ("staging", 2 * slotStride),
@@ -345,8 +350,9 @@ extension Interpolator {
             let words = UnsafeBufferPointer(start: host.contents!.bindMemory(to: UInt32.self, capacity: buffer.byteCount / 4),
                                             count: buffer.byteCount / 4)
             return words.flatMap { word -> [Float] in
-                let q = [Float(word & 4095), Float((word >> 12) & 1023), Float(word >> 22)]
-                return [q[0] * (1.18 / 4095) - 0.08, q[1] * (1.16 / 1023) - 0.58, q[2] * (1.16 / 1023) - 0.58, 0]
+                let q = SIMD3<Float>(Float(word & 4095), Float((word >> 12) & 1023), Float(word >> 22))
+                let ycc = q * (Self.internalSpan / Self.internalLevels) + Self.internalLow
+                return [ycc.x, ycc.y, ycc.z, 0]
             }
         }
         return Array(UnsafeBufferPointer(start: host.contents!.bindMemory(to: Float.self, capacity: buffer.byteCount / 4),

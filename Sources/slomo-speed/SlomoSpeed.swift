@@ -47,9 +47,11 @@ struct SlomoSpeed: ParsableCommand {
             }
             let context = try GPUContext(options: GPUOptions(device: device))
             print("device: \(context.info.description)")
+            // Weights are read (RIFE) or made (Super SloMo) once for every size.
+            let timedNetworks = networks ? try loadNetworks(precisions: precisions) : []
             for size in frameSizes {
                 try measureEngine(context: context, width: size.width, height: size.height)
-                if networks { try measureNetworks(context: context, width: size.width, height: size.height, precisions: precisions) }
+                try measure(timedNetworks, context: context, width: size.width, height: size.height)
             }
             for message in context.validationLog.messages {
                 FileHandle.standardError.write(Data("slomo-speed: Vulkan validation: \(message)\n".utf8))
@@ -73,13 +75,16 @@ struct SlomoSpeed: ParsableCommand {
         }
     }
 
-    private func measureNetworks(context: GPUContext, width: Int, height: Int, precisions: [NeuralPrecision?]) throws {
-        let untrained = SuperSloMo.untrainedStateDicts(seed: 1)
+    private typealias TimedNetwork = (name: String, network: NeuralNetwork, precision: NeuralPrecision?)
+
+    private func loadNetworks(precisions: [NeuralPrecision?]) throws -> [TimedNetwork] {
         let rife = try NeuralNetwork.rife(checkpoint: ModelStore().require(.rifeHDv3))
-        var networks: [(String, NeuralNetwork, NeuralPrecision?)] = precisions.map {
-            ("RIFE HD v3" + ($0.map { " (\($0) weights)" } ?? ""), rife, $0)
-        }
-        networks.append(("Super SloMo (untrained weights)", .superSloMo(flow: untrained.flow, interpolation: untrained.interpolation), nil))
+        let untrained = SuperSloMo.untrainedStateDicts(seed: 1)
+        return precisions.map { ("RIFE HD v3" + ($0.map { " (\($0) weights)" } ?? ""), rife, $0) }
+            + [("Super SloMo (untrained weights)", .superSloMo(flow: untrained.flow, interpolation: untrained.interpolation), nil)]
+    }
+
+    private func measure(_ networks: [TimedNetwork], context: GPUContext, width: Int, height: Int) throws {
         for (name, network, precision) in networks {
             let measured = try SpeedProbe.network(context: context, network: network, width: width, height: height,
                                                   minimumPairs: 3, seconds: seconds, precision: precision)

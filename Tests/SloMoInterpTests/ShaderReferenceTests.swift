@@ -49,7 +49,7 @@ final class ShaderReferenceTests: XCTestCase {
             let pixels = format.width * format.height
             // Slot 0 holds the first frame, slot 1 the second; each within half a step of the internal
             // word (12-bit luma over 1.18, 10-bit chroma over 1.16; color.glsl).
-            let halfStep: [Float] = [1.18 / 4095 / 2 + 1e-6, 1.16 / 1023 / 2 + 1e-6, 1.16 / 1023 / 2 + 1e-6]
+            let halfStep = Interpolator.internalSpan / Interpolator.internalLevels / 2 + 1e-6
             for i in 0..<pixels {
                 for c in 0..<3 {
                     XCTAssertEqual(gpuFrames[i * 4 + c], frameA.values[i][c], accuracy: halfStep[c], "\(pixelFormat) unpack")

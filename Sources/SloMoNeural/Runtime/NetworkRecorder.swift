@@ -1,7 +1,8 @@
 import SloMoGPU
 
-/// Records a network's layers into a GPUSequence: one dispatch per layer, barriers derived by the
-/// Recorder from each layer's declared reads and writes, and a count of the work for benchmarks.
+/// Records a network's layers into a GPUSequence: one dispatch per layer (per block of output
+/// channels for convolutions on lavapipe, see ConvDispatch), barriers derived by the Recorder from
+/// each layer's declared reads and writes, and a count of the work for benchmarks.
 public struct NetworkRecorder {
     /// How a convolution's blocks of output channels are dispatched.
     public enum ConvDispatch: CaseIterable, Sendable {
@@ -82,22 +83,22 @@ public struct NetworkRecorder {
         let pixels = convDispatch.pixelsPerInvocation, cells = convDispatch.cellsPerInvocation
         // Per block: one dispatch each, reading its block's weights as a uniform buffer. Per layer:
         // one dispatch with the blocks along z, reading weights from storage.
+        let uniformWindow = layer.uniformWeights && !perLayer
+        let uniform: Int32 = uniformWindow ? 1 : 0
+        let blocksAlongZ = perLayer ? channelBlocks : 1
+        // float16 weights: the *_f16 shader variants, which also read the weights buffer as
+        // pairs of f16vec4 through one more storage binding (for blocks too big for the window).
+        let half = layer.precision == .float16
+        precondition(!half || context.supportsFloat16Storage, "float16 weights need 16-bit storage buffers")
+        let halfBinding: [BufferUse] = half ? [.read(weights)] : []
         for channelBlock in 0..<(perLayer ? 1 : channelBlocks) {
             let blockBase = layer.weightOffset + channelBlock * layer.blockStride
-            let uniformWindow = layer.uniformWeights && !perLayer
             // Without a uniform window the layer binds any valid window there and reads binding 4.
             let blockWeights = BufferUse.uniform(weights, offset: uniformWindow ? blockBase * 16 : 0,
                                                  byteCount: WeightPacker.uniformWindowBytes)
             let shape: [PushValue] = [.int(input.offset), .int(input.channels), .int(input.height), .int(input.width),
                                       .int(output.offset), .int(output.channels), .int(output.height), .int(output.width),
                                       .int(channelBlock), .int(layer.biasOffset), .int(layer.slopeOffset), .int(blockBase)]
-            let uniform: Int32 = uniformWindow ? 1 : 0
-            let blocksAlongZ = perLayer ? channelBlocks : 1
-            // float16 weights: the *_f16 shader variants, which also read the weights buffer as
-            // pairs of f16vec4 through one more storage binding (for blocks too big for the window).
-            let half = layer.precision == .float16
-            precondition(!half || context.supportsFloat16Storage, "float16 weights need 16-bit storage buffers")
-            let halfBinding: [BufferUse] = half ? [.read(weights)] : []
             if layer.transposed {
                 precondition(residual == nil, "transposed convolutions fuse no residual")
                 let pipeline = try context.pipeline(half ? .conv_transpose2d_f16 : .conv_transpose2d, bindings: half ? 5 : 4, uniformBindings: [1],
