@@ -49,6 +49,9 @@ if ! "$venv/bin/vng" --version 2>/dev/null | grep -q "$virtme"; then
     $slomo_sudo /usr/bin/python3 -m venv "$venv"
     $slomo_sudo "$venv/bin/pip" install --quiet --disable-pip-version-check "virtme-ng==$virtme"
 fi
-$slomo_sudo ln -sfn "$venv/bin/vng" /usr/local/bin/vng
+# vng runs its siblings (virtme-run, ...) from the PATH.
+for tool in vng virtme-run virtme-ng virtme-configkernel virtme-mkinitramfs virtme-prep-kdir-mods; do
+    $slomo_sudo ln -sfn "$venv/bin/$tool" "/usr/local/bin/$tool"
+done
 vng --version > /dev/null
 echo "vm-deps: ready (kernel $kver, $(vng --version))"
