@@ -7,7 +7,7 @@ set -eu
 here=$(dirname "$0")
 . "$here/apt.sh"
 packages="qemu-system-x86 busybox-static linux-image-amd64 linux-headers-amd64 v4l2loopback-dkms
-v4l-utils libdrm-tests ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-good python3 python3-venv make"
+v4l-utils libdrm-tests ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-good python3 python3-venv make binutils"
 # shellcheck disable=SC2086 # word splitting is the list
 slomo_apt_install $packages
 # The newest Debian kernel installed is the one the tests boot; dkms must have built for it.
