@@ -1,9 +1,12 @@
 #!/bin/sh
-# Proves the install steps on a machine that has nothing installed: bootstraps a minimal Debian 12
+# Proves the install steps on a machine that has nothing installed. Bootstraps a minimal Debian 12
 # root with mmdebstrap (the tarball is cached in /var/cache/slomo-fresh-root, so later runs only
-# unpack it), then runs, inside it, the apt and pip parts of `setup.sh --test` (which include
-# vm-deps.sh and fetch-models.sh), twice: the second run must find nothing to do. Fails naming the
-# step and, for apt, the package (scripts/apt.sh). Needs root; about 6–9 minutes the first time.
+# unpack it) and, in one copy of it, runs the apt and pip parts of `setup.sh --test` (which include
+# vm-deps.sh and fetch-models.sh) twice: the second run must find nothing to do. Then builds the
+# Debian package here (scripts/build-deb.sh) and, in a second fresh copy, installs it with apt as a
+# capture box would and runs it: `slomo demo`, slomod on the test pattern with `slomoctl status`,
+# `systemd-analyze verify` of the installed unit, and the four versions agree. Fails naming the step
+# and, for apt, the package (scripts/apt.sh). Needs root; about 15 minutes the first time.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/apt.sh"
@@ -17,30 +20,39 @@ if [ ! -s "$tarball" ]; then
         { echo "fresh-root: mmdebstrap failed" >&2; exit 1; }
     $slomo_sudo mv "$cache/bookworm-minbase.new.tar" "$tarball"
 fi
-root=$(mktemp -d /var/tmp/slomo-fresh-root.XXXXXX)
+roots=""
 cleanup() {
-    for mount in dev/pts dev proc sys; do $slomo_sudo umount -l "$root/$mount" 2>/dev/null || true; done
-    $slomo_sudo rm -rf "$root"
+    for root in $roots; do
+        for mount in dev/pts dev proc sys; do $slomo_sudo umount -l "$root/$mount" 2>/dev/null || true; done
+        $slomo_sudo rm -rf "$root"
+    done
 }
 trap cleanup EXIT INT TERM
-$slomo_sudo tar -C "$root" -xf "$tarball"
-for mount in dev dev/pts proc sys; do $slomo_sudo mount --bind "/$mount" "$root/$mount"; done
-$slomo_sudo cp /etc/resolv.conf "$root/etc/resolv.conf"
-# The network as this machine reaches it: its local certificate authorities and pip's settings
-# (a fresh machine here has the same), not anything the project installed.
-if [ -d /usr/local/share/ca-certificates ]; then
-    $slomo_sudo mkdir -p "$root/usr/local/share/ca-certificates"
-    $slomo_sudo cp -r /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
-    $slomo_sudo chroot "$root" update-ca-certificates > /dev/null
-fi
-[ ! -f /etc/pip.conf ] || $slomo_sudo cp /etc/pip.conf "$root/etc/pip.conf"
+# A fresh copy of the root, its path in $root.
+fresh_root() {
+    root=$(mktemp -d /var/tmp/slomo-fresh-root.XXXXXX)
+    roots="$roots $root"
+    $slomo_sudo tar -C "$root" -xf "$tarball"
+    for mount in dev dev/pts proc sys; do $slomo_sudo mount --bind "/$mount" "$root/$mount"; done
+    $slomo_sudo cp /etc/resolv.conf "$root/etc/resolv.conf"
+    # The network as this machine reaches it: its local certificate authorities and pip's settings
+    # (a fresh machine here has the same), not anything the project installed.
+    if [ -d /usr/local/share/ca-certificates ]; then
+        $slomo_sudo mkdir -p "$root/usr/local/share/ca-certificates"
+        $slomo_sudo cp -r /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
+        $slomo_sudo chroot "$root" update-ca-certificates > /dev/null
+    fi
+    [ ! -f /etc/pip.conf ] || $slomo_sudo cp /etc/pip.conf "$root/etc/pip.conf"
+}
+in_root() { $slomo_sudo chroot "$root" env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root "$@"; }
+
+fresh_root
 $slomo_sudo mkdir -p "$root/src/scripts"
 $slomo_sudo cp "$here"/*.sh "$root/src/scripts/"
 began=$(date +%s)
 for run in first second; do
     echo "fresh-root: setup.sh --test, $run run"
-    if ! $slomo_sudo chroot "$root" env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root sh /src/scripts/setup.sh --test \
-        > "$root/setup-$run.log" 2>&1; then
+    if ! in_root sh /src/scripts/setup.sh --test > "$root/setup-$run.log" 2>&1; then
         grep -E '^apt: |^E: |error' "$root/setup-$run.log" | head -20 >&2
         echo "fresh-root: setup.sh --test failed in a fresh Debian 12 root ($run run); last lines:" >&2
         tail -15 "$root/setup-$run.log" >&2
@@ -53,3 +65,22 @@ if grep -q '^apt: installing' "$root/setup-second.log"; then
     exit 1
 fi
 echo "fresh-root: setup.sh --test passed in a fresh Debian 12 root in $(( $(date +%s) - began )) s (and found nothing to do the second time)"
+
+# The package, installed with apt on a root that has seen nothing of the project: its Depends
+# must bring everything it needs (plain bookworm, no backports pin). systemd and man-db are what
+# systemd-analyze verify needs to check the unit and its Documentation= pages.
+began=$(date +%s)
+deb=$("$here/build-deb.sh" | tail -1)
+echo "fresh-root: built $deb in $(( $(date +%s) - began )) s"
+began=$(date +%s)
+fresh_root
+$slomo_sudo cp "$deb" "$here/check-installed-package.sh" "$root/tmp/"
+if ! in_root sh -c "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q /tmp/${deb##*/} systemd man-db" \
+    > "$root/install-deb.log" 2>&1; then
+    grep -E '^E: |Depends:' "$root/install-deb.log" | head -20 >&2
+    echo "fresh-root: apt install ./${deb##*/} failed in a fresh Debian 12 root; last lines:" >&2
+    tail -15 "$root/install-deb.log" >&2
+    exit 1
+fi
+in_root sh /tmp/check-installed-package.sh || { echo "fresh-root: the installed package does not work" >&2; exit 1; }
+echo "fresh-root: ${deb##*/} installed and ran in a fresh Debian 12 root in $(( $(date +%s) - began )) s"

@@ -1,12 +1,13 @@
 #!/bin/sh
-# Builds slomod and slomoctl (release, Swift runtime linked in) and installs them with the
-# systemd unit, the configuration and the documentation.
+# Builds slomo, slomod and slomoctl (release, Swift runtime linked in) and installs them with the
+# systemd unit, the sysusers entry, the configuration, the man pages, the shell completions and
+# the documentation. scripts/build-deb.sh stages the Debian package with it.
 #
-#   scripts/install.sh                         # into /usr/local, configuration in /etc/slomod
-#   PREFIX=/usr DESTDIR=/tmp/stage scripts/install.sh   # staged, for packaging
+#   scripts/install.sh                                   # into /usr/local, configuration in /etc/slomod
+#   PREFIX=/usr DESTDIR=/tmp/stage scripts/install.sh    # staged, for packaging
 #
 # Variables: PREFIX (/usr/local), DESTDIR (empty), SYSCONFDIR (/etc), SCRATCH (the SwiftPM
-# scratch path, .build-release), SKIP_BUILD=1 to install binaries already built in SCRATCH.
+# scratch path, .build-release), SKIP_BUILD=1 to install what is already built in SCRATCH.
 set -eu
 
 PREFIX=${PREFIX:-/usr/local}
@@ -15,39 +16,84 @@ SYSCONFDIR=${SYSCONFDIR:-/etc}
 SCRATCH=${SCRATCH:-.build-release}
 cd "$(dirname "$0")/.."
 
+products="slomo slomod slomoctl"
+# Full RELRO (-z now): the daemon's relocations are read-only once it starts.
+build() { swift build -c release --static-swift-stdlib -Xlinker -z -Xlinker now --scratch-path "$SCRATCH" "$@"; }
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    for product in slomod slomoctl; do
-        swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --product "$product"
-    done
+    # generate-manual is swift-argument-parser's manual writer, run on the built tools below.
+    for product in $products generate-manual; do build --product "$product"; done
 fi
-BUILT=$(swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --show-bin-path)
-for product in slomod slomoctl; do
-    [ -x "$BUILT/$product" ] || { echo "install.sh: $BUILT/$product is not built" >&2; exit 1; }
+BUILT=$(build --show-bin-path)
+for tool in $products generate-manual; do
+    [ -x "$BUILT/$tool" ] || { echo "install.sh: $BUILT/$tool is not built" >&2; exit 1; }
 done
 
 BINDIR=$PREFIX/bin
 UNITDIR=$PREFIX/lib/systemd/system
-DOCDIR=$PREFIX/share/doc/slomod
+SYSUSERSDIR=$PREFIX/lib/sysusers.d
+MANDIR=$PREFIX/share/man
+DOCDIR=$PREFIX/share/doc/slomo
+ETCDIR=$SYSCONFDIR/slomod
+BASHDIR=$PREFIX/share/bash-completion/completions
+ZSHDIR=$PREFIX/share/zsh/vendor-completions
+FISHDIR=$PREFIX/share/fish/vendor_completions.d
 
-install -d "$DESTDIR$BINDIR" "$DESTDIR$UNITDIR" "$DESTDIR$SYSCONFDIR/slomod" "$DESTDIR$DOCDIR/examples"
-install -m 0755 "$BUILT/slomod" "$BUILT/slomoctl" "$DESTDIR$BINDIR/"
-sed -e "s|@BINDIR@|$BINDIR|g" -e "s|file:///usr/local/share/doc/slomod|file://$DOCDIR|g" \
-    systemd/slomod@.service > "$DESTDIR$UNITDIR/slomod@.service"
+install -d "$DESTDIR$BINDIR" "$DESTDIR$UNITDIR" "$DESTDIR$SYSUSERSDIR" "$DESTDIR$MANDIR/man1" \
+    "$DESTDIR$MANDIR/man5" "$DESTDIR$MANDIR/man8" "$DESTDIR$DOCDIR" "$DESTDIR$ETCDIR/examples" \
+    "$DESTDIR$BASHDIR" "$DESTDIR$ZSHDIR" "$DESTDIR$FISHDIR"
+for tool in $products; do
+    install -m 0755 "$BUILT/$tool" "$DESTDIR$BINDIR/"
+done
+sed -e "s|@BINDIR@|$BINDIR|g" -e "s|@DOCDIR@|$DOCDIR|g" systemd/slomod@.service \
+    > "$DESTDIR$UNITDIR/slomod@.service"
 chmod 0644 "$DESTDIR$UNITDIR/slomod@.service"
-install -m 0644 Configs/slomod.toml Configs/examples/*.toml "$DESTDIR$DOCDIR/examples/"
-install -m 0644 docs/control-protocol.md "$DESTDIR$DOCDIR/"
-# The default instance's configuration; an existing one is the administrator's and is kept.
-if [ ! -e "$DESTDIR$SYSCONFDIR/slomod/default.toml" ]; then
-    install -m 0644 Configs/slomod.toml "$DESTDIR$SYSCONFDIR/slomod/default.toml"
-fi
+install -m 0644 systemd/slomo.sysusers "$DESTDIR$SYSUSERSDIR/slomo.conf"
+
+# Manual pages: the argument parsers' for slomo and slomoctl, the configuration table's for slomod.
+pages=$(mktemp -d)
+page_date=$(git log -1 --format=%cs 2>/dev/null || date +%F)
+trap 'rm -rf "$pages"' EXIT
+for tool in slomo slomoctl; do
+    "$BUILT/generate-manual" "$BUILT/$tool" --output-directory "$pages" --date "$page_date"
+done
+"$BUILT/slomod" --generate-manual slomod.8 > "$pages/slomod.8"
+"$BUILT/slomod" --generate-manual slomod.toml.5 > "$pages/slomod.toml.5"
+for page in "$pages"/*.[158]; do
+    section=${page##*.}
+    install -m 0644 "$page" "$DESTDIR$MANDIR/man$section/"
+done
+
+# Completions where each shell looks for them.
+for tool in $products; do
+    # bash-completion sources these files: no #! line.
+    "$BUILT/$tool" --generate-completion-script bash | sed '1{/^#!/d}' > "$DESTDIR$BASHDIR/$tool"
+    "$BUILT/$tool" --generate-completion-script zsh > "$DESTDIR$ZSHDIR/_$tool"
+    "$BUILT/$tool" --generate-completion-script fish > "$DESTDIR$FISHDIR/$tool.fish"
+done
+chmod 0644 "$DESTDIR$BASHDIR"/* "$DESTDIR$ZSHDIR"/* "$DESTDIR$FISHDIR"/*
+
+install -m 0644 README.md BENCHMARKS.md BENCHMARKS-daemon.md docs/daemon.md docs/control-protocol.md "$DESTDIR$DOCDIR/"
+# The configuration: the documented default and the examples. Existing files are the
+# administrator's and are kept (dpkg does the same for the package's conffiles).
+for file in Configs/slomod.toml Configs/examples/*.toml; do
+    case $file in
+        Configs/slomod.toml) target=$ETCDIR/default.toml ;;
+        *) target=$ETCDIR/examples/${file##*/} ;;
+    esac
+    [ -e "$DESTDIR$target" ] || install -m 0644 "$file" "$DESTDIR$target"
+done
 
 if [ -z "$DESTDIR" ] && [ "$(id -u)" = 0 ]; then
     # The group whose members may use slomoctl (control.group = "slomo"); the unit joins it.
-    getent group slomo > /dev/null || groupadd --system slomo
+    if command -v systemd-sysusers > /dev/null; then
+        systemd-sysusers "$SYSUSERSDIR/slomo.conf"
+    else
+        getent group slomo > /dev/null || groupadd --system slomo
+    fi
     if command -v systemctl > /dev/null && [ -d /run/systemd/system ]; then
         systemctl daemon-reload
     fi
 fi
 
-echo "installed slomod and slomoctl in $DESTDIR$BINDIR, the unit in $DESTDIR$UNITDIR"
-echo "next: edit $SYSCONFDIR/slomod/default.toml (or add NAME.toml) and run: systemctl enable --now slomod@default"
+echo "installed slomo, slomod and slomoctl in $DESTDIR$BINDIR, the unit in $DESTDIR$UNITDIR"
+[ -n "$DESTDIR" ] || echo "next: edit $ETCDIR/default.toml (or add NAME.toml) and run: systemctl enable --now slomod@default"

@@ -285,6 +285,17 @@ extension DaemonConfig {
 
     public static func key(named path: String) -> ConfigKey? { keys.first { $0.path == path } }
 
+    /// The keys in table order, grouped by their TOML table ("" for the top-level keys): how
+    /// `--help` and the manual pages list them.
+    static var keyTables: [(table: String, keys: [ConfigKey])] {
+        var tables: [(table: String, keys: [ConfigKey])] = []
+        for key in keys {
+            let table = key.path.contains(".") ? String(key.path.split(separator: ".")[0]) : ""
+            if tables.last?.table == table { tables[tables.count - 1].keys.append(key) } else { tables.append((table, [key])) }
+        }
+        return tables
+    }
+
     /// Defaults, then the file (if any), then command-line overrides.
     public static func load(file: String?, overrides: [DaemonCommandLine.Override]) throws -> DaemonConfig {
         var config = DaemonConfig()

@@ -107,19 +107,16 @@ public enum DaemonCommandLine {
                                        Print the bash, zsh or fish completion script and exit.
 
             """
-        var section = ""
-        for key in DaemonConfig.keys {
-            let table = key.path.contains(".") ? String(key.path.split(separator: ".")[0]) : "general"
-            if table != section {
-                text += "\n\(table.uppercased()):\n"
-                section = table
+        for (table, keys) in DaemonConfig.keyTables {
+            text += "\n\((table.isEmpty ? "general" : table).uppercased()):\n"
+            for key in keys {
+                let left = "  --\(key.flag) \(key.kind == .bool ? "[\(key.placeholder)]" : key.placeholder)"
+                var help = key.help
+                if case let .choice(options) = key.kind, options.count <= 8 { help += " One of: \(options.joined(separator: ", "))." }
+                let shown = key.show(DaemonConfig())
+                help += " [\(key.path)] (default: \(shown.isEmpty ? "\"\"" : shown))"
+                text += left.padding(toLength: max(left.count + 2, 27)) + wrap(help, indent: 27) + "\n"
             }
-            let left = "  --\(key.flag) \(key.kind == .bool ? "[\(key.placeholder)]" : key.placeholder)"
-            var help = key.help
-            if case let .choice(options) = key.kind, options.count <= 8 { help += " One of: \(options.joined(separator: ", "))." }
-            let shown = key.show(DaemonConfig())
-            help += " [\(key.path)] (default: \(shown.isEmpty ? "\"\"" : shown))"
-            text += left.padding(toLength: max(left.count + 2, 27)) + wrap(help, indent: 27) + "\n"
         }
         text += """
 

@@ -75,15 +75,12 @@ public enum DaemonManual {
             Print the completion script for \\fISHELL\\fR (\(shells.joined(separator: ", "))) and exit.
 
             """
-        var section = ""
-        for key in DaemonConfig.keys {
-            let table = key.path.contains(".") ? String(key.path.split(separator: ".")[0]) : "general"
-            if table != section {
-                text += ".SS \(table.capitalized)\n"
-                section = table
+        for (table, keys) in DaemonConfig.keyTables {
+            text += ".SS \((table.isEmpty ? "general" : table).capitalized)\n"
+            for key in keys {
+                let value = key.kind == .bool ? "[=\\fI\(escape(key.placeholder))\\fR]" : " \\fI\(escape(key.placeholder))\\fR"
+                text += ".TP\n\\fB\\-\\-\(escape(key.flag))\\fR\(value)\n\(describe(key))\n"
             }
-            let value = key.kind == .bool ? "[=\\fI\(escape(key.placeholder))\\fR]" : " \\fI\(escape(key.placeholder))\\fR"
-            text += ".TP\n\\fB\\-\\-\(escape(key.flag))\\fR\(value)\n\(describe(key))\n"
         }
         text += """
             .SH SIGNALS
@@ -135,17 +132,13 @@ public enum DaemonManual {
             \\fBslomoctl set\\fR); the others need a restart. Each key is also a command\\-line option, shown beside it.
 
             """
-        var section: String?
-        for key in DaemonConfig.keys {
-            let parts = key.path.split(separator: ".").map(String.init)
-            let table = parts.count == 2 ? parts[0] : ""
-            if table != section {
-                text += table.isEmpty ? ".SH TOP\\-LEVEL KEYS\n" : ".SH [\(table)]\n"
-                section = table
+        for (table, keys) in DaemonConfig.keyTables {
+            text += table.isEmpty ? ".SH TOP\\-LEVEL KEYS\n" : ".SH [\(table)]\n"
+            for key in keys {
+                let value = key.kind == .bool ? "true|false" : key.placeholder
+                text += ".TP\n\\fB\(escape(key.name))\\fR = \\fI\(escape(value))\\fR  (\\fB\\-\\-\(escape(key.flag))\\fR\(key.live ? ", live" : ""))\n"
+                text += describe(key) + "\n"
             }
-            let value = key.kind == .bool ? "true|false" : key.placeholder
-            text += ".TP\n\\fB\(escape(key.name))\\fR = \\fI\(escape(value))\\fR  (\\fB\\-\\-\(escape(key.flag))\\fR\(key.live ? ", live" : ""))\n"
-            text += describe(key) + "\n"
         }
         text += """
             .SH EXAMPLE
@@ -187,36 +180,37 @@ public enum DaemonManual {
 
     // MARK: - Completions
 
+    /// What a shell offers after an option.
+    private enum Completion {
+        case flag, value, file, choices([String])
+    }
+
     public static func completionScript(_ shell: String) -> String? {
         let keys = DaemonConfig.keys
-        let fixed: [(flag: String, takesValue: Bool, help: String)] = [
-            ("config", true, "Configuration file"), ("check-config", false, "Check the configuration and exit"),
-            ("help", false, "Show the help"), ("version", false, "Show the version"),
-            ("generate-manual", true, "Print a manual page"), ("generate-completion-script", true, "Print a completion script"),
-        ]
-        let all = fixed + keys.map { ($0.flag, $0.kind != .bool, $0.help) }
-        func choices(_ flag: String) -> [String]? {
-            switch flag {
-            case "generate-manual": return pages
-            case "generate-completion-script": return shells
-            default:
-                guard let key = keys.first(where: { $0.flag == flag }) else { return nil }
-                if case let .choice(options) = key.kind { return options }
-                return key.kind == .bool ? ["true", "false"] : nil
-            }
-        }
         let files = ["config", "checkpoint", "input", "output", "socket"]
+        func completion(_ key: ConfigKey) -> Completion {
+            if case let .choice(options) = key.kind { return .choices(options) }
+            if key.kind == .bool { return .flag }
+            return files.contains(key.flag) ? .file : .value
+        }
+        let fixed: [(flag: String, completion: Completion, help: String)] = [
+            ("config", .file, "Configuration file"), ("check-config", .flag, "Check the configuration and exit"),
+            ("help", .flag, "Show the help"), ("version", .flag, "Show the version"),
+            ("generate-manual", .choices(pages), "Print a manual page"),
+            ("generate-completion-script", .choices(shells), "Print a completion script"),
+        ]
+        let all = fixed + keys.map { ($0.flag, completion($0), $0.help) }
         switch shell {
         case "bash":
             let flags = (all.map { "--\($0.flag)" } + keys.filter { $0.kind == .bool }.map { "--no-\($0.flag)" }).joined(separator: " ")
             var cases = ""
-            for entry in all where entry.takesValue {
-                if let options = choices(entry.flag) {
+            for entry in all {
+                switch entry.completion {
+                case .flag: continue
+                case let .choices(options):
                     cases += "        --\(entry.flag)) COMPREPLY=($(compgen -W \"\(options.joined(separator: " "))\" -- \"$cur\")); return ;;\n"
-                } else if files.contains(entry.flag) {
-                    cases += "        --\(entry.flag)) COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n"
-                } else {
-                    cases += "        --\(entry.flag)) return ;;\n"
+                case .file: cases += "        --\(entry.flag)) COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n"
+                case .value: cases += "        --\(entry.flag)) return ;;\n"
                 }
             }
             return """
@@ -236,12 +230,11 @@ public enum DaemonManual {
                 let help = entry.help.replacingOccurrences(of: "'", with: "'\\''").replacingOccurrences(of: "[", with: "\\[")
                     .replacingOccurrences(of: "]", with: "\\]").replacingOccurrences(of: ":", with: "\\:")
                 var spec = "--\(entry.flag)[\(help)]"
-                if entry.takesValue {
-                    if let options = choices(entry.flag) {
-                        spec += ":value:(\(options.joined(separator: " ")))"
-                    } else {
-                        spec += files.contains(entry.flag) ? ":file:_files" : ":value:"
-                    }
+                switch entry.completion {
+                case .flag: break
+                case let .choices(options): spec += ":value:(\(options.joined(separator: " ")))"
+                case .file: spec += ":file:_files"
+                case .value: spec += ":value:"
                 }
                 specs += "    '\(spec)' \\\n"
             }
@@ -257,12 +250,11 @@ public enum DaemonManual {
             for entry in all {
                 let help = entry.help.replacingOccurrences(of: "'", with: "\\'")
                 var line = "complete -c slomod -l \(entry.flag) -d '\(help)'"
-                if entry.takesValue {
-                    if let options = choices(entry.flag) {
-                        line += " -x -a '\(options.joined(separator: " "))'"
-                    } else {
-                        line += files.contains(entry.flag) ? " -r -F" : " -x"
-                    }
+                switch entry.completion {
+                case .flag: break
+                case let .choices(options): line += " -x -a '\(options.joined(separator: " "))'"
+                case .file: line += " -r -F"
+                case .value: line += " -x"
                 }
                 lines += line + "\n"
             }

@@ -7,7 +7,7 @@ do {
     case .help:
         print(DaemonCommandLine.help, terminator: "")
     case .version:
-        print("slomod \(Daemon.version)")
+        print(Daemon.version)  // bare, as slomo and slomoctl (ArgumentParser) print theirs
     case let .manual(page):
         print(DaemonManual.page(page) ?? "", terminator: "")
     case let .completionScript(shell):

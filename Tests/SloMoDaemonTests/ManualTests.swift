@@ -28,7 +28,14 @@ final class ManualTests: XCTestCase {
         XCTAssertThrowsError(try DaemonCommandLine.parse(["--generate-completion-script"]))
     }
 
-    func testOneVersionForTheDaemonAndTheProtocol() {
+    /// The package's version is the one build-deb.sh reads from SloMoVersion and checks against
+    /// these same replies; check-installed-package.sh compares them with dpkg's once installed.
+    func testEveryToolAndTheProtocolReportTheOneVersion() throws {
         XCTAssertEqual(Daemon.version, SloMoVersion.current)
+        for tool in ["slomo", "slomod", "slomoctl"] {
+            let result = try runTool(try product(tool), ["--version"])
+            XCTAssertEqual(result.status, 0, result.error)
+            XCTAssertEqual(result.output, SloMoVersion.current + "\n", "\(tool) --version")
+        }
     }
 }

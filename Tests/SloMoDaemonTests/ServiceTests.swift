@@ -12,7 +12,9 @@ final class ServiceTests: XCTestCase {
         let binaries = URL(fileURLWithPath: try product("slomod")).deletingLastPathComponent().path
         let directory = try scratchDirectory(self)
         let path = directory + "/slomod@test.service"
-        try unit.replacingOccurrences(of: "@BINDIR@", with: binaries).write(toFile: path, atomically: true, encoding: .utf8)
+        let installed = unit.replacingOccurrences(of: "@BINDIR@", with: binaries)
+            .replacingOccurrences(of: "@DOCDIR@", with: directory)
+        try installed.write(toFile: path, atomically: true, encoding: .utf8)
         let result = try runTool(analyze, ["verify", "--man=no", path])
         XCTAssertEqual(result.status, 0, result.error)
         XCTAssertEqual(result.output + result.error, "", "systemd-analyze verify has remarks")
