@@ -34,6 +34,10 @@ public struct Benchmark {
             }
         }
 
+        /// Repeat and blend are the protocol's plain baselines, as every evaluator computes them: no
+        /// scene-cut handling (which would repeat a frame across a cut where a blend ghosts).
+        var isBaseline: Bool { self == .repeat || self == .blend }
+
         /// How slomo runs this method; nil for FFmpeg's.
         var synthesis: SynthesisChoice? {
             switch self {
@@ -56,6 +60,8 @@ public struct Benchmark {
         public var millisecondsPerFrame: Double
         /// GPU milliseconds per frame of each shader (slomo's flow modes only).
         public var stages: [(stage: String, milliseconds: Double)] = []
+        /// The synthesised slots (0-based) where slomo saw a scene cut and repeated a frame.
+        public var sceneCutSlots: [Int] = []
     }
 
     /// 61 frames give 31 inputs and 30 frames to synthesise.
@@ -78,7 +84,7 @@ public struct Benchmark {
         let truth = stride(from: 1, to: frames.frames.count, by: 2).map { frames.frames[$0] }
         let lumaCount = format.width * format.height
         func score(_ method: Method, _ synthesised: [[UInt8]], _ milliseconds: Double,
-                   _ stages: [(stage: String, milliseconds: Double)] = []) -> Result {
+                   _ stages: [(stage: String, milliseconds: Double)] = [], cuts: [Int] = []) -> Result {
             var psnrSum = 0.0, ssimSum = 0.0
             for (made, real) in zip(synthesised, truth) {
                 made.withUnsafeBytes { a in
@@ -91,9 +97,10 @@ public struct Benchmark {
             }
             let n = Double(truth.count)
             let result = Result(clip: clip.name, method: method, psnr: psnrSum / n, ssim: ssimSum / n,
-                                millisecondsPerFrame: milliseconds, stages: stages)
+                                millisecondsPerFrame: milliseconds, stages: stages, sceneCutSlots: cuts)
             log(String(format: "%@ %@: PSNR-Y %.2f dB, SSIM-Y %.4f, %.1f ms/frame", clip.name, method.title, result.psnr, result.ssim!, milliseconds)
-                + (stages.isEmpty ? "" : " [" + stages.map { String(format: "%@ %.2f", $0.stage, $0.milliseconds) }.joined(separator: ", ") + "]"))
+                + (stages.isEmpty ? "" : " [" + stages.map { String(format: "%@ %.2f", $0.stage, $0.milliseconds) }.joined(separator: ", ") + "]")
+                + (cuts.isEmpty ? "" : "; scene cut repeated at slot " + cuts.map(String.init).joined(separator: ", ")))
             return result
         }
         var results: [Result] = []
@@ -104,14 +111,14 @@ public struct Benchmark {
                 let (made, milliseconds) = try minterpolate(inputs, format: format, rate: frames.rate, expected: truth.count)
                 results.append(score(method, made, milliseconds))
             default:
-                let (made, milliseconds, stages) = try synthesise(inputs, format: format, method: method, count: truth.count)
-                results.append(score(method, made, milliseconds, stages))
+                let (made, milliseconds, stages, cuts) = try synthesise(inputs, format: format, method: method, count: truth.count)
+                results.append(score(method, made, milliseconds, stages, cuts: cuts))
             }
         }
         return results
     }
 
-    private func loadFrames(_ clip: Clip) throws -> (format: FrameFormat, rate: Rational, frames: [[UInt8]]) {
+    func loadFrames(_ clip: Clip) throws -> (format: FrameFormat, rate: Rational, frames: [[UInt8]]) {
         var reader = try openVideoReader(path: clip.path)
         if clip.size != nil || reader.format.pixelFormat != .yuv420p {
             // The protocol works on yuv420p; ffmpeg converts (and for the speed case scales) once.
@@ -127,10 +134,11 @@ public struct Benchmark {
 
     /// Runs slomo over the inputs; the timing covers upload, flow, synthesis and conversion back.
     private func synthesise(_ inputs: [[UInt8]], format: FrameFormat, method: Method, count: Int)
-        throws -> ([[UInt8]], Double, [(stage: String, milliseconds: Double)]) {
+        throws -> ([[UInt8]], Double, [(stage: String, milliseconds: Double)], [Int]) {
         let interpolator = try Synthesizers.make(method.synthesis!, context: context, format: format, maxSteps: 1)
         let engine = interpolator as? Interpolator
         engine?.profiling = method == .flowFast || method == .flowQuality
+        engine?.sceneCuts.enabled = !method.isBaseline
         var stages: [(stage: String, milliseconds: Double)] = []
         // Warm-up over three frames builds the pipelines and both slots' recordings; a network's
         // pair costs seconds on a CPU, so it warms up on one pair (recording the other slot is cheap).
@@ -141,13 +149,15 @@ public struct Benchmark {
         }
         interpolator.reset()
         var made: [[UInt8]] = []
+        var cuts: [Int] = []
         var elapsed: UInt64 = 0
         for (index, frame) in inputs.enumerated() {
             let start = DispatchTime.now().uptimeNanoseconds
             try frame.withUnsafeBytes { try interpolator.append($0) }
             if index > 0 {
-                try interpolator.synthesize(times: [0.5])
+                let synthesis = try interpolator.synthesize(times: [0.5])
                 elapsed += DispatchTime.now().uptimeNanoseconds - start
+                if synthesis.sceneCut { cuts.append(made.count) }
                 made.append(Array(interpolator.output(0)))
                 for (stage, milliseconds) in try engine?.lastProfile() ?? [] {
                     if let i = stages.firstIndex(where: { $0.stage == stage }) { stages[i].milliseconds += milliseconds }
@@ -156,7 +166,8 @@ public struct Benchmark {
             }
         }
         let pairs = Double(made.count)
-        return (Array(made.prefix(count)), Double(elapsed) / 1e6 / pairs, stages.map { ($0.stage, $0.milliseconds / pairs) })
+        return (Array(made.prefix(count)), Double(elapsed) / 1e6 / pairs, stages.map { ($0.stage, $0.milliseconds / pairs) },
+                cuts.filter { $0 < count })
     }
 
     /// FFmpeg's minterpolate over the same inputs, timed as a whole process run.
@@ -193,7 +204,7 @@ public struct Benchmark {
                 if method == .minterpolate {
                     (made, milliseconds) = try minterpolatePair(first.rgb, second.rgb, format: format)
                 } else {
-                    let (frames, ms, _) = try synthesise([first.rgb, second.rgb], format: format, method: method, count: 1)
+                    let (frames, ms, _, _) = try synthesise([first.rgb, second.rgb], format: format, method: method, count: 1)
                     (made, milliseconds) = (frames[0], ms)
                 }
                 let psnr = made.withUnsafeBytes { a in truth.rgb.withUnsafeBytes { b in Quality.psnr(a, b) } }

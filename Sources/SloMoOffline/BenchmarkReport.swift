@@ -47,6 +47,7 @@ public struct BenchmarkReport {
                                     result.millisecondsPerFrame, ratio))
             }
             lines.append("")
+            if let note = BenchmarkReport.cutNote(results) { lines += [note, ""] }
             for result in results where !result.stages.isEmpty {
                 let total = result.stages.reduce(0) { $0 + $1.milliseconds }
                 lines.append("GPU time per frame, \(result.method.title): " + result.stages.map {
@@ -74,6 +75,13 @@ public struct BenchmarkReport {
             lines += ["## Memory", ""] + memory.map { "- " + $0 } + [""]
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// Where slomo's modes saw a scene cut in a clip, if they did.
+    static func cutNote(_ results: [Benchmark.Result]) -> String? {
+        guard let cut = results.first(where: { !$0.sceneCutSlots.isEmpty }) else { return nil }
+        return "Scene cut: slomo repeats a frame at slot " + cut.sceneCutSlots.map(String.init).joined(separator: ", ")
+            + " instead of blending across it; the repeat and blend rows are the plain baselines, without cut handling."
     }
 
     /// A scatter plot, one point per method and clip, log-scaled time on x.
