@@ -95,6 +95,8 @@ fi
 EOF
 chmod 0755 "$stage/DEBIAN/postinst" "$stage/DEBIAN/postrm"
 
+# Depends: the libraries as dpkg-shlibdeps finds them, a Vulkan driver (lavapipe at least), and
+# procps for the unit's ExecReload=/bin/kill (as openssh-server does).
 # dpkg-shlibdeps reads a source package's debian/control: give it a minimal one.
 mkdir -p "$work/src/debian"
 printf 'Source: slomo\n\nPackage: slomo\nArchitecture: any\n' > "$work/src/debian/control"
@@ -107,7 +109,7 @@ Version: $version
 Architecture: $arch
 Maintainer: $maintainer
 Installed-Size: $(du -sk --exclude=DEBIAN "$stage" | cut -f1)
-Depends: $shlibs, mesa-vulkan-drivers | vulkan-icd
+Depends: $shlibs, mesa-vulkan-drivers | vulkan-icd, procps
 Suggests: v4l2loopback-dkms, ffmpeg
 Section: video
 Priority: optional

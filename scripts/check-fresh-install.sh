@@ -5,8 +5,9 @@
 # vm-deps.sh and fetch-models.sh) twice: the second run must find nothing to do. Then builds the
 # Debian package here (scripts/build-deb.sh) and, in a second fresh copy, installs it with apt as a
 # capture box would and runs it: `slomo demo`, slomod on the test pattern with `slomoctl status`,
-# `systemd-analyze verify` of the installed unit, and the four versions agree. Fails naming the step
-# and, for apt, the package (scripts/apt.sh). Needs root; about 15 minutes the first time.
+# `systemd-analyze verify` of the installed unit, the four versions agree, and a purge leaves no
+# files. Fails naming the step and, for apt, the package (scripts/apt.sh). Needs root; about 10
+# minutes, more the first time (bootstrap, the release build).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/apt.sh"
@@ -83,4 +84,7 @@ if ! in_root sh -c "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get 
     exit 1
 fi
 in_root sh /tmp/check-installed-package.sh || { echo "fresh-root: the installed package does not work" >&2; exit 1; }
+# Purged, it leaves nothing behind but the group (Debian never removes groups: files may still be owned by it).
+in_root sh -c 'apt-get purge -y -q slomo > /tmp/purge.log 2>&1 && ! ls -d /usr/bin/slomo* /etc/slomod /usr/lib/systemd/system/slomod@.service 2> /dev/null' ||
+    { echo "fresh-root: apt purge slomo failed or left files" >&2; exit 1; }
 echo "fresh-root: ${deb##*/} installed and ran in a fresh Debian 12 root in $(( $(date +%s) - began )) s"

@@ -17,7 +17,7 @@ echo "installed-package: slomo $package; slomo, slomod and slomoctl report the s
 
 getent group slomo > /dev/null || fail "postinst made no slomo group"
 for page in slomo.1 slomod.8 slomoctl.1 slomod.toml.5; do
-    man -w "${page%.*}" "${page##*.}" > /dev/null 2>&1 || fail "no manual page ${page%.*}(${page##*.})"
+    man -w "${page##*.}" "${page%.*}" > /dev/null 2>&1 || fail "no manual page ${page%.*}(${page##*.})"
 done
 
 (cd "$work" && slomo demo demo.y4m) > "$work/demo.log" 2>&1 || { cat "$work/demo.log" >&2; fail "slomo demo failed"; }
