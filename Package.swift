@@ -48,21 +48,19 @@ let package = Package(
         .target(name: "SloMoSpeed", dependencies: ["SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoNeural"]),
         // Offline work on files: the converter loop and the quality/speed benchmark.
         .target(name: "SloMoOffline", dependencies: ["SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoNeural", "SloMoMedia", "SloMoSpeed"]),
-        // Executables: argument parsing and wiring only.
-        .executableTarget(name: "slomo", dependencies: [
-            "SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoNeural", "SloMoOffline",
+        // The tools' command lines: argument parsing and wiring only.
+        .target(name: "SloMoCommandLine", dependencies: [
+            "SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoNeural", "SloMoOffline", "SloMoDaemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-
+        // Executables. `slomo` is all three tools by the name it is started as: what the package
+        // installs, with slomod and slomoctl linked to it.
+        .executableTarget(name: "slomo", dependencies: ["SloMoCommandLine"]),
+        .executableTarget(name: "slomod", dependencies: ["SloMoCommandLine"]),
+        .executableTarget(name: "slomoctl", dependencies: ["SloMoCommandLine"]),
         .executableTarget(name: "slomo-speed", dependencies: [
             "SloMoGPU", "SloMoInterp", "SloMoNeural", "SloMoSpeed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-        .executableTarget(name: "slomod", dependencies: [
-            "SloMoDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-        .executableTarget(name: "slomoctl", dependencies: [
-            "SloMoCore", "SloMoDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "SloMoCoreTests", dependencies: ["SloMoCore"]),

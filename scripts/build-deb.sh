@@ -1,6 +1,6 @@
 #!/bin/sh
-# Builds the Debian package slomo_<version>_amd64.deb: slomo, slomod and slomoctl linked with the
-# static Swift standard library (a capture box needs no toolchain), the systemd unit, the sysusers
+# Builds the Debian package slomo_<version>_amd64.deb: slomo, slomod and slomoctl (one binary by
+# three names) linked with the static Swift standard library (a capture box needs no toolchain), the systemd unit, the sysusers
 # entry, the configuration as conffiles under /etc/slomod, man pages, completions and docs, as
 # scripts/install.sh lays them out under /usr. Depends comes from dpkg-shlibdeps; lintian checks
 # the result and any error fails the build. The package's path is the last line printed.
@@ -35,7 +35,7 @@ for tool in slomo slomod slomoctl; do
 done
 
 # Debian's layout: stripped binaries, compressed manual pages, the changelog and copyright.
-strip --strip-unneeded --remove-section=.comment --remove-section=.note "$stage"/usr/bin/*
+strip --strip-unneeded --remove-section=.comment --remove-section=.note "$stage/usr/bin/slomo"
 gzip -9n "$stage"/usr/share/man/man*/*
 docdir=$stage/usr/share/doc/slomo
 date=$(date -R -u -d "@$(git log -1 --format=%ct 2>/dev/null || date +%s)")
@@ -100,7 +100,7 @@ chmod 0755 "$stage/DEBIAN/postinst" "$stage/DEBIAN/postrm"
 # dpkg-shlibdeps reads a source package's debian/control: give it a minimal one.
 mkdir -p "$work/src/debian"
 printf 'Source: slomo\n\nPackage: slomo\nArchitecture: any\n' > "$work/src/debian/control"
-shlibs=$(cd "$work/src" && dpkg-shlibdeps -O -e"$stage/usr/bin/slomo" -e"$stage/usr/bin/slomod" -e"$stage/usr/bin/slomoctl" |
+shlibs=$(cd "$work/src" && dpkg-shlibdeps -O -e"$stage/usr/bin/slomo" |
     sed -n 's/^shlibs:Depends=//p')
 [ -n "$shlibs" ] || { echo "build-deb: dpkg-shlibdeps found no libraries" >&2; exit 1; }
 cat > "$stage/DEBIAN/control" <<EOF

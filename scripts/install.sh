@@ -16,15 +16,17 @@ SYSCONFDIR=${SYSCONFDIR:-/etc}
 SCRATCH=${SCRATCH:-.build-release}
 cd "$(dirname "$0")/.."
 
-products="slomo slomod slomoctl"
+# One binary, slomo, is all three tools by the name it is started as (Sources/SloMoCommandLine/Tool.swift):
+# slomod and slomoctl are links to it, so the Swift runtime and ICU's data are installed once.
+tools="slomo slomod slomoctl"
 # Full RELRO (-z now): the daemon's relocations are read-only once it starts.
 build() { swift build -c release --static-swift-stdlib -Xlinker -z -Xlinker now --scratch-path "$SCRATCH" "$@"; }
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
     # generate-manual is swift-argument-parser's manual writer, run on the built tools below.
-    for product in $products generate-manual; do build --product "$product"; done
+    for product in slomo generate-manual; do build --product "$product"; done
 fi
 BUILT=$(build --show-bin-path)
-for tool in $products generate-manual; do
+for tool in slomo generate-manual; do
     [ -x "$BUILT/$tool" ] || { echo "install.sh: $BUILT/$tool is not built" >&2; exit 1; }
 done
 
@@ -41,9 +43,9 @@ FISHDIR=$PREFIX/share/fish/vendor_completions.d
 install -d "$DESTDIR$BINDIR" "$DESTDIR$UNITDIR" "$DESTDIR$SYSUSERSDIR" "$DESTDIR$MANDIR/man1" \
     "$DESTDIR$MANDIR/man5" "$DESTDIR$MANDIR/man8" "$DESTDIR$DOCDIR" "$DESTDIR$ETCDIR/examples" \
     "$DESTDIR$BASHDIR" "$DESTDIR$ZSHDIR" "$DESTDIR$FISHDIR"
-for tool in $products; do
-    install -m 0755 "$BUILT/$tool" "$DESTDIR$BINDIR/"
-done
+install -m 0755 "$BUILT/slomo" "$DESTDIR$BINDIR/"
+ln -sf slomo "$DESTDIR$BINDIR/slomod"
+ln -sf slomo "$DESTDIR$BINDIR/slomoctl"
 sed -e "s|@BINDIR@|$BINDIR|g" -e "s|@DOCDIR@|$DOCDIR|g" systemd/slomod@.service \
     > "$DESTDIR$UNITDIR/slomod@.service"
 chmod 0644 "$DESTDIR$UNITDIR/slomod@.service"
@@ -54,21 +56,21 @@ pages=$(mktemp -d)
 page_date=$(git log -1 --format=%cs 2>/dev/null || date +%F)
 trap 'rm -rf "$pages"' EXIT
 for tool in slomo slomoctl; do
-    "$BUILT/generate-manual" "$BUILT/$tool" --output-directory "$pages" --date "$page_date"
+    "$BUILT/generate-manual" "$DESTDIR$BINDIR/$tool" --output-directory "$pages" --date "$page_date"
 done
-"$BUILT/slomod" --generate-manual slomod.8 > "$pages/slomod.8"
-"$BUILT/slomod" --generate-manual slomod.toml.5 > "$pages/slomod.toml.5"
+"$DESTDIR$BINDIR/slomod" --generate-manual slomod.8 > "$pages/slomod.8"
+"$DESTDIR$BINDIR/slomod" --generate-manual slomod.toml.5 > "$pages/slomod.toml.5"
 for page in "$pages"/*.[158]; do
     section=${page##*.}
     install -m 0644 "$page" "$DESTDIR$MANDIR/man$section/"
 done
 
 # Completions where each shell looks for them.
-for tool in $products; do
+for tool in $tools; do
     # bash-completion sources these files: no #! line.
-    "$BUILT/$tool" --generate-completion-script bash | sed '1{/^#!/d}' > "$DESTDIR$BASHDIR/$tool"
-    "$BUILT/$tool" --generate-completion-script zsh > "$DESTDIR$ZSHDIR/_$tool"
-    "$BUILT/$tool" --generate-completion-script fish > "$DESTDIR$FISHDIR/$tool.fish"
+    "$DESTDIR$BINDIR/$tool" --generate-completion-script bash | sed '1{/^#!/d}' > "$DESTDIR$BASHDIR/$tool"
+    "$DESTDIR$BINDIR/$tool" --generate-completion-script zsh > "$DESTDIR$ZSHDIR/_$tool"
+    "$DESTDIR$BINDIR/$tool" --generate-completion-script fish > "$DESTDIR$FISHDIR/$tool.fish"
 done
 chmod 0644 "$DESTDIR$BASHDIR"/* "$DESTDIR$ZSHDIR"/* "$DESTDIR$FISHDIR"/*
 

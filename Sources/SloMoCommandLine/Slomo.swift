@@ -6,12 +6,14 @@ import SloMoInterp
 import SloMoNeural
 import SloMoOffline
 
-@main
-struct Slomo: ParsableCommand {
-    static let configuration = CommandConfiguration(
+/// `slomo`: the offline converter, its demo, benchmark and device and model listings.
+public struct Slomo: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         abstract: "Frame-rate upconversion and slow motion on Vulkan compute.",
         version: SloMoVersion.current,
         subcommands: [Interpolate.self, Demo.self, Bench.self, Devices.self, Models.self])
+
+    public init() {}
 }
 
 extension SynthesisMode: ExpressibleByArgument {}
