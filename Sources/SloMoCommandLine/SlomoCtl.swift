@@ -16,7 +16,7 @@ public struct SlomoCtl: ParsableCommand {
                                   latency_budget_ms, log_level (e.g. `set scale 4`).
               pause | resume      Pass real frames through without interpolating, or interpolate again.
               reload              Re-read the daemon's configuration file.
-              snapshot FILE.png   Save the frame on the output now as a PNG (written by the daemon).
+              snapshot FILE.png   Save the frame on the output now as a PNG (the daemon sends it; slomoctl writes it).
               version             The daemon's version.
             Exits non-zero with one line on stderr when the daemon is unreachable or answers with an error.
             """,
@@ -37,11 +37,15 @@ public struct SlomoCtl: ParsableCommand {
                                                     workingDirectory: FileManager.default.currentDirectoryPath)
             let client = try ControlClient(path: socket ?? "/run/slomod/\(instance).sock", timeoutSeconds: timeout)
             let reply = try client.send(request)
+            if json && reply["ok"] != .bool(true) { print(reply.serialized) }
+            // A snapshot's image becomes a file here; the JSON then names it instead of carrying it.
+            let result = try ControlClient.finish(command: command, arguments: arguments, result: try ControlClient.result(of: reply),
+                                                  workingDirectory: FileManager.default.currentDirectoryPath)
             if json {
-                print(reply.serialized)
+                print(JSONValue.object([("ok", .bool(true)), ("result", result)]).serialized)
+            } else {
+                print(ControlClient.humanReadable(result), terminator: "")
             }
-            let result = try ControlClient.result(of: reply)
-            if !json { print(ControlClient.humanReadable(result), terminator: "") }
         } catch let error as ControlClientError {
             FileHandle.standardError.write(Data("slomoctl: \(error)\n".utf8))
             throw ExitCode.failure

@@ -8,8 +8,8 @@ public struct ControlClientError: Error, CustomStringConvertible {
 
 /// One connection to a daemon's control socket: a request line out, a reply line back.
 public final class ControlClient {
-    /// Replies can carry large objects, but not unbounded ones.
-    static let maxReplyBytes = 16 << 20
+    /// Replies can carry large objects (a snapshot of a 4K frame), but not unbounded ones.
+    static let maxReplyBytes = 64 << 20
     private let fd: Int32
     public let path: String
 
@@ -50,7 +50,8 @@ public final class ControlClient {
         }
         var reply: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while !reply.contains(UInt8(ascii: "\n")) {
+        var complete = false
+        while !complete {
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count < 0 && errno == EINTR { continue }
             if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -58,6 +59,7 @@ public final class ControlClient {
             }
             guard count > 0 else { throw ControlClientError(message: "\(path): the daemon closed the connection without a reply") }
             reply.append(contentsOf: chunk[..<count])
+            complete = chunk[..<count].contains(UInt8(ascii: "\n"))
             guard reply.count <= ControlClient.maxReplyBytes else { throw ControlClientError(message: "\(path): reply too long") }
         }
         let end = reply.firstIndex(of: UInt8(ascii: "\n")) ?? reply.endIndex
@@ -82,11 +84,28 @@ public final class ControlClient {
             return .object([("command", .string("set")), ("settings", .object([(arguments[0], typed(arguments[1]))]))])
         case "snapshot":
             try expect(1, "snapshot FILE.png")
-            let path = arguments[0].hasPrefix("/") ? arguments[0] : workingDirectory + "/" + arguments[0]
-            return .object([("command", .string("snapshot")), ("path", .string(path))])
+            guard arguments[0].hasSuffix(".png") else { throw ControlClientError(message: "snapshot: \(arguments[0]) must end in .png") }
+            return .object([("command", .string("snapshot"))])
         default:
             throw ControlClientError(message: "unknown command '\(command)' (one of \(ControlProtocol.commands.joined(separator: ", ")))")
         }
+    }
+
+    /// What the command line does with a successful result: `snapshot FILE.png` writes the image
+    /// the daemon returned, with this process's rights (never the daemon's), and reports the path
+    /// in place of the image. Other results pass through.
+    public static func finish(command: String, arguments: [String], result: JSONValue, workingDirectory: String) throws -> JSONValue {
+        guard command == "snapshot", let name = arguments.first else { return result }
+        guard case let .string(encoded)? = result["png_base64"], let png = Data(base64Encoded: encoded) else {
+            throw ControlClientError(message: "snapshot: the daemon's reply carries no image")
+        }
+        let path = name.hasPrefix("/") ? name : workingDirectory + "/" + name
+        do {
+            try png.write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw ControlClientError(message: "snapshot: cannot write \(path): \(error.localizedDescription)")
+        }
+        return .object([("path", .string(path)), ("width", result["width"] ?? .null), ("height", result["height"] ?? .null)])
     }
 
     /// Command-line text as the JSON type it reads as: numbers, booleans, else a string.

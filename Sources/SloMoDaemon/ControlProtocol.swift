@@ -3,7 +3,9 @@ public enum ControlCommand: Equatable, Sendable {
     case status, stats, pause, resume, reload, version
     /// Settings by their `set` names (see `ControlProtocol.settableKeys`), applied together or not at all.
     case set([SettingChange])
-    case snapshot(path: String)
+    /// The frame on the output now, returned as a PNG in the reply: the daemon writes no file, so a
+    /// client can do no more than read what the output shows.
+    case snapshot
 }
 
 public struct SettingChange: Equatable, Sendable {
@@ -86,7 +88,7 @@ public enum ControlProtocol {
         guard commands.contains(name) else {
             return reject(.unknownCommand, "unknown command '\(name)' (one of \(commands.joined(separator: ", ")))")
         }
-        let allowed: Set<String> = Set(["command", "id"]).union(name == "set" ? ["settings"] : name == "snapshot" ? ["path"] : [])
+        let allowed: Set<String> = Set(["command", "id"]).union(name == "set" ? ["settings"] : [])
         if let extra = members.first(where: { !allowed.contains($0.0) }) {
             return reject(.invalidParams, "'\(name)' takes no field '\(extra.0)'")
         }
@@ -97,11 +99,7 @@ public enum ControlProtocol {
         case "resume": return .success(ControlRequest(id: id, command: .resume))
         case "reload": return .success(ControlRequest(id: id, command: .reload))
         case "version": return .success(ControlRequest(id: id, command: .version))
-        case "snapshot":
-            guard case let .string(path)? = value["path"] else { return reject(.invalidParams, "snapshot needs \"path\": a string") }
-            guard path.hasPrefix("/") else { return reject(.invalidParams, "snapshot path must be absolute") }
-            guard path.hasSuffix(".png") else { return reject(.invalidParams, "snapshot path must end in .png") }
-            return .success(ControlRequest(id: id, command: .snapshot(path: path)))
+        case "snapshot": return .success(ControlRequest(id: id, command: .snapshot))
         default:
             guard case let .object(settings)? = value["settings"], !settings.isEmpty else {
                 return reject(.invalidParams, "set needs \"settings\": an object such as {\"scale\": 4}")

@@ -31,7 +31,8 @@ public final class ControlServer: @unchecked Sendable {
         public var group = ""
         public var maxClients = 16
         public var timeoutNanoseconds: UInt64 = 30_000_000_000
-        /// Replies queued for a client that does not read them, before it is cut off.
+        /// Unread replies a client may leave queued when the next one is ready; beyond this it is
+        /// cut off. One reply (a snapshot's image) may be larger.
         public var maxPendingOutput = 1 << 20
         public init(path: String) { self.path = path }
     }
@@ -41,6 +42,9 @@ public final class ControlServer: @unchecked Sendable {
         let peer: String
         var input: [UInt8] = []
         var output: [UInt8] = []
+        /// How much of `output` the socket has taken: sent bytes are dropped once all are.
+        var outputSent = 0
+        var pendingOutput: Int { output.count - outputSent }
         var lastActivity: UInt64
         var partialSince: UInt64?
         /// Close once the output is flushed.
@@ -186,7 +190,7 @@ public final class ControlServer: @unchecked Sendable {
             pollFDs.append(pollfd(fd: listener, events: Int16(POLLIN), revents: 0))
             for client in clients {
                 var events = client.closing ? 0 : Int16(POLLIN)
-                if !client.output.isEmpty { events |= Int16(POLLOUT) }
+                if client.pendingOutput > 0 { events |= Int16(POLLOUT) }
                 pollFDs.append(pollfd(fd: client.fd, events: events, revents: 0))
             }
             let ready = poll(&pollFDs, nfds_t(pollFDs.count), 200)
@@ -213,9 +217,7 @@ public final class ControlServer: @unchecked Sendable {
                 if idle || stalled {
                     send(ControlProtocol.reply(id: nil, failure: ControlFailure(.timeout, stalled ? "line not finished in time" : "idle too long")), to: client)
                     drop(client, reason: "timed out")
-                } else if client.output.count > options.maxPendingOutput {
-                    drop(client, reason: "not reading its replies")
-                } else if client.closing && client.output.isEmpty {
+                } else if client.closing && client.pendingOutput == 0 {
                     drop(client, reason: nil)
                 }
             }
@@ -303,15 +305,25 @@ public final class ControlServer: @unchecked Sendable {
     }
 
     private func send(_ text: String, to client: Client) {
+        guard client.pendingOutput <= options.maxPendingOutput else {
+            drop(client, reason: "not reading its replies")
+            return
+        }
         client.output.append(contentsOf: text.utf8)
         flush(client)
     }
 
     private func flush(_ client: Client) {
-        while !client.output.isEmpty && !client.closed {
-            let written = client.output.withUnsafeBytes { Glibc.send(client.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        while client.pendingOutput > 0 && !client.closed {
+            let written = client.output.withUnsafeBytes {
+                Glibc.send(client.fd, $0.baseAddress! + client.outputSent, client.pendingOutput, Int32(MSG_NOSIGNAL))
+            }
             if written > 0 {
-                client.output.removeFirst(written)
+                client.outputSent += written
+                if client.outputSent == client.output.count {
+                    client.output.removeAll(keepingCapacity: client.output.count <= 1 << 16)
+                    client.outputSent = 0
+                }
             } else {
                 if written < 0 && errno != EAGAIN && errno != EINTR { drop(client, reason: nil) }
                 return

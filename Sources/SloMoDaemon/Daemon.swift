@@ -8,7 +8,8 @@ import SloMoInterp
 /// systemd notification and signals together, and answers control commands.
 public final class Daemon: ControlHandler, @unchecked Sendable {
     public static let version = SloMoVersion.current
-    public static let protocolVersion = 1
+    /// 2: snapshot returns the image instead of writing a file the client names.
+    public static let protocolVersion = 2
 
     public let configFile: String?
     private let overrides: [DaemonCommandLine.Override]
@@ -291,19 +292,19 @@ public final class Daemon: ControlHandler, @unchecked Sendable {
             } catch {
                 throw ControlFailure(.failed, "kept the running configuration: \(error)")
             }
-        case let .snapshot(path):
+        case .snapshot:
             guard let pipeline = lock.withLock({ pipeline }) else { throw ControlFailure(.failed, "the pipeline is still starting") }
             let format = pipeline.format
-            let written: Bool? = try pipeline.withLastFrame { frame in
+            let png: [UInt8]? = try pipeline.withLastFrame { frame in
                 do {
-                    try RGBConversion.writeSnapshot(frame, format: format, path: path)
+                    return try RGBConversion.png(frame, format: format)
                 } catch {
                     throw ControlFailure(.failed, "\(error)")
                 }
-                return true
             }
-            guard written != nil else { throw ControlFailure(.failed, "no frame has been delivered yet") }
-            return .object([("path", .string(path)), ("width", .number(Double(format.width))), ("height", .number(Double(format.height)))])
+            guard let png else { throw ControlFailure(.failed, "no frame has been delivered yet") }
+            return .object([("width", .number(Double(format.width))), ("height", .number(Double(format.height))),
+                            ("png_base64", .string(Data(png).base64EncodedString()))])
         }
     }
 

@@ -55,8 +55,8 @@ public enum RGBConversion {
         return rgb
     }
 
-    /// Writes `frame` as a PNG image at `path`.
-    public static func writeSnapshot(_ frame: UnsafeRawBufferPointer, format: FrameFormat, path: String) throws {
-        try writePNG(path: path, width: format.width, height: format.height, rgb: rgb(from: frame, format: format))
+    /// `frame` as the bytes of a PNG image.
+    public static func png(_ frame: UnsafeRawBufferPointer, format: FrameFormat) throws -> [UInt8] {
+        try encodePNG(width: format.width, height: format.height, rgb: rgb(from: frame, format: format), naming: "snapshot")
     }
 }

@@ -14,6 +14,20 @@ public func readImage(path: String) throws -> (width: Int, height: Int, rgb: [UI
 
 /// Encodes packed RGB (width * height * 3 bytes) as a PNG file, published atomically.
 public func writePNG(path: String, width: Int, height: Int, rgb: [UInt8]) throws {
+    let encoded = try encodePNG(width: width, height: height, rgb: rgb, naming: path)
+    let output = TemporaryOutput(destination: path)
+    guard let file = fopen(output.temporaryPath, "wbx") else {
+        throw MediaError.ioFailure(path: path, reason: "cannot create file: \(systemError())")
+    }
+    let complete = fwrite(encoded, 1, encoded.count, file) == encoded.count
+    guard fclose(file) == 0, complete else {
+        throw MediaError.ioFailure(path: path, reason: "cannot write: \(systemError())")
+    }
+    try output.publish()
+}
+
+/// Packed RGB (width * height * 3 bytes) as the bytes of a PNG file; `naming` is what errors call it.
+public func encodePNG(width: Int, height: Int, rgb: [UInt8], naming path: String = "PNG") throws -> [UInt8] {
     _ = quietLibavLogging
     guard FrameFormat(width: width, height: height, pixelFormat: .rgb24, color: .guess(height: height)).hasPlausibleSize else {
         throw MediaError.unsupportedFormat(path: path, reason: "image size \(width)x\(height)")
@@ -73,14 +87,5 @@ public func writePNG(path: String, width: Int, height: Int, rgb: [UInt8]) throws
         encoded.append(contentsOf: UnsafeBufferPointer(start: packet.pointee.data, count: Int(packet.pointee.size)))
         av_packet_unref(packet)
     }
-
-    let output = TemporaryOutput(destination: path)
-    guard let file = fopen(output.temporaryPath, "wbx") else {
-        throw MediaError.ioFailure(path: path, reason: "cannot create file: \(systemError())")
-    }
-    let complete = fwrite(encoded, 1, encoded.count, file) == encoded.count
-    guard fclose(file) == 0, complete else {
-        throw MediaError.ioFailure(path: path, reason: "cannot write: \(systemError())")
-    }
-    try output.publish()
+    return encoded
 }

@@ -107,14 +107,20 @@ final class ControlTests: XCTestCase {
         XCTAssertGreaterThan(shrunk["dropped_slots"]?.number ?? 0, droppedBefore)
         XCTAssertEqual(try ok(#"{"command":"status"}"#)["delay_ms"]?.number, 15)
 
-        // snapshot.
-        let picture = directory + "/snap.png"
-        XCTAssertEqual(try ok(#"{"command":"snapshot","path":"\#(picture)"}"#)["path"], .string(picture))
-        let image = try readImage(path: picture)
+        // snapshot: the image comes back in the reply, and slomoctl's side writes it where the
+        // caller says, as the caller.
+        let snapshot = try ok(#"{"command":"snapshot"}"#)
+        XCTAssertEqual(snapshot["width"]?.number, 160)
+        XCTAssertGreaterThan(snapshot["png_base64"]?.serialized.count ?? 0, 1024)
+        let saved = try ControlClient.finish(command: "snapshot", arguments: ["snap.png"], result: snapshot, workingDirectory: directory)
+        XCTAssertEqual(saved.serialized, #"{"path":"\#(directory)/snap.png","width":160,"height":96}"#)
+        let image = try readImage(path: directory + "/snap.png")
         XCTAssertEqual(image.width, 160)
         XCTAssertEqual(image.height, 96)
         XCTAssertGreaterThan(Set(image.rgb).count, 50, "a picture, not a flat frame")
-        XCTAssertEqual(try failure(#"{"command":"snapshot","path":"/nonexistent-dir/x.png"}"#).0, "failed")
+        XCTAssertThrowsError(try ControlClient.finish(command: "snapshot", arguments: ["/nonexistent-dir/x.png"], result: snapshot,
+                                                      workingDirectory: directory))
+        XCTAssertEqual(try ok(#"{"command":"version"}"#)["protocol"]?.number, 2, "the connection is still usable")
 
         // reload: a live change, a restart-only change, an invalid file.
         try writeConfig(config, socket: socket, extra: "fps = 30")
@@ -138,7 +144,7 @@ final class ControlTests: XCTestCase {
         XCTAssertEqual(try client.reply(#"{"command":"fly","id":7}"#)["id"]?.number, 7)
         XCTAssertEqual(try failure(#"{"command":"fly"}"#).0, "unknown_command")
         XCTAssertEqual(try failure(#"{"command":"stats","verbose":true}"#).0, "invalid_params")
-        XCTAssertEqual(try ok(#"{"command":"version"}"#)["protocol"]?.number, 1, "errors leave the connection usable")
+        XCTAssertEqual(try ok(#"{"command":"version"}"#)["protocol"]?.number, 2, "errors leave the connection usable")
 
         // Too long a line: an error, then the connection closes.
         let long = try RawClient(path: socket)
@@ -234,7 +240,7 @@ final class ControlTests: XCTestCase {
         let refused = try RawClient(path: daemon.socket)
         XCTAssertTrue(refused.readLine()?.contains("too_many_clients") ?? false)
         for client in idle { let line = client.readLine(); XCTAssertTrue(line?.contains("timeout") ?? false, "\(String(describing: line))") }
-        XCTAssertEqual(try daemon.request(.object([("command", .string("version"))]))["protocol"]?.number, 1)
+        XCTAssertEqual(try daemon.request(.object([("command", .string("version"))]))["protocol"]?.number, 2)
 
         let after = try daemon.stats(), elapsed = Date().timeIntervalSince(start)
         let delivered = number(after, "delivered") - number(before, "delivered")
