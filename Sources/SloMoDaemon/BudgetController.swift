@@ -35,11 +35,11 @@ public enum QualityLevel: Int, CaseIterable, Comparable, Sendable, CustomStringC
         }
     }
 
-    /// The network a neural level runs.
-    public var neuralModel: NeuralModel? {
+    /// The neural mode of a network level (which of its networks is the configuration's `model`).
+    public var neuralMode: SynthesisMode? {
         switch self {
-        case .rife: return .rifeHDv3
-        case .superslomo: return .superSloMo
+        case .rife: return .rife
+        case .superslomo: return .superslomo
         case .repeat, .blend, .flowFast, .flowQuality: return nil
         }
     }
@@ -101,7 +101,7 @@ public struct BudgetController: Sendable {
     /// A level the controller may use: every flow level up to the ceiling, and a network only when
     /// it is the ceiling (the daemon loads just the network the user chose).
     public func usable(_ candidate: QualityLevel) -> Bool {
-        candidate <= ceiling && (candidate.neuralModel == nil || candidate == ceiling)
+        candidate <= ceiling && (candidate.neuralMode == nil || candidate == ceiling)
     }
 
     /// The next usable level below `level`.

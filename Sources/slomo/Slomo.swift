@@ -14,6 +14,7 @@ struct Slomo: ParsableCommand {
 }
 
 extension SynthesisMode: ExpressibleByArgument {}
+extension NeuralModel: ExpressibleByArgument {}
 extension FlowPreset: ExpressibleByArgument {}
 extension Visualization: ExpressibleByArgument {}
 extension Benchmark.Method: ExpressibleByArgument {}
@@ -87,7 +88,8 @@ struct Interpolate: ParsableCommand {
     @Argument(help: "Input video (Y4M, or anything FFmpeg's libraries decode).") var input: String
     @Argument(help: "Output video (.y4m, .mp4, .mkv, .mov).") var output: String
     @Option(help: "Output frames per input frame (2...16).") var scale: Int
-    @Option(help: "repeat, blend, flow, or a network: rife (RIFE HD v3) or superslomo (needs --checkpoint); see `slomo models`.") var mode: SynthesisMode = .flow
+    @Option(help: "repeat, blend, flow, or a network: rife (RIFE 4.25, or HD v3 with --model rife-hdv3) or superslomo (needs --checkpoint); see `slomo models`.") var mode: SynthesisMode = .flow
+    @Option(help: "The network of a neural mode: rife-4.25 (rife's default), rife-hdv3, superslomo; see `slomo models`.") var model: NeuralModel?
     @Option(help: "fast or quality (flow mode).") var preset: FlowPreset = .quality
     @Option(help: "Network weights for a neural mode (default: the installed model).") var checkpoint: String?
     @Option(help: "Output frame rate (default: input rate × scale).") var fps: Double?
@@ -107,7 +109,7 @@ struct Interpolate: ParsableCommand {
     func run() throws {
         try reportingErrors { try checkValues() }
         var options = ConversionOptions(scale: scale)
-        options.synthesis = SynthesisChoice(mode: mode, preset: preset, checkpoint: checkpoint)
+        options.synthesis = SynthesisChoice(mode: mode, preset: preset, checkpoint: checkpoint, model: model)
         options.slowMotion = slowmo
         options.frameRate = fps.map(Rational.approximating)
         options.visualization = visualize
