@@ -2,10 +2,11 @@
 #extension GL_EXT_shader_8bit_storage : require
 #extension GL_GOOGLE_include_directive : require
 // A packed 8-bit frame to the network's input: a BGR float tensor in [0, 1] (RIFE HD v3 was trained
-// on OpenCV's BGR order; RGB where BGR is 0, as for RIFE 4.25's reference), zero-padded right and bottom to the network's size. YUV samples are
-// converted in float with the stream's matrix and range, never through 8-bit RGB (rounding there
-// costs about 1 dB on a 40 dB clip). One invocation per 2×2 block, like the engine's unpack, over
-// the padded size so the padding is written too.
+// on OpenCV's BGR order; RGB where BGR is 0, as RIFE 4.25's reference was run), zero-padded right
+// and bottom to the network's size. YUV samples are converted in float with the stream's matrix
+// and range, never through 8-bit RGB (rounding there costs about 1 dB on a 40 dB clip). One
+// invocation per 2×2 block, like the engine's unpack, over the padded size so the padding is
+// written too.
 layout(local_size_x = 8, local_size_y = 8) in;
 layout(constant_id = 0) const int FORMAT = 0;
 layout(constant_id = 1) const int BGR = 1;

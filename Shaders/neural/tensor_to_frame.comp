@@ -1,8 +1,8 @@
 #version 450
 #extension GL_EXT_shader_8bit_storage : require
 #extension GL_GOOGLE_include_directive : require
-// The network's BGR (or, where BGR is 0, RGB) float output (padded size) back to a packed 8-bit frame, through the engine's
-// own colour conversion and packing (interp/pack.glsl), so rounding and chroma subsampling match
+// The network's BGR (or, where BGR is 0, RGB) float output (padded size) back to a packed 8-bit
+// frame, through the engine's own colour conversion and packing (interp/pack.glsl), so rounding and chroma subsampling match
 // the flow engine's output exactly. One invocation per 2×2 block.
 layout(local_size_x = 8, local_size_y = 8) in;
 layout(constant_id = 0) const int FORMAT = 0;

@@ -52,8 +52,9 @@ public enum NeuralNetwork {
 /// network's zero-padded BGR tensor; outputs go back through the flow engine's own colour and packing
 /// code. Across a scene cut every slot repeats its nearest real frame, as the engine does.
 ///
-/// Super SloMo takes t: its flow U-Net runs once per pair and its interpolation U-Net once per time,
-/// at the exact times asked for. RIFE has no time input: it makes the midpoint. Its times are made by
+/// Super SloMo and RIFE 4.25 take t: Super SloMo's flow U-Net (RIFE 4.25's Head) runs once per pair
+/// and the rest once per time, at the exact times asked for (×3, ×5, 30 → 50 fps included). RIFE HD
+/// v3 has no time input: it makes the midpoint. Its times are made by
 /// recursive midpoints on a grid of eighths: t = 1/2 from the pair, 1/4 and 3/4 from the pair and that
 /// middle frame, 1/8 … 7/8 one level further. ×2, ×4 and ×8 get their exact times; any other t takes
 /// the nearest eighth (×3's 1/3 and 2/3 become 3/8 and 5/8), and only the midpoints a call needs are
