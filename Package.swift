@@ -62,7 +62,7 @@ let package = Package(
             "SloMoDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "slomoctl", dependencies: [
-            "SloMoDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "SloMoCore", "SloMoDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "SloMoCoreTests", dependencies: ["SloMoCore"]),

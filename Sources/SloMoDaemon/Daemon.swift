@@ -7,7 +7,7 @@ import SloMoInterp
 /// slomod: wires the configuration, the endpoints, the GPU, the pipeline, the control socket,
 /// systemd notification and signals together, and answers control commands.
 public final class Daemon: ControlHandler, @unchecked Sendable {
-    public static let version = "0.1.0"
+    public static let version = SloMoVersion.current
     public static let protocolVersion = 1
 
     public let configFile: String?

@@ -7,6 +7,9 @@ public enum DaemonCommandLine {
         case check(configFile: String?, overrides: [Override])
         case help
         case version
+        /// Print a manual page or a shell's completion script (for packaging) and exit.
+        case manual(page: String)
+        case completionScript(shell: String)
     }
 
     public struct Override: Equatable, Sendable {
@@ -30,6 +33,18 @@ public enum DaemonCommandLine {
             case "-h", "--help": return .help
             case "--version": return .version
             case "--check-config": check = true; continue
+            case "--generate-manual":
+                let page = try takeValue(for: argument, arguments, &index)
+                guard DaemonManual.page(page) != nil else {
+                    throw ConfigError(origin: argument, key: nil, message: "no page '\(page)' (one of \(DaemonManual.pages.joined(separator: ", ")))")
+                }
+                return .manual(page: page)
+            case "--generate-completion-script":
+                let shell = try takeValue(for: argument, arguments, &index)
+                guard DaemonManual.completionScript(shell) != nil else {
+                    throw ConfigError(origin: argument, key: nil, message: "no shell '\(shell)' (one of \(DaemonManual.shells.joined(separator: ", ")))")
+                }
+                return .completionScript(shell: shell)
             default: break
             }
             guard argument.hasPrefix("--") else {
@@ -87,6 +102,9 @@ public enum DaemonCommandLine {
               --check-config           Check the configuration, print it as TOML, and exit.
               -h, --help               Show this help.
               --version                Show the version.
+              --generate-manual PAGE   Print the manual page slomod.8 or slomod.toml.5 and exit.
+              --generate-completion-script SHELL
+                                       Print the bash, zsh or fish completion script and exit.
 
             """
         var section = ""

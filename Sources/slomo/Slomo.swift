@@ -10,6 +10,7 @@ import SloMoOffline
 struct Slomo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Frame-rate upconversion and slow motion on Vulkan compute.",
+        version: SloMoVersion.current,
         subcommands: [Interpolate.self, Demo.self, Bench.self, Devices.self, Models.self])
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SloMoCore
 import SloMoDaemon
 
 // Argument parsing and wiring only: requests and replies live in SloMoDaemon.ControlClient.
@@ -18,7 +19,8 @@ struct SlomoCtl: ParsableCommand {
               snapshot FILE.png   Save the frame on the output now as a PNG (written by the daemon).
               version             The daemon's version.
             Exits non-zero with one line on stderr when the daemon is unreachable or answers with an error.
-            """)
+            """,
+        version: SloMoVersion.current)
 
     @Option(help: "Control socket (default: /run/slomod/<instance>.sock).") var socket: String?
     @Option(help: "Instance whose default socket to use.") var instance = "default"

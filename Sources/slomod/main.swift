@@ -8,6 +8,10 @@ do {
         print(DaemonCommandLine.help, terminator: "")
     case .version:
         print("slomod \(Daemon.version)")
+    case let .manual(page):
+        print(DaemonManual.page(page) ?? "", terminator: "")
+    case let .completionScript(shell):
+        print(DaemonManual.completionScript(shell) ?? "", terminator: "")
     case let .check(configFile, overrides):
         print(try DaemonConfig.load(file: configFile, overrides: overrides).tomlText, terminator: "")
     case let .run(configFile, overrides):

@@ -24,8 +24,8 @@ struct VMRun {
     }
 
     /// Boots the VM, runs `scenarios` in it, and returns what it printed. Under TCG a boot
-    /// costs about 25 s and everything inside runs slowly, hence the generous limit.
-    static func boot(scenarios: [String], timeout: TimeInterval = 1200) throws -> VMRun {
+    /// costs about 25 s and everything inside runs slowly (a first slomod start took 465 s on a busy host), hence the generous limit.
+    static func boot(scenarios: [String], timeout: TimeInterval = 2400) throws -> VMRun {
         let directory = URL(fileURLWithPath: NSTemporaryDirectory())
             // One folder per boot (named by its first scenario), so a later boot in the same
             // test run leaves an earlier one's recordings and log in place.

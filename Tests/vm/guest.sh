@@ -50,7 +50,17 @@ scenario_loopback() {
     wait_for FEED_READY "$out/feed.log" 60 $feeder || { cat "$out/feed.log"; return 1; }
     # Which module is loaded: its source hash, and that of the file it should come from.
     ko=${loopback_ko:-$(modinfo -n v4l2loopback)}
-    echo "LOOPBACK_MODULE loaded=$(cat /sys/module/v4l2loopback/srcversion) built=$(modinfo -F srcversion "$ko") file=$ko"
+    # A module built without MODULE_VERSION has no source hash: then its version as the driver
+    # reports it (VIDIOC_QUERYCAP) against the file's, or the dkms package's it was built from.
+    loaded=$(cat /sys/module/v4l2loopback/srcversion 2>/dev/null) ||
+        loaded="version-$(v4l2-ctl -d /dev/video10 -D | sed -n 's/.*Driver version *: *//p')"
+    built=$(modinfo -F srcversion "$ko")
+    if [ -z "$built" ]; then
+        version=$(modinfo -F version "$ko")
+        [ -n "$version" ] || version=$(dpkg-query -W -f='${Version}' v4l2loopback-dkms 2>/dev/null | sed 's/-[^-]*$//')
+        built="version-$version"
+    fi
+    echo "LOOPBACK_MODULE loaded=$loaded built=$built file=$ko"
     v4l2-ctl -d /dev/video10 --all | grep -E "Driver version|Capabilities|Width/Height|Pixel Format|Frames per second" | sed 's/^/v4l2-ctl: /'
     v4l2-ctl -d /dev/video10 --stream-mmap --stream-count=90 --stream-to="$out/v4l2ctl.raw" > "$out/v4l2ctl.log" 2>&1
     echo "V4L2CTL rc=$?"
@@ -158,6 +168,12 @@ scenario_drm() {
 # ~7 s to start there (the Swift runtime loads from the 9p root), so it runs only between
 # measurements: its start also slows the engine enough to push the controller down a level.
 bin=$(dirname "$probe")
+# Mesa's shader cache, writable in the guest and shared by every slomod this boot starts: the
+# first start (daemon_warmup) fills it, the timed scenarios find it warm.
+export MESA_SHADER_CACHE_DIR="$out/mesa-cache"
+# How long a slomod start may take: three times the measured first start (cold shader cache,
+# Vulkan under TCG, on however busy a host), at least 120 s. Set by daemon_warmup.
+start_limit=""
 daemon_socket=/tmp/slomod.sock
 vivid=/dev/v4l/by-path/platform-vivid.0-video-index0
 daemon=""
@@ -183,12 +199,41 @@ control() {
     echo "$key $("$bin/slomoctl" --socket "$daemon_socket" --json "$@" 2>&1 | tr -d '\n')"
 }
 
+# Waits until slomod (process $1, socket $2, log $3) answers `status` with state running, for at
+# most $4 seconds; gives up early when it has ended.
+wait_running() {
+    deadline=$(( $(date +%s) + $4 ))
+    while :; do
+        kill -0 "$1" 2>/dev/null || { echo "guest: slomod ended before it ran"; cat "$3"; return 1; }
+        [ -S "$2" ] && "$bin/slomoctl" --socket "$2" --json status 2>/dev/null | grep -q '"state":"running"' && return 0
+        [ $(date +%s) -gt $deadline ] && { echo "guest: slomod not running after $4 s"; cat "$3"; return 1; }
+        sleep 1
+    done
+}
+
+# Measures one slomod start on the test pattern (instance, device, every pipeline compiled into
+# the shader cache) and sets start_limit from it.
+daemon_warmup() {
+    [ -n "$start_limit" ] && return 0
+    began=$(date +%s)
+    "$bin/slomod" --input testpattern --width 320 --height 180 --fps 2 --scale 2 --preset quality \
+        --output null --socket /tmp/slomod-warmup.sock > "$out/slomod-warmup.log" 2>&1 &
+    warm=$!
+    wait_running $warm /tmp/slomod-warmup.sock "$out/slomod-warmup.log" 900 || { kill $warm 2>/dev/null; return 1; }
+    seconds=$(( $(date +%s) - began ))
+    kill -TERM $warm
+    wait $warm
+    start_limit=$(( seconds * 3 > 120 ? seconds * 3 : 120 ))
+    echo "WARMUP slomod_start_s=$seconds start_limit_s=$start_limit"
+}
+
 scenario_daemon_loopback() {
+    daemon_warmup || return 1
     v4l2-ctl -d /dev/video0 --set-ctrl horizontal_movement=6 || return 1
     "$bin/slomod" --input "$vivid" --width 320 --height 180 --fps 2 --scale 2 --latency-budget 650 --preset quality \
         --output /dev/video10 --socket "$daemon_socket" > "$out/slomod.log" 2>&1 &
     daemon=$!
-    wait_for "running;" "$out/slomod.log" 240 $daemon || { cat "$out/slomod.log"; daemon=""; return 1; }
+    wait_running $daemon "$daemon_socket" "$out/slomod.log" "$start_limit" || return 1
     # -copyts: pts are the driver's timestamps; passthrough: no frame duplicated or dropped.
     ffmpeg -nostdin -nostats -hide_banner -f v4l2 -i /dev/video10 -copyts -fps_mode passthrough -vf showinfo \
         -pix_fmt gray -f rawvideo -y "$out/e2e.gray" > "$out/e2e-ffmpeg.log" 2>&1 &
@@ -261,14 +306,12 @@ scenario_daemon_signal() {
 # exit: the kernel's own fbdev restore runs only at the last close, so it cannot stand in
 # for slomod's.
 scenario_daemon_drm() {
-    # Whatever an earlier scenario that failed left running holds vivid: end it.
-    [ -n "$consumer" ] && kill -INT $consumer 2>/dev/null
-    [ -n "$daemon" ] && { kill -TERM $daemon; wait $daemon; }
+    daemon_warmup || return 1
     echo "CRTC before $(crtc)"
     "$bin/slomod" --input "$vivid" --width 320 --height 180 --fps 5 --scale 2 \
         --output /dev/dri/card0 --socket /tmp/slomod-drm.sock > "$out/slomod-drm.log" 2>&1 &
     drm=$!
-    wait_for "running;" "$out/slomod-drm.log" 240 $drm || { cat "$out/slomod-drm.log"; return 1; }
+    wait_running $drm /tmp/slomod-drm.sock "$out/slomod-drm.log" "$start_limit" || return 1
     exec 9< /dev/dri/card0
     # slomod starts on a black buffer; a page flip (a new framebuffer on the CRTC) puts a frame
     # up. Drawing one takes seconds here (XRGB conversion on the CPU under TCG).
@@ -288,6 +331,19 @@ scenario_daemon_drm() {
     cat "$out/slomod-drm.log"
 }
 
+# Ends this script's background processes (gently, then not) and waits for them.
+end_children() {
+    children=$(pgrep -P $$)
+    [ -n "$children" ] || return 0
+    echo "guest: ending $(echo $children | wc -w) leftover process(es)"
+    kill -TERM $children 2>/dev/null
+    n=0
+    while [ -n "$(pgrep -P $$)" ] && [ $n -lt 50 ]; do n=$((n + 1)); sleep 0.2; done
+    children=$(pgrep -P $$)
+    [ -z "$children" ] || kill -KILL $children 2>/dev/null
+    wait 2>/dev/null
+}
+
 load_drivers || { echo "guest: loading drivers failed"; exit 1; }
 status=0
 for scenario in "$@"; do
@@ -296,6 +352,13 @@ for scenario in "$@"; do
     "scenario_$scenario"
     rc=$?
     echo "=== END $scenario rc=$rc seconds=$(( $(date +%s) - start ))"
-    [ $rc -eq 0 ] || status=1
+    if [ $rc -ne 0 ]; then
+        status=1
+        # A failed scenario ends everything it started, so the next finds its devices free
+        # (the daemon_* scenarios that share its daemon then fail at once, not on a busy device).
+        end_children
+        daemon=""
+        consumer=""
+    fi
 done
 exit $status
