@@ -51,15 +51,13 @@ public enum Synthesizers {
     public static func make(_ choice: SynthesisChoice, context: GPUContext, format: FrameFormat, maxSteps: Int) throws -> FrameSynthesizer {
         if choice.checkpoint != nil && !choice.mode.isNeural { throw SynthesisError.checkpointWithoutNetwork(choice.mode) }
         if let model = choice.model, model.mode != choice.mode { throw SynthesisError.modelOutsideMode(model, choice.mode) }
-        switch choice.mode {
-        case .repeat, .blend, .flow:
-            let interpolator = try Interpolator(context: context, format: format, preset: choice.preset, maxSteps: maxSteps)
-            interpolator.mode = InterpolationMode(rawValue: choice.mode.rawValue)!
-            return interpolator
-        case .rife, .superslomo:
-            let model = choice.network!
+        if let model = choice.network {
             let network = try NeuralNetwork.load(model, checkpoint: ModelStore().weights(model, checkpoint: choice.checkpoint))
             return try NeuralInterpolator(context: context, format: format, network: network, maxSteps: maxSteps)
         }
+        let interpolator = try Interpolator(context: context, format: format, preset: choice.preset, maxSteps: maxSteps)
+        guard let mode = InterpolationMode(rawValue: choice.mode.rawValue) else { preconditionFailure("every mode is a network's or the engine's") }
+        interpolator.mode = mode
+        return interpolator
     }
 }

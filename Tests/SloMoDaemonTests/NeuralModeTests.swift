@@ -6,6 +6,12 @@ import SloMoGPU
 import SloMoNeural
 import XCTest
 
+/// The network levels, by their modes, as the ladder derives them from the models.
+extension QualityLevel {
+    static let rife = QualityLevel(mode: .rife, preset: .fast)
+    static let superslomo = QualityLevel(mode: .superslomo, preset: .fast)
+}
+
 /// Mode rife in the settings: the TOML file, the command line and the control protocol.
 final class NeuralSettingsTests: XCTestCase, ConfigFileTesting {
     func testModeRifeAndTheCheckpointKey() throws {
@@ -88,7 +94,8 @@ final class NeuralSettingsTests: XCTestCase, ConfigFileTesting {
 /// The controller's ladder with the network on top.
 final class NeuralLadderTests: XCTestCase {
     func testNetworksAreTheTopLevels() {
-        XCTAssertEqual(QualityLevel.allCases.suffix(2), [.rife, .superslomo])
+        XCTAssertEqual(QualityLevel.allCases.map(\.description), ["repeat", "blend", "flow/fast", "flow/quality", "rife", "superslomo"])
+        XCTAssertEqual(QualityLevel.allCases.map(\.rawValue), Array(0..<6), "the counters' indices")
         XCTAssertGreaterThan(QualityLevel.rife, .flowQuality)
         XCTAssertEqual(QualityLevel(mode: .superslomo, preset: .fast), .superslomo)
         XCTAssertEqual(QualityLevel.superslomo.neuralMode, .superslomo)

