@@ -1,5 +1,7 @@
 // 2-D convolution (N = 1, CHW float32) with its epilogue fused: bias, then optionally PReLU
-// (per-channel slopes) or LeakyReLU, then optionally a residual tensor added. Fusing saves a pass
+// (per-channel slopes) or LeakyReLU, with optionally a residual tensor added after the activation
+// (RIFE HD v3's pairs) or before it (RIFE 4.x's ResConv, act(conv(x)·β + x), β folded into the
+// weights and bias on the host). Fusing saves a pass
 // over the output per layer, which costs as much as a small conv on a memory-bound device.
 //
 // One invocation computes PX horizontally adjacent output pixels × OCB output channels. lavapipe
@@ -17,7 +19,7 @@ layout(constant_id = 1) const int STRIDE = 1;
 layout(constant_id = 2) const int PX = 5;       // output pixels per invocation (along x)
 layout(constant_id = 3) const int OCB4 = 4;     // output channels per invocation, in vec4s
 layout(constant_id = 4) const int ACT = 0;      // 0 none, 1 PReLU, 2 LeakyReLU
-layout(constant_id = 5) const int RESIDUAL = 0; // 1: add the residual tensor after the activation
+layout(constant_id = 5) const int RESIDUAL = 0; // 1: add the residual tensor after the activation, 2: before it
 layout(constant_id = 6) const int UNIFORM_WEIGHTS = 1;  // 0: the block is too big for the window
 
 layout(std430, binding = 0) readonly buffer Input { float src[]; };
@@ -81,13 +83,19 @@ void main() {
             int ox = ox0 + p;
             if (ox >= pc.outWidth) break;
             vec4 v = acc[p][g] + bias;
+            int at0 = group * 4 * outPlane + oy * pc.outWidth + ox;
+            if (RESIDUAL == 2) {
+                for (int lane = 0; lane < 4; lane++) {
+                    if (group * 4 + lane < pc.outChannels) v[lane] += residual[pc.residualOffset + at0 + lane * outPlane];
+                }
+            }
             if (ACT != 0) v = mix(v * slope, v, greaterThanEqual(v, vec4(0.0)));
             for (int lane = 0; lane < 4; lane++) {
                 int oc = group * 4 + lane;
                 if (oc >= pc.outChannels) break;
-                int at = oc * outPlane + oy * pc.outWidth + ox;
+                int at = at0 + lane * outPlane;
                 float value = v[lane];
-                if (RESIDUAL != 0) value += residual[pc.residualOffset + at];
+                if (RESIDUAL == 1) value += residual[pc.residualOffset + at];
                 dst[pc.outOffset + at] = value;
             }
         }

@@ -7,6 +7,9 @@
 // only across the CX cells: CX plays the part of conv2d's PX (lavapipe pays per weight load).
 // Like conv2d, each dispatch computes one block of output channels and reads its weights, packed
 // the same way, as a uniform buffer, or on a GPU all blocks at once along z from storage.
+// SHUFFLE r > 1 stores through nn.PixelShuffle(r) (RIFE 4.x's IFBlock heads): channel oc, pixel
+// (y, x) goes to channel oc / r², pixel (y·r + (oc mod r²) / r, x·r + oc mod r), so the unshuffled
+// tensor is never written.
 layout(local_size_x = 16, local_size_y = 4) in;
 layout(constant_id = 0) const int K = 4;
 layout(constant_id = 1) const int S = 2;
@@ -15,6 +18,7 @@ layout(constant_id = 3) const int OCB4 = 1;
 layout(constant_id = 4) const int ACT = 0;  // 0 none, 1 PReLU, 2 LeakyReLU
 layout(constant_id = 5) const int CX = 2;   // cells per invocation along x
 layout(constant_id = 6) const int UNIFORM_WEIGHTS = 1;  // 0: the block is too big for the window
+layout(constant_id = 7) const int SHUFFLE = 1;  // pixel-shuffle factor of the store
 
 layout(std430, binding = 0) readonly buffer Input { float src[]; };
 layout(std430, binding = 2) writeonly buffer Output { float dst[]; };
@@ -76,7 +80,9 @@ void main() {
         }
     }
 
+    // pc.outChannels, outHeight and outWidth are the convolution's (before any shuffle).
     int outPlane = pc.outHeight * pc.outWidth;
+    int shuffledWidth = pc.outWidth * SHUFFLE;
     int ocGroups = (pc.outChannels + 3) / 4;
     for (int g = 0; g < OCB4; g++) {
         int group = ocBlock * OCB4 + g;
@@ -92,7 +98,13 @@ void main() {
             for (int lane = 0; lane < 4; lane++) {
                 int oc = group * 4 + lane;
                 if (oc >= pc.outChannels) break;
-                dst[pc.outOffset + oc * outPlane + o.y * pc.outWidth + o.x] = v[lane];
+                if (SHUFFLE == 1) {
+                    dst[pc.outOffset + oc * outPlane + o.y * pc.outWidth + o.x] = v[lane];
+                } else {
+                    int sub = oc % (SHUFFLE * SHUFFLE);
+                    ivec2 s = o * SHUFFLE + ivec2(sub % SHUFFLE, sub / SHUFFLE);
+                    dst[pc.outOffset + oc / (SHUFFLE * SHUFFLE) * outPlane * SHUFFLE * SHUFFLE + s.y * shuffledWidth + s.x] = v[lane];
+                }
             }
         }
     }

@@ -17,6 +17,7 @@ public struct Slomo: ParsableCommand {
 }
 
 extension SynthesisMode: ExpressibleByArgument {}
+extension NeuralModel: ExpressibleByArgument {}
 extension FlowPreset: ExpressibleByArgument {}
 extension Visualization: ExpressibleByArgument {}
 extension Benchmark.Method: ExpressibleByArgument {}
@@ -90,7 +91,8 @@ struct Interpolate: ParsableCommand {
     @Argument(help: "Input video (Y4M, or anything FFmpeg's libraries decode).") var input: String
     @Argument(help: "Output video (.y4m, .mp4, .mkv, .mov).") var output: String
     @Option(help: "Output frames per input frame (2...16).") var scale: Int
-    @Option(help: "repeat, blend, flow, or a network: rife (RIFE HD v3) or superslomo (needs --checkpoint); see `slomo models`.") var mode: SynthesisMode = .flow
+    @Option(help: "repeat, blend, flow, or a network's mode: \(SynthesisMode.allCases.filter(\.isNeural).map(\.rawValue).joined(separator: ", ")) (see --model).") var mode: SynthesisMode = .flow
+    @Option(help: "The network of a neural mode: \(NeuralModel.helpList); see `slomo models`.") var model: NeuralModel?
     @Option(help: "fast or quality (flow mode).") var preset: FlowPreset = .quality
     @Option(help: "Network weights for a neural mode (default: the installed model).") var checkpoint: String?
     @Option(help: "Output frame rate (default: input rate × scale).") var fps: Double?
@@ -110,7 +112,7 @@ struct Interpolate: ParsableCommand {
     func run() throws {
         try reportingErrors { try checkValues() }
         var options = ConversionOptions(scale: scale)
-        options.synthesis = SynthesisChoice(mode: mode, preset: preset, checkpoint: checkpoint)
+        options.synthesis = SynthesisChoice(mode: mode, preset: preset, checkpoint: checkpoint, model: model)
         options.slowMotion = slowmo
         options.frameRate = fps.map(Rational.approximating)
         options.visualization = visualize
@@ -204,14 +206,16 @@ struct Models: ParsableCommand {
         let store = ModelStore()
         var failed = false
         for model in NeuralModel.allCases {
+            let padded = model.paddedSize(height: 720, width: 1280)
+            let cost = String(format: "%.1f GFLOP a frame at 1280×720", model.flopsPerPixel * Double(padded.height * padded.width) / 1e9)
             guard let url = store.locate(model) else {
-                print("\(model.rawValue)  \(model.displayName)  not installed (\(model.installHint))")
+                print("\(model.rawValue)  \(model.displayName)  not installed (\(model.weights.installHint))  \(cost)")
                 continue
             }
             // Loading the weights proves they are usable, not merely present.
             do {
                 let parameters = try NeuralNetwork.load(model, checkpoint: url).parameterCount
-                print("\(model.rawValue)  \(model.displayName)  \(parameters) parameters  \(url.path)")
+                print("\(model.rawValue)  \(model.displayName)  \(parameters) parameters  \(url.path)  \(cost)")
             } catch {
                 FileHandle.standardError.write(Data("slomo: error: \(error)\n".utf8))
                 failed = true

@@ -1,61 +1,55 @@
 import SloMoInterp
 import SloMoNeural
 
-/// The interpolation levels the daemon steps between, cheapest first. The networks sit above the
-/// flow levels; only the one the user chose is on the ladder (see `BudgetController.usable`).
-public enum QualityLevel: Int, CaseIterable, Comparable, Sendable, CustomStringConvertible {
-    case `repeat`, blend, flowFast, flowQuality, rife, superslomo
+/// The interpolation levels the daemon steps between, cheapest first: the flow engine's, then one
+/// per neural mode of `NeuralModel.allCases`. Only the network the user chose is on the ladder
+/// (see `BudgetController.usable`).
+public struct QualityLevel: CaseIterable, Comparable, Hashable, Sendable, CustomStringConvertible {
+    /// The level's place on the ladder, which also indexes its counters.
+    public let rawValue: Int
+    public let description: String
+    /// The flow engine's mode for this level; nil for a network.
+    public let flowMode: InterpolationMode?
+    /// The interpolator a flow level runs on; blend and repeat need no flow, so either will do.
+    public let preset: FlowPreset?
+    /// The neural mode of a network level (which of its networks is the configuration's `model`).
+    public let neuralMode: SynthesisMode?
+
+    public static let `repeat` = QualityLevel(0, "repeat", flowMode: .repeat)
+    public static let blend = QualityLevel(1, "blend", flowMode: .blend)
+    public static let flowFast = QualityLevel(2, "flow/fast", flowMode: .flow, preset: .fast)
+    public static let flowQuality = QualityLevel(3, "flow/quality", flowMode: .flow, preset: .quality)
+
+    public static let allCases: [QualityLevel] = {
+        let flow = [QualityLevel.repeat, .blend, .flowFast, .flowQuality]
+        return flow + SynthesisMode.allCases.filter(\.isNeural).enumerated().map { index, mode in
+            QualityLevel(flow.count + index, mode.rawValue, neuralMode: mode)
+        }
+    }()
+
+    private init(_ rawValue: Int, _ description: String, flowMode: InterpolationMode? = nil, preset: FlowPreset? = nil,
+                 neuralMode: SynthesisMode? = nil) {
+        self.rawValue = rawValue
+        self.description = description
+        self.flowMode = flowMode
+        self.preset = preset
+        self.neuralMode = neuralMode
+    }
 
     public init(mode: SynthesisMode, preset: FlowPreset) {
         switch mode {
         case .repeat: self = .repeat
         case .blend: self = .blend
         case .flow: self = preset == .fast ? .flowFast : .flowQuality
-        case .rife: self = .rife
-        case .superslomo: self = .superslomo
-        }
-    }
-
-    /// The flow engine's mode for this level; nil for a network.
-    public var flowMode: InterpolationMode? {
-        switch self {
-        case .repeat: return .repeat
-        case .blend: return .blend
-        case .flowFast, .flowQuality: return .flow
-        case .rife, .superslomo: return nil
-        }
-    }
-
-    /// The interpolator a flow level runs on; blend and repeat need no flow, so either will do.
-    public var preset: FlowPreset? {
-        switch self {
-        case .flowFast: return .fast
-        case .flowQuality: return .quality
-        case .repeat, .blend, .rife, .superslomo: return nil
-        }
-    }
-
-    /// The network a neural level runs.
-    public var neuralModel: NeuralModel? {
-        switch self {
-        case .rife: return .rifeHDv3
-        case .superslomo: return .superSloMo
-        case .repeat, .blend, .flowFast, .flowQuality: return nil
+        default:
+            guard let level = Self.allCases.first(where: { $0.neuralMode == mode }) else { preconditionFailure("a level for every mode") }
+            self = level
         }
     }
 
     public static func < (a: QualityLevel, b: QualityLevel) -> Bool { a.rawValue < b.rawValue }
-
-    public var description: String {
-        switch self {
-        case .repeat: return "repeat"
-        case .blend: return "blend"
-        case .flowFast: return "flow/fast"
-        case .flowQuality: return "flow/quality"
-        case .rife: return "rife"
-        case .superslomo: return "superslomo"
-        }
-    }
+    public static func == (a: QualityLevel, b: QualityLevel) -> Bool { a.rawValue == b.rawValue }
+    public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
 }
 
 /// Picks the best level whose measured GPU time fits the budget, with hysteresis: it steps down
@@ -101,7 +95,7 @@ public struct BudgetController: Sendable {
     /// A level the controller may use: every flow level up to the ceiling, and a network only when
     /// it is the ceiling (the daemon loads just the network the user chose).
     public func usable(_ candidate: QualityLevel) -> Bool {
-        candidate <= ceiling && (candidate.neuralModel == nil || candidate == ceiling)
+        candidate <= ceiling && (candidate.neuralMode == nil || candidate == ceiling)
     }
 
     /// The next usable level below `level`.

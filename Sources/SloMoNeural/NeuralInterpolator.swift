@@ -2,57 +2,23 @@ import Foundation
 import SloMoCore
 import SloMoGPU
 
-/// A network and its weights, as NeuralInterpolator runs them.
-public enum NeuralNetwork {
-    /// RIFE HD v3: IFNet's parameters, as `TorchCheckpoint.loadStateDict` reads them from flownet.pkl.
-    case rife(StateDict)
-    /// Super SloMo: the flow-computation U-Net (state_dictFC) and the arbitrary-time one (state_dictAT).
-    case superSloMo(flow: StateDict, interpolation: StateDict)
-
-    /// RIFE HD v3 from its flownet.pkl.
-    public static func rife(checkpoint url: URL) throws -> NeuralNetwork {
-        .rife(try TorchCheckpoint.loadStateDict(from: url))
-    }
-
-    /// Super SloMo from a training checkpoint of the public implementation (SuperSloMo.ckpt).
-    public static func superSloMo(checkpoint url: URL) throws -> NeuralNetwork {
-        let (flow, interpolation) = try SuperSloMo.loadStateDicts(from: url)
-        return .superSloMo(flow: flow, interpolation: interpolation)
-    }
-
-    /// `model` from its weights file.
-    public static func load(_ model: NeuralModel, checkpoint url: URL) throws -> NeuralNetwork {
-        switch model {
-        case .rifeHDv3: return try .rife(checkpoint: url)
-        case .superSloMo: return try .superSloMo(checkpoint: url)
-        }
-    }
-
-    /// Parameters in the weights.
-    public var parameterCount: Int {
-        switch self {
-        case let .rife(state): return state.values.reduce(0) { $0 + $1.count }
-        case let .superSloMo(flow, interpolation): return (Array(flow.values) + Array(interpolation.values)).reduce(0) { $0 + $1.count }
-        }
-    }
-}
-
 /// Makes intermediate frames with a neural network on the GPU, behind the same `FrameSynthesizer`
 /// contract as the flow engine, so the converter and the daemon drive either.
 ///
 /// Each packed input frame is converted on the GPU, in float and straight from its samples, into the
-/// network's zero-padded BGR tensor; outputs go back through the flow engine's own colour and packing
-/// code. Across a scene cut every slot repeats its nearest real frame, as the engine does.
+/// network's zero-padded tensor in its channel order; outputs go back through the flow engine's own
+/// colour and packing code. Across a scene cut every slot repeats its nearest real frame, as the engine does.
 ///
-/// Super SloMo takes t: its flow U-Net runs once per pair and its interpolation U-Net once per time,
-/// at the exact times asked for. RIFE has no time input: it makes the midpoint. Its times are made by
-/// recursive midpoints on a grid of eighths: t = 1/2 from the pair, 1/4 and 3/4 from the pair and that
-/// middle frame, 1/8 … 7/8 one level further. ×2, ×4 and ×8 get their exact times; any other t takes
-/// the nearest eighth (×3's 1/3 and 2/3 become 3/8 and 5/8), and only the midpoints a call needs are
-/// computed.
+/// The network's description says how it handles time. One that takes t (Super SloMo, RIFE 4.25)
+/// runs its per-pair part (Super SloMo's flow U-Net, RIFE 4.25's Head) once per pair and the rest
+/// once per time, at the exact times asked for (×3, ×5, 30 → 50 fps included). One that makes only
+/// the midpoint (RIFE HD v3) has its times made by recursive midpoints on a grid of eighths: t = 1/2
+/// from the pair, 1/4 and 3/4 from the pair and that middle frame, 1/8 … 7/8 one level further. ×2,
+/// ×4 and ×8 get their exact times; any other t takes the nearest eighth (×3's 1/3 and 2/3 become
+/// 3/8 and 5/8), and only the midpoints a call needs are computed.
 /// The frame path creates no Vulkan objects: buffers are planned at init, and each distinct set of
-/// RIFE grid points, or each count of Super SloMo times (the times themselves are written to a buffer
-/// before the run), is recorded once into a sequence and replayed.
+/// grid points, or each count of times (the times themselves are written to a buffer before the
+/// run), is recorded once into a sequence and replayed.
 public final class NeuralInterpolator: FrameSynthesizer {
     /// The finest time grid: outputs are made at multiples of 1/gridSteps.
     public static let gridSteps = 8
@@ -60,29 +26,23 @@ public final class NeuralInterpolator: FrameSynthesizer {
 
     public let format: FrameFormat
     public let maxSteps: Int
+    public let model: NeuralModel
     /// The network as it runs on the GPU.
-    public enum Model {
-        case rife(RIFE)
-        case superSloMo(SuperSloMo)
-    }
-    public let model: Model
-    /// The networks' tensor size: the frame's, padded to a multiple of 32.
+    public let runtime: NeuralRuntime
+    /// The network's tensor size: the frame's, padded to a multiple of its alignment.
     public let paddedHeight: Int, paddedWidth: Int
     public var sceneCuts = SceneCutDetector()
     /// Network FLOPs of the last synthesis (convolutions' multiply-adds, two each).
     public private(set) var lastFlops: Double = 0
     public var memory: (device: Int, host: Int) {
-        switch model {
-        case let .rife(network): return (deviceArena.byteCount + network.memory, hostArena.byteCount)
-        case let .superSloMo(network): return (deviceArena.byteCount + network.memory, hostArena.byteCount + network.times.byteCount)
-        }
+        (deviceArena.byteCount + runtime.memory, hostArena.byteCount + runtime.hostMemory)
     }
 
     private let context: GPUContext
     private let deviceArena: BufferArena
     private let hostArena: BufferArena
-    /// Tensors of the two input frames, then for RIFE one per point of the time grid (index k for
-    /// t = k/8), for Super SloMo one that each output passes through on its way to packing.
+    /// Tensors of the two input frames, then for a midpoint network one per point of the time grid
+    /// (index k for t = k/8), for one that takes t one that each output passes through on its way to packing.
     private let tensors: GPUBuffer
     private let staging: GPUBuffer, outputs: GPUBuffer
     private let frameBytes: Int, slotStride: Int, tensorFloats: Int
@@ -90,7 +50,7 @@ public final class NeuralInterpolator: FrameSynthesizer {
     private var thumbnails: [LumaThumbnail?] = [nil, nil]
     /// Recorded sequences by key: a marker bit, the newest frame's slot, then each output's grid
     /// point in 3 bits (points are 1 … 7, never 0, so the key also says how many outputs there are).
-    /// Super SloMo reads its times from a buffer, so its key puts a 1 for every output: only the count matters.
+    /// A network that takes t reads its times from a buffer, so its key puts a 1 for every output: only the count matters.
     private var sequences: [UInt64: (sequence: GPUSequence, flops: Double)] = [:]
     private var newest = 1
     private var appended = 0
@@ -101,7 +61,7 @@ public final class NeuralInterpolator: FrameSynthesizer {
     private var repeatSlots: [Int]
 
     /// Uploads `network`'s weights and plans every buffer for frames of `format`, up to `maxSteps` outputs per pair.
-    /// `precision` is RIFE's (nil takes NeuralPrecision.default(for:)); Super SloMo runs in float32.
+    /// `precision` is the weights' (nil takes NeuralPrecision.default(for:)); Super SloMo runs in float32.
     public init(context: GPUContext, format: FrameFormat, network: NeuralNetwork, maxSteps: Int = 15,
                 precision: NeuralPrecision? = nil) throws {
         precondition(format.width >= 2 && format.height >= 2, "frames must be at least 2×2")
@@ -110,18 +70,11 @@ public final class NeuralInterpolator: FrameSynthesizer {
         self.format = format
         self.maxSteps = maxSteps
         repeatSlots = [Int](repeating: 0, count: maxSteps)
-        let padded: (height: Int, width: Int), outputTensors: Int
-        switch network {
-        case let .rife(state):
-            padded = RIFE.paddedSize(height: format.height, width: format.width)
-            model = .rife(try RIFE(context: context, state: state, height: padded.height, width: padded.width, precision: precision))
-            outputTensors = Self.gridSteps - 1
-        case let .superSloMo(flow, interpolation):
-            padded = SuperSloMo.paddedSize(height: format.height, width: format.width)
-            model = .superSloMo(try SuperSloMo(context: context, flow: flow, interpolation: interpolation,
-                                               height: padded.height, width: padded.width, maxSteps: maxSteps))
-            outputTensors = 1
-        }
+        model = network.model
+        let padded = model.paddedSize(height: format.height, width: format.width)
+        runtime = try model.build(network.parameters, NeuralShape(context: context, height: padded.height, width: padded.width,
+                                                                  maxTimes: maxSteps, precision: precision))
+        let outputTensors = model.time == .midpoints ? Self.gridSteps - 1 : 1
         (paddedHeight, paddedWidth) = padded
         frameBytes = format.byteCount
         firstPlane = format.pixelFormat.planes(width: format.width, height: format.height)[0]
@@ -170,12 +123,12 @@ public final class NeuralInterpolator: FrameSynthesizer {
             return Synthesis(count: times.count, sceneCut: true, gpuMilliseconds: 0)
         }
         var key = UInt64(2 + newest)
-        switch model {
-        case .rife:
+        switch model.time {
+        case .midpoints:
             for t in times { key = key << 3 | UInt64(Self.gridPoint(t)) }
-        case let .superSloMo(network):
+        case .input:
             for _ in times { key = key << 3 | 1 }
-            network.setTimes(times)
+            runtime.setTimes(times)
         }
         let recorded = try sequences[key] ?? sequence(slot: newest, points: times.map(Self.gridPoint), key: key)
         let start = DispatchTime.now().uptimeNanoseconds
@@ -213,16 +166,10 @@ public final class NeuralInterpolator: FrameSynthesizer {
         return needed.sorted { ($0 & -$0, $1) > ($1 & -$1, $0) }
     }
 
-    /// Records the work for one slot and set of grid points (Super SloMo: their count), once per key.
+    /// Records the work for one slot and set of grid points (a network that takes t: their count), once per key.
     private func sequence(slot: Int, points: [Int], key: UInt64) throws -> (sequence: GPUSequence, flops: Double) {
         let sequence = try GPUSequence(context: context)
-        // Super SloMo's recordings pick their own weights buffer per U-Net.
-        let weights: NetworkWeights
-        switch model {
-        case let .rife(network): weights = network.weights
-        case let .superSloMo(network): weights = network.flowWeights
-        }
-        let flops = try NetworkRecorder.record(sequence, context: context, weights: weights.buffer) { recorder in
+        let flops = try NetworkRecorder.record(sequence, context: context, weights: runtime.recordingWeights.buffer) { recorder in
             try record(slot: slot, points: points, into: &recorder)
         }
         sequences[key] = (sequence, flops)
@@ -237,32 +184,35 @@ public final class NeuralInterpolator: FrameSynthesizer {
 
     private var formatConstant: Int32 { Int32(PixelFormat.allCases.firstIndex(of: format.pixelFormat)!) }
 
+    private var bgrConstant: Int32 { model.channels == .bgr ? 1 : 0 }
+
     private func record(slot newestSlot: Int, points: [Int], into network: inout NetworkRecorder) throws {
         let (h, w) = (paddedHeight, paddedWidth)
-        let unpack = try context.pipeline(.frame_to_tensor, bindings: 2, specialization: [formatConstant])
+        let unpack = try context.pipeline(.frame_to_tensor, bindings: 2, specialization: [formatConstant, bgrConstant])
         for (slot, k) in [(1 - newestSlot, 0), (newestSlot, Self.gridSteps)] {
             try network.recorder.dispatch(unpack, [.read(staging), .write(tensors)],
                                           push: colorPush + [.int(slot * slotStride), .int(tensor(k).offset), .int(h), .int(w)],
                                           groups: ((w / 2 + 7) / 8, (h / 2 + 7) / 8, 1))
         }
-        let packPipeline = try context.pipeline(.tensor_to_frame, bindings: 2, specialization: [formatConstant])
+        let packPipeline = try context.pipeline(.tensor_to_frame, bindings: 2, specialization: [formatConstant, bgrConstant])
         func pack(_ tensor: TensorView, into index: Int) throws {
             try network.recorder.dispatch(packPipeline, [.read(tensors), .write(outputs)],
                                           push: colorPush + [.int(tensor.offset), .int(h), .int(w), .int(index * slotStride)],
                                           groups: ((format.width + 15) / 16, (format.height + 15) / 16, 1))
         }
-        switch model {
-        case let .rife(rife):
+        switch model.time {
+        case .midpoints:
             for k in Self.schedule(points) {
                 let step = k & -k
-                try rife.record(&network, frame0: tensor(k - step), frame1: tensor(k + step), output: tensor(k))
+                try runtime.recordFrame(&network, frame0: tensor(k - step), frame1: tensor(k + step), timeIndex: 0, output: tensor(k))
             }
             for (index, k) in points.enumerated() { try pack(tensor(k), into: index) }
-        case let .superSloMo(superSloMo):
-            // The flow U-Net once for the pair, then each time through the one output tensor (tensor(1)).
-            try superSloMo.recordFlow(&network, frame0: tensor(0), frame1: tensor(Self.gridSteps))
+        case .input:
+            // The per-pair part once, then each time through the one output tensor (tensor(1)).
+            let (frame0, frame1) = (tensor(0), tensor(Self.gridSteps))
+            try runtime.recordPair(&network, frame0: frame0, frame1: frame1)
             for index in points.indices {
-                try superSloMo.recordFrame(&network, step: index, output: tensor(1))
+                try runtime.recordFrame(&network, frame0: frame0, frame1: frame1, timeIndex: index, output: tensor(1))
                 try pack(tensor(1), into: index)
             }
         }

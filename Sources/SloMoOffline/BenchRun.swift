@@ -83,11 +83,11 @@ public enum BenchRun {
     /// pair), the network's GFLOP per frame and GFLOP/s.
     static func neuralSpeed(context: GPUContext) throws -> [String] {
         let untrained = SuperSloMo.untrainedStateDicts(seed: 1)
-        let rife = try NeuralNetwork.rife(checkpoint: ModelStore().require(.rifeHDv3))
+        let rife = try NeuralNetwork.load(.rifeHDv3, checkpoint: ModelStore().require(.rifeHDv3))
         let cases: [(name: String, network: NeuralNetwork, width: Int, height: Int, pairs: Int)] = [
             ("RIFE HD v3", rife, 640, 360, 2),
             ("RIFE HD v3", rife, 1280, 720, 2),
-            ("Super SloMo (untrained weights)", .superSloMo(flow: untrained.flow, interpolation: untrained.interpolation), 640, 360, 1),
+            ("Super SloMo (untrained weights)", NeuralNetwork(.superSloMo, parameters: [untrained.flow, untrained.interpolation]), 640, 360, 1),
         ]
         var lines: [String] = []
         for test in cases {

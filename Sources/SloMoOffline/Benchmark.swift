@@ -46,7 +46,7 @@ public struct Benchmark {
             case .minterpolate: return nil
             case .flowFast: return SynthesisChoice(mode: .flow, preset: .fast)
             case .flowQuality: return SynthesisChoice(mode: .flow, preset: .quality)
-            case .rife: return SynthesisChoice(mode: .rife)
+            case .rife: return SynthesisChoice(mode: .rife, model: .rifeHDv3)
             }
         }
     }

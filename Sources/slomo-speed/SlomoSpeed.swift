@@ -22,7 +22,7 @@ struct SlomoSpeed: ParsableCommand {
     @Option(name: .long, help: "Seconds each classical case runs after its warm-up.")
     var seconds: Double = 2
 
-    @Flag(name: .long, help: "Also time RIFE HD v3 (installed weights) and Super SloMo (untrained weights of its architecture).")
+    @Flag(name: .long, help: "Also time RIFE 4.25 and RIFE HD v3 (installed weights) and Super SloMo (untrained weights of its architecture).")
     var networks = false
 
     @Option(name: .long, parsing: .upToNextOption, help: "RIFE's weight precisions to time: float16, float32 (default: the device's).")
@@ -78,10 +78,12 @@ struct SlomoSpeed: ParsableCommand {
     private typealias TimedNetwork = (name: String, network: NeuralNetwork, precision: NeuralPrecision?)
 
     private func loadNetworks(precisions: [NeuralPrecision?]) throws -> [TimedNetwork] {
-        let rife = try NeuralNetwork.rife(checkpoint: ModelStore().require(.rifeHDv3))
+        let rife425 = try NeuralNetwork.load(.rife425, checkpoint: ModelStore().require(.rife425))
+        let rife = try NeuralNetwork.load(.rifeHDv3, checkpoint: ModelStore().require(.rifeHDv3))
         let untrained = SuperSloMo.untrainedStateDicts(seed: 1)
-        return precisions.map { ("RIFE HD v3" + ($0.map { " (\($0) weights)" } ?? ""), rife, $0) }
-            + [("Super SloMo (untrained weights)", .superSloMo(flow: untrained.flow, interpolation: untrained.interpolation), nil)]
+        let weights = { (precision: NeuralPrecision?) in precision.map { " (\($0) weights)" } ?? "" }
+        return precisions.map { ("RIFE 4.25" + weights($0), rife425, $0) } + precisions.map { ("RIFE HD v3" + weights($0), rife, $0) }
+            + [("Super SloMo (untrained weights)", NeuralNetwork(.superSloMo, parameters: [untrained.flow, untrained.interpolation]), nil)]
     }
 
     private func measure(_ networks: [TimedNetwork], context: GPUContext, width: Int, height: Int) throws {

@@ -6,6 +6,12 @@ import SloMoGPU
 import SloMoNeural
 import XCTest
 
+/// The network levels, by their modes, as the ladder derives them from the models.
+extension QualityLevel {
+    static let rife = QualityLevel(mode: .rife, preset: .fast)
+    static let superslomo = QualityLevel(mode: .superslomo, preset: .fast)
+}
+
 /// Mode rife in the settings: the TOML file, the command line and the control protocol.
 final class NeuralSettingsTests: XCTestCase, ConfigFileTesting {
     func testModeRifeAndTheCheckpointKey() throws {
@@ -17,11 +23,20 @@ final class NeuralSettingsTests: XCTestCase, ConfigFileTesting {
         XCTAssertEqual(config.checkpoint, weights)
         var settings = PipelineSettings(config: config)
         XCTAssertEqual(settings.ceiling, .rife)
-        XCTAssertEqual(settings.neuralSource, NeuralSource(model: .rifeHDv3, checkpoint: weights))
+        XCTAssertEqual(settings.neuralSource, NeuralSource(model: .rife425, checkpoint: weights))
         // Default: the installed model; the flow modes need no network at all.
         config = try load("[interpolation]\nmode = \"rife\"\n")
         XCTAssertEqual(config.checkpoint, "")
+        XCTAssertEqual(PipelineSettings(config: config).neuralSource, NeuralSource(model: .rife425, checkpoint: nil))
+        // The model key picks another network of the mode; one of another mode is not used.
+        config = try load("[interpolation]\nmode = \"rife\"\nmodel = \"rife-hdv3\"\n")
+        XCTAssertEqual(config.model, "rife-hdv3")
         XCTAssertEqual(PipelineSettings(config: config).neuralSource, NeuralSource(model: .rifeHDv3, checkpoint: nil))
+        XCTAssertEqual(try load(config.tomlText), config, "round trip with a model")
+        config.model = "superslomo"
+        XCTAssertEqual(PipelineSettings(config: config).neuralSource, NeuralSource(model: .rife425, checkpoint: nil))
+        XCTAssertThrowsError(try load("[interpolation]\nmodel = \"rife-9\"\n"))
+        config.model = ""
         config.mode = .flow
         settings = PipelineSettings(config: config)
         XCTAssertNil(settings.neuralSource)
@@ -79,17 +94,18 @@ final class NeuralSettingsTests: XCTestCase, ConfigFileTesting {
 /// The controller's ladder with the network on top.
 final class NeuralLadderTests: XCTestCase {
     func testNetworksAreTheTopLevels() {
-        XCTAssertEqual(QualityLevel.allCases.suffix(2), [.rife, .superslomo])
+        XCTAssertEqual(QualityLevel.allCases.map(\.description), ["repeat", "blend", "flow/fast", "flow/quality", "rife", "superslomo"])
+        XCTAssertEqual(QualityLevel.allCases.map(\.rawValue), Array(0..<6), "the counters' indices")
         XCTAssertGreaterThan(QualityLevel.rife, .flowQuality)
         XCTAssertEqual(QualityLevel(mode: .superslomo, preset: .fast), .superslomo)
-        XCTAssertEqual(QualityLevel.superslomo.neuralModel, .superSloMo)
+        XCTAssertEqual(QualityLevel.superslomo.neuralMode, .superslomo)
         XCTAssertEqual(QualityLevel.superslomo.description, "superslomo")
         XCTAssertEqual(QualityLevel(mode: .rife, preset: .fast), .rife)
         XCTAssertEqual(QualityLevel(mode: .rife, preset: .quality), .rife)
         XCTAssertNil(QualityLevel.rife.flowMode)
         XCTAssertNil(QualityLevel.rife.preset)
-        XCTAssertEqual(QualityLevel.rife.neuralModel, .rifeHDv3)
-        XCTAssertTrue(QualityLevel.allCases.filter { $0 < .rife }.allSatisfy { $0.neuralModel == nil })
+        XCTAssertEqual(QualityLevel.rife.neuralMode, .rife)
+        XCTAssertTrue(QualityLevel.allCases.filter { $0 < .rife }.allSatisfy { $0.neuralMode == nil })
         XCTAssertEqual(QualityLevel.rife.description, "rife")
     }
 
@@ -161,11 +177,11 @@ final class NeuralLadderTests: XCTestCase {
     }
 }
 
-/// The daemon's pipeline with RIFE HD v3 on the real engine (lavapipe), tiny frames: fails when
+/// The daemon's pipeline with RIFE 4.25 (rife's default) on the real engine (lavapipe), tiny frames: fails when
 /// the weights are not installed (scripts/fetch-models.sh, which setup.sh --test runs).
 final class NeuralPipelineTests: XCTestCase {
     func requireWeights() throws {
-        _ = try ModelStore().require(.rifeHDv3)
+        _ = try ModelStore().require(.rife425)
     }
 
     func makePipeline(width: Int, height: Int, fps: Int, mode: SynthesisMode, budget: Double, sink: FrameSink,
@@ -267,8 +283,8 @@ final class NeuralMissingWeightsTests: XCTestCase {
         let empty = directory + "/empty"
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         let environment = ["SLOMO_MODELS_DIR": empty, "XDG_DATA_HOME": empty, "HOME": empty]
-        guard ModelStore(environment: environment).locate(.rifeHDv3) == nil else {
-            throw XCTSkip("RIFE HD v3 is installed system-wide")
+        guard ModelStore(environment: environment).locate(.rife425) == nil else {
+            throw XCTSkip("RIFE 4.25 is installed system-wide")
         }
         let pattern = ["--input", "testpattern", "--width", "64", "--height", "48", "--loop-frames", "8", "--output", "null"]
 
@@ -286,7 +302,7 @@ final class NeuralMissingWeightsTests: XCTestCase {
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 1)
         XCTAssertEqual(errorText.split(separator: "\n").count, 1, errorText)
-        XCTAssertTrue(errorText.contains("cannot start: mode rife: RIFE HD v3 (IFNet) weights are not installed (looked for rife-hdv3/flownet.pkl in \(empty), "),
+        XCTAssertTrue(errorText.contains("cannot start: mode rife: RIFE 4.25 (IFNet) weights are not installed (looked for rife-4.25/flownet.pkl in \(empty), "),
                       errorText)
         XCTAssertTrue(errorText.contains("run scripts/fetch-models.sh"), errorText)
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/refused.sock"))
@@ -317,7 +333,7 @@ final class NeuralMissingWeightsTests: XCTestCase {
         XCTAssertEqual(reply["ok"], .bool(false), reply.serialized)
         XCTAssertEqual(reply["error"]?["code"], .string("failed"))
         guard case let .string(message)? = reply["error"]?["message"] else { return XCTFail(reply.serialized) }
-        XCTAssertTrue(message.hasPrefix("mode rife: RIFE HD v3 (IFNet) weights are not installed"), message)
+        XCTAssertTrue(message.hasPrefix("mode rife: RIFE 4.25 (IFNet) weights are not installed"), message)
         XCTAssertTrue(message.hasSuffix("; keeping flow"), message)
         var status = try daemon.request(.object([("command", .string("status"))]))
         XCTAssertEqual(status["configured_mode"], .string("flow"))
@@ -327,7 +343,7 @@ final class NeuralMissingWeightsTests: XCTestCase {
         let reload = try client.reply(#"{"command":"reload"}"#)
         XCTAssertEqual(reload["ok"], .bool(false), reload.serialized)
         guard case let .string(reloadMessage)? = reload["error"]?["message"] else { return XCTFail(reload.serialized) }
-        XCTAssertTrue(reloadMessage.hasPrefix("kept the running configuration: mode rife: RIFE HD v3 (IFNet) weights are not installed"),
+        XCTAssertTrue(reloadMessage.hasPrefix("kept the running configuration: mode rife: RIFE 4.25 (IFNet) weights are not installed"),
                       reloadMessage)
         // An unreadable checkpoint likewise.
         let garbage = directory + "/garbage.pkl"

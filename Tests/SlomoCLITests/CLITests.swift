@@ -107,7 +107,16 @@ final class CLITests: XCTestCase {
         let result = try slomo(["interpolate", clip, output, "--scale", "4", "--mode", "rife"])
         XCTAssertEqual(result.status, 0, result.errors)
         XCTAssertEqual(result.errors, "", "no validation messages, no noise")
-        XCTAssertTrue(result.output.contains("4 frames in, 16 out (9 synthesised") && result.output.contains("(rife)"), result.output)
+        XCTAssertTrue(result.output.contains("4 frames in, 16 out (9 synthesised") && result.output.contains("(rife-4.25)"), result.output)
+        // --model picks the older network of the mode; a network of another mode is refused in one line.
+        let other = scratch.appendingPathComponent("rife-hdv3.y4m").path
+        let hdv3 = try slomo(["interpolate", clip, other, "--scale", "2", "--mode", "rife", "--model", "rife-hdv3"])
+        XCTAssertEqual(hdv3.status, 0, hdv3.errors)
+        XCTAssertTrue(hdv3.output.contains("(rife-hdv3)"), hdv3.output)
+        let mismatch = try slomo(["interpolate", clip, other, "--scale", "2", "--mode", "flow", "--model", "rife-hdv3"])
+        XCTAssertNotEqual(mismatch.status, 0)
+        XCTAssertTrue(mismatch.errors.contains("--model rife-hdv3 is a network of --mode rife, not of flow"), mismatch.errors)
+        XCTAssertEqual(mismatch.errors.split(separator: "\n").count, 1, mismatch.errors)
         let blended = scratch.appendingPathComponent("blend.y4m").path
         XCTAssertEqual(try slomo(["interpolate", clip, blended, "--scale", "4", "--mode", "blend"]).status, 0)
         let pattern = TestPattern(width: 80, height: 48)

@@ -118,3 +118,10 @@ def grid_sample_bilinear(image, pixel_x, pixel_y, padding_mode):
             tap = image[:, np.clip(ys, 0, height - 1), np.clip(xs, 0, width - 1)]
             out += np.where(inside, weight, 0).astype(np.float32) * tap
     return out
+
+
+def pixel_shuffle(x, factor):
+    """nn.PixelShuffle(factor): (C*f*f, H, W) -> (C, H*f, W*f), out[c, y*f+i, x*f+j] = in[c*f*f + i*f + j, y, x]."""
+    channels, height, width = x.shape
+    c = channels // (factor * factor)
+    return np.ascontiguousarray(x.reshape(c, factor, factor, height, width).transpose(0, 3, 1, 4, 2).reshape(c, height * factor, width * factor))

