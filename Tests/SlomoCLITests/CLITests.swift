@@ -237,7 +237,7 @@ final class CLITests: XCTestCase {
         let result = try slomo(["interpolate", try makeClip(frames: 5), scratch.appendingPathComponent("out.y4m").path,
                                 "--scale", "2", "--preset", "fast"])
         XCTAssertEqual(result.status, 0, result.errors)
-        let pattern = #"; start-up [0-9.]+ s \(Vulkan [0-9.]+ s, files, engine, pipelines and the first pair [0-9.]+ s\), then [0-9.]+ ms per synthesised frame, [0-9.]+× the engine's [0-9.]+ ms\n$"#
+        let pattern = #"; start-up [0-9.]+ s \(Vulkan [0-9.]+ s, files, engine and pipelines [0-9.]+ s, the first pair [0-9.]+ s\), then [0-9.]+ ms per synthesised frame, [0-9.]+× the engine's [0-9.]+ ms\n$"#
         XCTAssertNotNil(result.output.range(of: pattern, options: .regularExpression), result.output)
     }
 
