@@ -209,14 +209,29 @@ private final class Stages: @unchecked Sendable {
 
     deinit { buffers.forEach { $0.deallocate() } }
 
+    /// Runs `body` on a thread of its own. What it captures (the reader, the writer) is released
+    /// before `finish` returns, so a writer that never finished has removed its file by then.
     func start(_ name: String, _ body: @escaping () throws -> Void) {
         running.enter()
+        let work = Work(body)
         let thread = Thread { [self] in
-            do { try body() } catch { fail(error) }
+            work.run(onFailure: fail)
             running.leave()
         }
         thread.name = name
         thread.start()
+    }
+
+    private final class Work: @unchecked Sendable {
+        private var body: (() throws -> Void)?
+
+        init(_ body: @escaping () throws -> Void) { self.body = body }
+
+        func run(onFailure: (Error) -> Void) {
+            let body = self.body
+            self.body = nil
+            do { try body?() } catch { onFailure(error) }
+        }
     }
 
     /// Keeps the first real error and stops every stage.
