@@ -118,17 +118,18 @@ struct Interpolate: ParsableCommand {
         options.visualization = visualize
         let progress = ProgressBar()
         let summary = try reportingErrors {
+            let vulkanStarted = Date()
             let context = try deviceOptions.context()
+            let vulkanSeconds = Date().timeIntervalSince(vulkanStarted)
             defer {
                 progress.finish()
                 reportValidation(context)
             }
-            return try FileConverter.convert(input: input, output: output, options: options, context: context, progress: progress.update)
+            var summary = try FileConverter.convert(input: input, output: output, options: options, context: context, progress: progress.update)
+            summary.vulkanSeconds = vulkanSeconds
+            return summary
         }
-        let detail = options.synthesis.label
-        print(String(format: "slomo: %d frames in, %d out (%d synthesised, %d scene cuts) at %@ fps, %.1f ms per synthesised frame (%@), %.1f s%@",
-                     summary.framesIn, summary.framesOut, summary.synthesised, summary.sceneCuts, summary.outputRate.description,
-                     summary.millisecondsPerSynthesisedFrame, detail, summary.seconds, summary.keptAudio ? ", audio kept" : ""))
+        print("slomo: " + summary.line(label: options.synthesis.label))
     }
 }
 

@@ -298,8 +298,9 @@ final class Demuxer {
 }
 
 /// The audio packets of one input stream, waiting to be copied by a writer, with timestamps
-/// made relative to the first video frame (output video starts at zero).
-final class AudioPacketQueue {
+/// made relative to the first video frame (output video starts at zero). The reader pushes and
+/// the writer pops, and the converter runs them on threads of their own: hence the lock.
+final class AudioPacketQueue: @unchecked Sendable {
     let streamIndex: Int32
     let timeBase: AVRational
     let parameters: UnsafeMutablePointer<AVCodecParameters>
@@ -307,12 +308,15 @@ final class AudioPacketQueue {
     /// case one does; after that, unclaimed audio would only pile up in memory, so it is dropped.
     var claimed = false
     private(set) var discarded = false
-    private(set) var startOffsetKnown = false
+    private let lock = NSLock()
+    private var startKnown = false
     private var startOffset: Int64 = 0
     private var packets: [UnsafeMutablePointer<AVPacket>] = []
 
+    var startOffsetKnown: Bool { lock.withLock { startKnown } }
+
     /// Output time, in seconds, where the last queued packet ends.
-    var queuedEnd: Double { packets.last.map { outputSeconds($0, end: true) } ?? -.infinity }
+    var queuedEnd: Double { lock.withLock { packets.last.map { outputSeconds($0, end: true) } ?? -.infinity } }
 
     init(stream: UnsafeMutablePointer<AVStream>, path: String) throws {
         guard let parameters = avcodec_parameters_alloc() else {
@@ -333,26 +337,30 @@ final class AudioPacketQueue {
     func setStart(videoTimestamp: Int64, in stream: UnsafeMutablePointer<AVStream>) {
         let start = videoTimestamp != noTimestamp ? videoTimestamp
                   : stream.pointee.start_time != noTimestamp ? stream.pointee.start_time : 0
-        startOffset = av_rescale_q(start, stream.pointee.time_base, timeBase)
-        startOffsetKnown = true
+        lock.withLock {
+            startOffset = av_rescale_q(start, stream.pointee.time_base, timeBase)
+            startKnown = true
+        }
     }
 
     func framesAreBeingRead() {
         guard !claimed, !discarded else { return }
         discarded = true
-        dropAll()
+        lock.withLock { dropAll() }
     }
 
     /// Takes over the packet's reference.
     func push(_ source: UnsafeMutablePointer<AVPacket>) {
         guard !discarded, let copy = av_packet_alloc() else { return }
         av_packet_move_ref(copy, source)
-        packets.append(copy)
+        lock.withLock { packets.append(copy) }
     }
 
     /// The next packet starting before `seconds` (output time), timestamps shifted to output
     /// time in `timeBase`; the caller owns it.
     func pop(startingBefore seconds: Double) -> UnsafeMutablePointer<AVPacket>? {
+        lock.lock()
+        defer { lock.unlock() }
         guard let first = packets.first, outputSeconds(first, end: false) < seconds else { return nil }
         packets.removeFirst()
         if first.pointee.pts != noTimestamp { first.pointee.pts -= startOffset }

@@ -28,11 +28,44 @@ public struct ConversionSummary: Sendable {
     public var sceneCuts = 0
     /// Time spent in synthesis (GPU submissions, conversions included), in milliseconds.
     public var synthesisMilliseconds = 0.0
+    /// Wall time of `convert`, and of its start-up: opening the files, making the engine, the first
+    /// two frames and their synthesis (which builds the pipelines).
     public var seconds = 0.0
+    public var startupSeconds = 0.0
+    /// What the first pair synthesised, and its engine time, so the steady state can leave them out.
+    public var startupFrames = 0
+    public var startupSynthesisMilliseconds = 0.0
+    /// Making the Vulkan instance and device, before `convert` (the caller fills it in).
+    public var vulkanSeconds = 0.0
     public var outputRate = Rational(0)
     public var keptAudio = false
 
     public var millisecondsPerSynthesisedFrame: Double { synthesised == 0 ? 0 : synthesisMilliseconds / Double(synthesised) }
+
+    /// After start-up: wall time, and engine time, per synthesised frame; nil when only the first pair ran.
+    public var steadyState: (milliseconds: Double, engineMilliseconds: Double)? {
+        let frames = synthesised - startupFrames
+        guard frames > 0 else { return nil }
+        return ((seconds - startupSeconds) * 1000 / Double(frames), (synthesisMilliseconds - startupSynthesisMilliseconds) / Double(frames))
+    }
+
+    /// The line `slomo interpolate` prints; `label` names the synthesis.
+    public func line(label: String) -> String {
+        var line = String(format: "%d frames in, %d out (%d synthesised, %d scene cuts) at %@ fps, %.1f ms per synthesised frame (%@), %.1f s%@",
+                          framesIn, framesOut, synthesised, sceneCuts, outputRate.description, millisecondsPerSynthesisedFrame, label,
+                          vulkanSeconds + seconds, keptAudio ? ", audio kept" : "")
+        // The first pair's engine time is synthesis; the rest of its wall time is building pipelines and recording.
+        line += String(format: "; start-up %.2f s (Vulkan %.2f s, files, engine and pipelines %.2f s, the first pair %.2f s)",
+                       vulkanSeconds + startupSeconds, vulkanSeconds, startupSeconds - startupSynthesisMilliseconds / 1000,
+                       startupSynthesisMilliseconds / 1000)
+        if let steady = steadyState {
+            line += String(format: ", then %.1f ms per synthesised frame", steady.milliseconds)
+            if steady.engineMilliseconds > 0 {
+                line += String(format: ", %.2f× the engine's %.1f ms", steady.milliseconds / steady.engineMilliseconds, steady.engineMilliseconds)
+            }
+        }
+        return line
+    }
 }
 
 public enum ConversionError: Error, CustomStringConvertible {
@@ -54,7 +87,17 @@ public enum ConversionError: Error, CustomStringConvertible {
 /// Runs the engine over a video file: every input frame, then scale − 1 synthesised frames
 /// before the next one. The last frame is held for scale slots so the duration (and any
 /// copied audio) stays exactly input frames × scale slots.
+///
+/// Decoding, synthesis and encoding overlap: a decoder thread reads frames ahead into buffers of
+/// its own, the calling thread uploads each into the engine, synthesises and copies the results
+/// out, and an encoder thread writes them in order. Every buffer has one owner at a time and moves
+/// free list → decoder → engine → encoder → free list; a real frame is written from the buffer it
+/// was decoded into, so the only copies are the engine's own upload and download.
 public enum FileConverter {
+    /// Frames decoded ahead of the engine: enough to hide a slow frame of the decoder, few
+    /// enough to hold little memory (1.4 MB a frame at 1280×720).
+    static let decodeAhead = 2
+
     public static func convert(input: String, output: String, options: ConversionOptions, context: GPUContext,
                                progress: (_ done: Int, _ total: Int?) -> Void = { _, _ in }) throws -> ConversionSummary {
         guard ConversionOptions.scales.contains(options.scale) else { throw ConversionError.scaleOutOfRange(options.scale) }
@@ -74,35 +117,133 @@ public enum FileConverter {
         let interpolator = try Synthesizers.make(options.synthesis, context: context, format: format, maxSteps: options.scale - 1)
         (interpolator as? Interpolator)?.visualization = options.visualization
         let times = (1..<options.scale).map { Float($0) / Float(options.scale) }
+        // Visualisations replace every frame, so real frames are not written.
+        let realCopies = options.visualization == nil ? 1 : 0
 
-        var frame = [UInt8](repeating: 0, count: format.byteCount)
-        guard try frame.withUnsafeMutableBytes({ try reader.read(into: $0) }) else { throw ConversionError.emptyInput(input) }
-        try frame.withUnsafeBytes { bytes in
-            try interpolator.append(bytes)
-            // Visualisations replace every frame, so real frames are not written.
-            if options.visualization == nil { try writer.write(bytes) }
+        let stages = Stages(frameBytes: format.byteCount, inputs: decodeAhead + 3, outputs: 2 * times.count)
+        stages.start("slomo-decode") {
+            while let buffer = try stages.freeInputs.receive() {
+                guard try reader.read(into: buffer) else { return stages.decoded.close() }
+                try stages.decoded.send(buffer)
+            }
         }
-        summary.framesIn = 1
-        summary.framesOut = options.visualization == nil ? 1 : 0
-        progress(1, reader.frameCountHint)
-        while try frame.withUnsafeMutableBytes({ try reader.read(into: $0) }) {
-            try frame.withUnsafeBytes { try interpolator.append($0) }
-            let synthesis = try interpolator.synthesize(times: times)
-            for index in 0..<synthesis.count { try writer.write(interpolator.output(index)) }
-            if options.visualization == nil { try frame.withUnsafeBytes { try writer.write($0) } }
-            summary.framesIn += 1
-            summary.framesOut += synthesis.count + (options.visualization == nil ? 1 : 0)
-            summary.synthesised += synthesis.count
-            summary.sceneCuts += synthesis.sceneCut ? 1 : 0
-            summary.synthesisMilliseconds += synthesis.gpuMilliseconds
-            progress(summary.framesIn, reader.frameCountHint)
+        stages.start("slomo-encode") {
+            while let item = try stages.encode.receive() {
+                for _ in 0..<item.copies { try writer.write(UnsafeRawBufferPointer(item.buffer)) }
+                try item.freeList.send(item.buffer)
+            }
         }
-        if options.visualization == nil {
-            for _ in 1..<options.scale { try frame.withUnsafeBytes { try writer.write($0) } }
-            summary.framesOut += options.scale - 1
+        do {
+            guard var held = try stages.decoded.receive() else { throw ConversionError.emptyInput(input) }
+            try interpolator.append(UnsafeRawBufferPointer(held))
+            summary.framesIn = 1
+            summary.framesOut = realCopies
+            progress(1, reader.frameCountHint)
+            while let next = try stages.decoded.receive() {
+                try stages.encode.send(Stages.Item(buffer: held, copies: realCopies, freeList: stages.freeInputs))
+                try interpolator.append(UnsafeRawBufferPointer(next))
+                let synthesis = try interpolator.synthesize(times: times)
+                for index in 0..<synthesis.count {
+                    // Never nil: free lists are never closed.
+                    guard let copy = try stages.freeOutputs.receive() else { break }
+                    copy.copyMemory(from: interpolator.output(index))
+                    try stages.encode.send(Stages.Item(buffer: copy, copies: 1, freeList: stages.freeOutputs))
+                }
+                held = next
+                summary.framesIn += 1
+                summary.framesOut += synthesis.count + realCopies
+                summary.synthesised += synthesis.count
+                summary.sceneCuts += synthesis.sceneCut ? 1 : 0
+                summary.synthesisMilliseconds += synthesis.gpuMilliseconds
+                if summary.framesIn == 2 {
+                    // Pipelines are built during the first synthesis: everything up to here is start-up.
+                    summary.startupSeconds = Date().timeIntervalSince(started)
+                    summary.startupFrames = synthesis.count
+                    summary.startupSynthesisMilliseconds = synthesis.gpuMilliseconds
+                }
+                progress(summary.framesIn, reader.frameCountHint)
+            }
+            try stages.encode.send(Stages.Item(buffer: held, copies: options.scale * realCopies, freeList: stages.freeInputs))
+            summary.framesOut += (options.scale - 1) * realCopies
+            stages.encode.close()
+        } catch {
+            stages.fail(error)
         }
+        if let failure = stages.finish() { throw failure }
         try writer.finish()
         summary.seconds = Date().timeIntervalSince(started)
+        if summary.framesIn < 2 { summary.startupSeconds = summary.seconds }
         return summary
+    }
+}
+
+/// The converter's hand-overs, the frame buffers they pass, and its two threads.
+private final class Stages: @unchecked Sendable {
+    struct Item {
+        var buffer: UnsafeMutableRawBufferPointer
+        /// How many times the encoder writes it (the last frame is held for a whole pair's slots).
+        var copies: Int
+        /// Where the encoder returns it.
+        var freeList: HandOff<UnsafeMutableRawBufferPointer>
+    }
+
+    let freeInputs: HandOff<UnsafeMutableRawBufferPointer>
+    let freeOutputs: HandOff<UnsafeMutableRawBufferPointer>
+    let decoded: HandOff<UnsafeMutableRawBufferPointer>
+    let encode: HandOff<Item>
+    private let buffers: [UnsafeMutableRawBufferPointer]
+    private let lock = NSLock()
+    private var failure: Error?
+    private let running = DispatchGroup()
+
+    /// Inputs and outputs have free lists of their own, so the engine waiting for an output buffer
+    /// never waits on the decoder, which may hold every input buffer.
+    init(frameBytes: Int, inputs: Int, outputs: Int) {
+        let made = (0..<inputs + outputs).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: frameBytes, alignment: 64) }
+        buffers = made
+        freeInputs = HandOff(capacity: inputs, initial: Array(made[..<inputs]))
+        freeOutputs = HandOff(capacity: outputs, initial: Array(made[inputs...]))
+        decoded = HandOff(capacity: inputs)
+        encode = HandOff(capacity: inputs + outputs)
+    }
+
+    deinit { buffers.forEach { $0.deallocate() } }
+
+    /// Runs `body` on a thread of its own. What it captures (the reader, the writer) is released
+    /// before `finish` returns, so a writer that never finished has removed its file by then.
+    func start(_ name: String, _ body: @escaping () throws -> Void) {
+        running.enter()
+        let work = Work(body)
+        let thread = Thread { [self] in
+            work.run(onFailure: fail)
+            running.leave()
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    private final class Work: @unchecked Sendable {
+        private var body: (() throws -> Void)?
+
+        init(_ body: @escaping () throws -> Void) { self.body = body }
+
+        func run(onFailure: (Error) -> Void) {
+            let body = self.body
+            self.body = nil
+            do { try body?() } catch { onFailure(error) }
+        }
+    }
+
+    /// Keeps the first real error and stops every stage.
+    func fail(_ error: Error) {
+        lock.withLock { if failure == nil && !(error is HandOffCancelled) { failure = error } }
+        for handOff in [freeInputs, freeOutputs, decoded] { handOff.cancel() }
+        encode.cancel()
+    }
+
+    /// Waits for both threads; the first error any stage met, if one did.
+    func finish() -> Error? {
+        running.wait()
+        return lock.withLock { failure }
     }
 }

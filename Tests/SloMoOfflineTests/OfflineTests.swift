@@ -98,6 +98,84 @@ final class OfflineTests: XCTestCase {
         XCTAssertFalse(slowSummary.keptAudio)
     }
 
+    /// The converter's threads write exactly what the engine makes, in order: the same bytes as driving
+    /// the engine by hand, pair by pair, on real footage with two scene cuts in it (their slots come
+    /// from the input frames) and a pair of flat frames, ×3 so each pair hands over two frames; and
+    /// with --visualize, where the real frames are left out.
+    func testConverterWritesTheEnginesFramesInOrder() throws {
+        let footage = try openVideoReader(path: try sharedData("bikes.mp4"))
+        let format = footage.format
+        var frames: [[UInt8]] = []
+        while frames.count < 10, let frame = try footage.readFrame() { frames.append(frame) }
+        let flat = [UInt8](repeating: 16, count: format.byteCount)
+        frames += [flat, flat]
+        while frames.count < 14, let frame = try footage.readFrame() { frames.append(frame) }
+        let input = scratch.appendingPathComponent("cuts.y4m").path
+        let writer = try makeVideoWriter(path: input, format: format, frameRate: Rational(25), audioFrom: nil)
+        for frame in frames { try frame.withUnsafeBytes { try writer.write($0) } }
+        try writer.finish()
+
+        for visualization in [nil, Visualization.flow] {
+            var options = ConversionOptions(scale: 3)
+            options.synthesis = SynthesisChoice(mode: .flow, preset: .fast)
+            options.visualization = visualization
+            let times = (1..<options.scale).map { Float($0) / Float(options.scale) }
+            let engine = try Synthesizers.make(options.synthesis, context: context, format: format, maxSteps: times.count)
+            (engine as? Interpolator)?.visualization = visualization
+            var expected: [[UInt8]] = []
+            for (index, frame) in frames.enumerated() {
+                try frame.withUnsafeBytes { try engine.append($0) }
+                if index > 0 {
+                    let synthesis = try engine.synthesize(times: times)
+                    expected += (0..<synthesis.count).map { Array(engine.output($0)) }
+                }
+                if visualization == nil { expected.append(frame) }
+            }
+            if visualization == nil { expected += [frames[13], frames[13]] }
+
+            let output = scratch.appendingPathComponent("out.y4m").path
+            let summary = try FileConverter.convert(input: input, output: output, options: options, context: context)
+            XCTAssertEqual(summary.framesOut, expected.count)
+            XCTAssertEqual(summary.sceneCuts, visualization == nil ? 2 : 0)
+            let reader = try openVideoReader(path: output)
+            var written: [[UInt8]] = []
+            while let frame = try reader.readFrame() { written.append(frame) }
+            XCTAssertEqual(written.count, expected.count)
+            for index in 0..<min(written.count, expected.count) where written[index] != expected[index] {
+                XCTFail("output frame \(index) differs from the engine's (visualization \(String(describing: visualization)))")
+                break
+            }
+            try FileManager.default.removeItem(atPath: output)
+        }
+    }
+
+    /// The encoder thread copies the audio the decoder thread demuxes: the packets arrive whole.
+    func testAudioIsCopiedThroughTheThreads() throws {
+        let input = scratch.appendingPathComponent("tone.mp4").path
+        let ffmpeg = { (arguments: [String]) throws -> Data in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["ffmpeg", "-nostdin", "-v", "error", "-y"] + arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 0, "ffmpeg \(arguments)")
+            return data
+        }
+        let decodeAudio = { (path: String) in try ffmpeg(["-i", path, "-map", "0:a", "-f", "s16le", "-ac", "1", "-"]) }
+        _ = try ffmpeg(["-f", "lavfi", "-i", "testsrc=size=160x96:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+                        "-t", "2", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", input])
+        let output = scratch.appendingPathComponent("out.mp4").path
+        var options = ConversionOptions(scale: 2)
+        options.synthesis = SynthesisChoice(mode: .flow, preset: .fast)
+        let summary = try FileConverter.convert(input: input, output: output, options: options, context: context)
+        XCTAssertTrue(summary.keptAudio)
+        XCTAssertEqual(summary.framesOut, 100)
+        XCTAssertEqual(try decodeAudio(output), try decodeAudio(input), "a remux: the same packets decode to the same samples")
+    }
+
     /// A failure part-way leaves no output file behind, and bad input fails with a message naming it.
     func testFailuresLeaveNoOutput() throws {
         let truncated = scratch.appendingPathComponent("cut.y4m").path

@@ -15,12 +15,19 @@ final class CLITests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(at: scratch) }
 
     /// Runs the built binary (next to the test bundle) with Vulkan validation on.
-    private func slomo(_ arguments: [String], environment extra: [String: String] = [:], executable: String = "slomo") throws
-        -> (status: Int32, output: String, errors: String) {
+    /// `fileBlocks` caps the files it may write (512-byte blocks) and makes overstepping it a write error.
+    private func slomo(_ arguments: [String], environment extra: [String: String] = [:], executable: String = "slomo",
+                       fileBlocks: Int? = nil) throws -> (status: Int32, output: String, errors: String) {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(executable)
         let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
+        if let fileBlocks {
+            // Ignoring SIGXFSZ turns the signal into EFBIG from write(2); an ignored signal stays ignored across exec.
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -f \(fileBlocks) && trap '' XFSZ && exec \"$0\" \"$@\"", binary.path] + arguments
+        } else {
+            process.executableURL = binary
+            process.arguments = arguments
+        }
         var environment = ProcessInfo.processInfo.environment
         environment["SLOMO_VULKAN_VALIDATION"] = "1"
         process.environment = environment.merging(extra) { $1 }
@@ -33,8 +40,8 @@ final class CLITests: XCTestCase {
         return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
     }
 
-    private func makeClip(frames: Int = 4) throws -> String {
-        let pattern = TestPattern(width: 80, height: 48)
+    private func makeClip(frames: Int = 4, width: Int = 80, height: Int = 48) throws -> String {
+        let pattern = TestPattern(width: width, height: height)
         let path = scratch.appendingPathComponent("clip.y4m").path
         let writer = try makeVideoWriter(path: path, format: pattern.format, frameRate: Rational(15), audioFrom: nil)
         var frame = [UInt8](repeating: 0, count: pattern.format.byteCount)
@@ -203,6 +210,35 @@ final class CLITests: XCTestCase {
         assertOneLineError(try slomo(["interpolate", clip, output, "--scale", "2", "--fps", "30", "--slowmo"]), contains: "--slowmo")
         XCTAssertFalse(FileManager.default.fileExists(atPath: output))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch.path).sorted(), ["clip.y4m", "notes.mp4"])
+    }
+
+    /// Failures in the decoder's and the encoder's threads, part-way through: one line naming the
+    /// file, a non-zero exit, and neither the output nor a half-written temporary left behind.
+    func testFailuresPartWayGetOneLineAndNoOutput() throws {
+        let clip = try makeClip(frames: 8, width: 320, height: 240)
+        let output = scratch.appendingPathComponent("out.y4m").path
+        let cut = scratch.appendingPathComponent("cut.y4m")
+        let data = try Data(contentsOf: URL(fileURLWithPath: clip))
+        try data.prefix(data.count - 1000).write(to: cut)
+        assertOneLineError(try slomo(["interpolate", cut.path, output, "--scale", "4", "--preset", "fast"]), contains: "cut.y4m")
+        // 8 frames ×16 of 320×240 are 128 × 115 kB: 8 MiB stops the writer part-way. Files mapped and
+        // grown past the limit fault instead (SIGBUS): lavapipe's memory (memfd, 3 MiB here) stays
+        // under it, and Mesa's shader cache is turned off.
+        let limited = try slomo(["interpolate", clip, output, "--scale", "16", "--preset", "fast"],
+                                environment: ["MESA_SHADER_CACHE_DISABLE": "true"], fileBlocks: 16384)
+        assertOneLineError(limited, contains: "out.y4m")
+        XCTAssertTrue(limited.errors.contains("File too large"), limited.errors)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch.path).sorted(), ["clip.y4m", "cut.y4m"])
+    }
+
+    /// The summary line gives start-up apart from the steady state.
+    func testSummaryReportsStartUpAndSteadyState() throws {
+        let result = try slomo(["interpolate", try makeClip(frames: 5), scratch.appendingPathComponent("out.y4m").path,
+                                "--scale", "2", "--preset", "fast"])
+        XCTAssertEqual(result.status, 0, result.errors)
+        let pattern = #"; start-up [0-9.]+ s \(Vulkan [0-9.]+ s, files, engine and pipelines [0-9.]+ s, the first pair [0-9.]+ s\), then [0-9.]+ ms per synthesised frame, [0-9.]+× the engine's [0-9.]+ ms\n$"#
+        XCTAssertNotNil(result.output.range(of: pattern, options: .regularExpression), result.output)
     }
 
     func testNoVulkanDeviceIsOneLine() throws {
