@@ -1,5 +1,5 @@
 #!/bin/sh
-# The converter benchmark of BENCHMARKS.md: `slomo interpolate` at 1280x720 x2 on 300 frames of
+# The converter benchmark of BENCHMARKS-converter.md: `slomo interpolate` at 1280x720 x2 on 300 frames of
 # bikes cut at its own rate (25 fps; it has 250 frames, so forward then backward), as one whole
 # process, against the engine's own time per synthesised frame in the same run.
 #   scripts/bench-converter.sh                # SLOMO, DATA, RUNS, PRESET, INPUT=y4m|mp4 vary it
