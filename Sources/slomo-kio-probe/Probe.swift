@@ -58,6 +58,9 @@ struct Capture: ParsableCommand {
         var first: UInt64 = 0, last: UInt64 = 0, lastSequence: UInt64?, maxSkew: UInt64 = 0
         var lumaMin = 255, lumaMax = 0
         var firstArrival: UInt64 = 0, lastArrival: UInt64 = 0
+        // A stream from `feed` carries its frame number in the first two luma samples: the frames
+        // the producer wrote over this window, to tell a slow producer from a lossy path.
+        var firstNumber = 0, lastNumber = 0
         while Sys.monotonicNow() < end {
             _ = try capture.next(timeoutNanoseconds: 500_000_000) { frame in
                 let now = Sys.monotonicNow()
@@ -72,6 +75,11 @@ struct Capture: ParsableCommand {
                 // The first byte of each luma sample's plane: enough to see a picture, not a blank.
                 let step = frame.format.pixelFormat == .yuyv ? 2 : frame.format.pixelFormat == .uyvy ? 2 : 1
                 let offset = frame.format.pixelFormat == .uyvy ? 1 : 0
+                if frame.bytes.count > offset + step {
+                    let number = Int(frame.bytes[offset]) << 8 | Int(frame.bytes[offset + step])
+                    if frames == 0 { firstNumber = number }
+                    lastNumber = number
+                }
                 for i in stride(from: offset, to: min(frame.bytes.count, frame.format.width * step), by: step) {
                     lumaMin = min(lumaMin, Int(frame.bytes[i]))
                     lumaMax = max(lumaMax, Int(frame.bytes[i]))
@@ -88,7 +96,7 @@ struct Capture: ParsableCommand {
                + "backwards=\(backwards) gaps=\(gaps) wrongsize=\(wrongSize) corrupt=\(capture.corruptFrames) "
                + "drivertimestamps=\(capture.driverTimestamps ? 1 : 0) maxskewms=\(maxSkew / 1_000_000) "
                + "matrix=\(capture.format.color.matrix.rawValue) range=\(capture.format.color.range.rawValue) "
-               + "rowspread=\(lumaMax - lumaMin)")
+               + "rowspread=\(lumaMax - lumaMin) numbers=\(firstNumber)..\(lastNumber)")
     }
 }
 
