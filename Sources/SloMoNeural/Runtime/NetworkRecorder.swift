@@ -188,8 +188,9 @@ public struct NetworkRecorder {
                      "warp shapes")
         let pipeline = try context.pipeline(.warp, bindings: 3, specialization: [mode.rawValue])
         try recorder.dispatch(pipeline, [.read(input.buffer), .read(flow.buffer), .write(output.buffer)],
-                              push: [.int(input.offset), .int(flow.offset), .int(output.offset), .int(input.height), .int(input.width)],
-                              groups: (groups(input.width, 64), groups(input.height, 4), input.channels))
+                              push: [.int(input.offset), .int(flow.offset), .int(output.offset), .int(input.height), .int(input.width),
+                                     .int(input.channels)],
+                              groups: (groups(input.width, 64), groups(input.height, 4), 1))
     }
 
     /// target += alpha · source, element-wise.
