@@ -197,8 +197,9 @@ public struct Recorder {
     }
 
     /// Runs `pipeline` over `groups` workgroups with the given buffers at bindings 0, 1, ...
+    /// A profiled sequence reports the dispatch as `label` (default: the pipeline's name).
     public mutating func dispatch(_ pipeline: ComputePipeline, _ uses: [BufferUse], push: [PushValue] = [],
-                                  groups: (x: Int, y: Int, z: Int)) throws {
+                                  groups: (x: Int, y: Int, z: Int), label: String? = nil) throws {
         precondition(uses.count == pipeline.bindingCount, "\(pipeline.name) takes \(pipeline.bindingCount) buffers")
         precondition(uses.indices.allSatisfy { uses[$0].isUniform == pipeline.uniformBindings.contains($0) },
                      "\(pipeline.name) takes uniform buffers at bindings \(pipeline.uniformBindings.sorted())")
@@ -252,7 +253,7 @@ public struct Recorder {
         vkCmdDispatch(commandBuffer, UInt32(groups.x), UInt32(groups.y), UInt32(groups.z))
         track(uses)
         if let queryPool {
-            stageNames.append(pipeline.name)
+            stageNames.append(label ?? pipeline.name)
             vkCmdWriteTimestamp(commandBuffer, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queryPool, UInt32(stageNames.count))
         }
     }

@@ -34,6 +34,9 @@ public final class NeuralInterpolator: FrameSynthesizer {
     public var sceneCuts = SceneCutDetector()
     /// Network FLOPs of the last synthesis (convolutions' multiply-adds, two each).
     public private(set) var lastFlops: Double = 0
+    /// Times every dispatch on the GPU, for `lastProfile`; set before the first synthesis (sequences
+    /// are recorded once).
+    public var profiling = false
     public var memory: (device: Int, host: Int) {
         (deviceArena.byteCount + runtime.memory, hostArena.byteCount + runtime.hostMemory)
     }
@@ -51,7 +54,9 @@ public final class NeuralInterpolator: FrameSynthesizer {
     /// Recorded sequences by key: a marker bit, the newest frame's slot, then each output's grid
     /// point in 3 bits (points are 1 … 7, never 0, so the key also says how many outputs there are).
     /// A network that takes t reads its times from a buffer, so its key puts a 1 for every output: only the count matters.
-    private var sequences: [UInt64: (sequence: GPUSequence, flops: Double)] = [:]
+    private var sequences: [UInt64: Recorded] = [:]
+    private typealias Recorded = (sequence: GPUSequence, flops: Double, flopsByLayer: [String: Double])
+    private var lastRecorded: Recorded?
     private var newest = 1
     private var appended = 0
     /// Outputs of the last synthesis, and for a scene cut the input slot each one repeats
@@ -135,6 +140,7 @@ public final class NeuralInterpolator: FrameSynthesizer {
         try recorded.sequence.run()
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         lastFlops = recorded.flops
+        lastRecorded = recorded
         return Synthesis(count: times.count, sceneCut: false, gpuMilliseconds: elapsed)
     }
 
@@ -167,13 +173,29 @@ public final class NeuralInterpolator: FrameSynthesizer {
     }
 
     /// Records the work for one slot and set of grid points (a network that takes t: their count), once per key.
-    private func sequence(slot: Int, points: [Int], key: UInt64) throws -> (sequence: GPUSequence, flops: Double) {
-        let sequence = try GPUSequence(context: context)
-        let flops = try NetworkRecorder.record(sequence, context: context, weights: runtime.recordingWeights.buffer) { recorder in
+    private func sequence(slot: Int, points: [Int], key: UInt64) throws -> Recorded {
+        let sequence = try GPUSequence(context: context, profiled: profiling)
+        let counted = try NetworkRecorder.recordCounting(sequence, context: context, weights: runtime.recordingWeights.buffer) { recorder in
             try record(slot: slot, points: points, into: &recorder)
         }
-        sequences[key] = (sequence, flops)
-        return (sequence, flops)
+        sequences[key] = (sequence, counted.flops, counted.byLayer)
+        return sequences[key]!
+    }
+
+    /// GPU milliseconds of the last synthesis by layer type (ConvLayer.kind) or, for other
+    /// dispatches, shader, with each convolution type's FLOPs and dispatch count (needs `profiling`).
+    public func lastProfile() throws -> [(stage: String, milliseconds: Double, flops: Double, dispatches: Int)] {
+        guard let lastRecorded else { return [] }
+        var totals: [(stage: String, milliseconds: Double, flops: Double, dispatches: Int)] = []
+        for (stage, milliseconds) in try lastRecorded.sequence.stageMilliseconds() {
+            if let index = totals.firstIndex(where: { $0.stage == stage }) {
+                totals[index].milliseconds += milliseconds
+                totals[index].dispatches += 1
+            } else {
+                totals.append((stage, milliseconds, lastRecorded.flopsByLayer[stage] ?? 0, 1))
+            }
+        }
+        return totals
     }
 
     private var colorPush: [PushValue] {

@@ -25,6 +25,12 @@ struct SlomoSpeed: ParsableCommand {
     @Flag(name: .long, help: "Also time RIFE 4.25 and RIFE HD v3 (installed weights) and Super SloMo (untrained weights of its architecture).")
     var networks = false
 
+    @Option(name: .long, parsing: .upToNextOption, help: "With --networks: time only these: rife-4.25, rife-hdv3, super-slomo (default: all).")
+    var only: [String] = []
+
+    @Flag(name: .long, help: "With --networks: also print each network's GPU time and GFLOP/s per layer type (a timestamp after every dispatch).")
+    var layers = false
+
     @Option(name: .long, parsing: .upToNextOption, help: "RIFE's weight precisions to time: float16, float32 (default: the device's).")
     var rifePrecision: [String] = []
 
@@ -44,6 +50,10 @@ struct SlomoSpeed: ParsableCommand {
                 case "float32": return .float32
                 default: throw UsageError(description: "precision '\(name)' is neither float16 nor float32")
                 }
+            }
+            let names = ["rife-4.25", "rife-hdv3", "super-slomo"]
+            if let unknown = only.first(where: { !names.contains($0) }) {
+                throw UsageError(description: "network '\(unknown)' is none of \(names.joined(separator: ", "))")
             }
             let context = try GPUContext(options: GPUOptions(device: device))
             print("device: \(context.info.description)")
@@ -78,22 +88,39 @@ struct SlomoSpeed: ParsableCommand {
     private typealias TimedNetwork = (name: String, network: NeuralNetwork, precision: NeuralPrecision?)
 
     private func loadNetworks(precisions: [NeuralPrecision?]) throws -> [TimedNetwork] {
-        let rife425 = try NeuralNetwork.load(.rife425, checkpoint: ModelStore().require(.rife425))
-        let rife = try NeuralNetwork.load(.rifeHDv3, checkpoint: ModelStore().require(.rifeHDv3))
-        let untrained = SuperSloMo.untrainedStateDicts(seed: 1)
+        let chosen = { (name: String) in only.isEmpty || only.contains(name) }
         let weights = { (precision: NeuralPrecision?) in precision.map { " (\($0) weights)" } ?? "" }
-        return precisions.map { ("RIFE 4.25" + weights($0), rife425, $0) } + precisions.map { ("RIFE HD v3" + weights($0), rife, $0) }
-            + [("Super SloMo (untrained weights)", NeuralNetwork(.superSloMo, parameters: [untrained.flow, untrained.interpolation]), nil)]
+        var timed: [TimedNetwork] = []
+        if chosen("rife-4.25") {
+            let rife425 = try NeuralNetwork.load(.rife425, checkpoint: ModelStore().require(.rife425))
+            timed += precisions.map { ("RIFE 4.25" + weights($0), rife425, $0) }
+        }
+        if chosen("rife-hdv3") {
+            let rife = try NeuralNetwork.load(.rifeHDv3, checkpoint: ModelStore().require(.rifeHDv3))
+            timed += precisions.map { ("RIFE HD v3" + weights($0), rife, $0) }
+        }
+        if chosen("super-slomo") {
+            let untrained = SuperSloMo.untrainedStateDicts(seed: 1)
+            timed.append(("Super SloMo (untrained weights)", NeuralNetwork(.superSloMo, parameters: [untrained.flow, untrained.interpolation]), nil))
+        }
+        return timed
     }
 
     private func measure(_ networks: [TimedNetwork], context: GPUContext, width: Int, height: Int) throws {
         for (name, network, precision) in networks {
             let measured = try SpeedProbe.network(context: context, network: network, width: width, height: height,
-                                                  minimumPairs: 3, seconds: seconds, precision: precision)
+                                                  minimumPairs: 3, seconds: seconds, precision: precision, profile: layers)
             let flops = measured.flops ?? 0
             print(String(format: "%@ %d×%d ×2: %.1f ms per synthesised frame, %.1f GFLOP, %.0f GFLOP/s (median of %d pairs)",
                          name, width, height, measured.median, flops / 1e9, flops / 1e9 / (measured.median / 1000),
                          measured.milliseconds.count))
+            let profiled = measured.layers.reduce(0) { $0 + $1.milliseconds }
+            for layer in measured.layers {
+                let share = profiled > 0 ? 100 * layer.milliseconds / profiled : 0
+                let arithmetic = layer.flops > 0
+                    ? String(format: ", %.2f GFLOP, %.1f GFLOP/s", layer.flops / 1e9, layer.flops / 1e9 / (layer.milliseconds / 1000)) : ""
+                print(String(format: "  %@: %.1f ms (%.0f%%)%@, %d dispatches", layer.stage, layer.milliseconds, share, arithmetic, layer.dispatches))
+            }
         }
     }
 }

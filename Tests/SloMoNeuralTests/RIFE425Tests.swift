@@ -1,4 +1,5 @@
 import Foundation
+import SloMoCore
 import SloMoGPU
 import SloMoMedia
 @testable import SloMoNeural
@@ -85,6 +86,43 @@ final class RIFE425Tests: XCTestCase {
     }
 
     /// Every inference tensor is required, with its shape; the training-only ones are not.
+    /// A profiled interpolator reports every dispatch under its layer type (ConvLayer.kind for the
+    /// convolutions), with each type's FLOPs as counted by hand and adding up to the whole, and
+    /// makes the same frame as an unprofiled one.
+    func testProfileGroupsDispatchesByLayerType() throws {
+        let (h, w) = (128, 128)
+        let network = NeuralNetwork(.rife425, parameters: [randomRIFE425State(seed: 41)])
+        let format = FrameFormat(width: w, height: h, pixelFormat: .rgb24, color: ColorSpace(matrix: .bt601, range: .full))
+        var generator = SplitMix64(seed: 42)
+        let frames = (0..<2).map { _ in (0..<format.byteCount).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+        func synthesize(profiling: Bool) throws -> (NeuralInterpolator, [UInt8]) {
+            let interpolator = try NeuralInterpolator(context: sharedContext, format: format, network: network, maxSteps: 1, precision: .float32)
+            interpolator.profiling = profiling
+            for frame in frames { try frame.withUnsafeBytes { try interpolator.append($0) } }
+            try interpolator.synthesize(times: [0.5])
+            return (interpolator, Array(interpolator.output(0)))
+        }
+        let (profiled, output) = try synthesize(profiling: true)
+        XCTAssertEqual(output, try synthesize(profiling: false).1, "timestamps change nothing")
+        let profile = try profiled.lastProfile()
+        func stage(_ name: String) -> (milliseconds: Double, flops: Double, dispatches: Int)? {
+            profile.first { $0.stage == name }.map { ($0.milliseconds, $0.flops, $0.dispatches) }
+        }
+        // 3×3 stride 1: the Head's cnn1 and cnn2 on both frames at half size, 8 ResConvs per block at 1/(4·scale).
+        var stride1 = 2.0 * 2 * 2 * 9 * 16 * 16 * Double(h / 2 * w / 2)
+        for (c, scale) in zip(RIFE425.channels, RIFE425.scales) { stride1 += 8 * 2 * 9 * Double(c * c) * Double(h / scale / 4 * (w / scale / 4)) }
+        XCTAssertEqual(stage("conv 3×3 s1")?.flops ?? 0, stride1, accuracy: 1)
+        // Per block of output channels (lavapipe): 16 a dispatch, or as many as the 64 KiB uniform
+        // window holds (c = 128: 12, so 11 blocks; c = 192: 8); per layer (GPUs): one each.
+        let perBlock = NetworkRecorder.ConvDispatch.preferred(for: sharedContext) == .perBlock
+        XCTAssertEqual(stage("conv 3×3 s1")?.dispatches, perBlock ? 4 + 8 * (192 / 8 + 11 + 96 / 16 + 64 / 16 + 32 / 16) : 4 + 8 * 5)
+        XCTAssertEqual(Set(profile.map(\.stage)), ["frame_to_tensor", "conv 3×3 s2", "conv 3×3 s1", "deconv 4×4 s2", "time_plane", "resize",
+                                                   "warp", "add", "mask_blend", "tensor_to_frame"])
+        XCTAssertEqual(profile.reduce(0) { $0 + $1.flops }, profiled.lastFlops, accuracy: 1)
+        XCTAssertTrue(profile.allSatisfy { $0.milliseconds >= 0 && $0.dispatches > 0 })
+        XCTAssertTrue(try synthesize(profiling: false).0.lastProfile().isEmpty, "no timestamps unless profiling")
+    }
+
     func testLoaderRefusesAFileMissingAnInferenceTensor() throws {
         let state = randomRIFE425State(seed: 33)
         XCTAssertEqual(state.count, 4 * 2 + 5 * (4 + 8 * 3 + 2))

@@ -28,6 +28,8 @@ public struct NetworkRecorder {
     /// Floating-point operations recorded so far, counting the convolutions' multiply-adds (two each);
     /// the element-wise layers are memory traffic, not arithmetic, and are left out.
     public private(set) var flops: Double = 0
+    /// The same FLOPs by layer type (ConvLayer.kind), the labels a profiled sequence reports them under.
+    public private(set) var flopsByLayer: [String: Double] = [:]
     public var convDispatch: ConvDispatch
 
     public init(recorder: Recorder, context: GPUContext, weights: GPUBuffer) {
@@ -41,14 +43,20 @@ public struct NetworkRecorder {
     @discardableResult
     public static func record(_ sequence: GPUSequence, context: GPUContext, weights: GPUBuffer,
                               _ body: (inout NetworkRecorder) throws -> Void) throws -> Double {
-        var flops = 0.0
+        try recordCounting(sequence, context: context, weights: weights, body).flops
+    }
+
+    /// `record`, also returning the FLOPs by layer type.
+    public static func recordCounting(_ sequence: GPUSequence, context: GPUContext, weights: GPUBuffer,
+                                      _ body: (inout NetworkRecorder) throws -> Void) throws -> (flops: Double, byLayer: [String: Double]) {
+        var counted = (flops: 0.0, byLayer: [String: Double]())
         try sequence.record { recorder in
             var network = NetworkRecorder(recorder: recorder, context: context, weights: weights)
             try body(&network)
             recorder = network.recorder
-            flops = network.flops
+            counted = (network.flops, network.flopsByLayer)
         }
-        return flops
+        return counted
     }
 
     func groups(_ n: Int, _ size: Int) -> Int { (n + size - 1) / size }
@@ -120,7 +128,7 @@ public struct NetworkRecorder {
                 try recorder.dispatch(pipeline, [.read(input.buffer), blockWeights, .write(output.buffer), .read(weights)] + halfBinding,
                                       push: shape + [.float(leak), .int(layer.blockStride)],
                                       groups: (groups(groups(size.width, layer.stride * cells), 16),
-                                              groups(groups(size.height, layer.stride), 4), blocksAlongZ))
+                                              groups(groups(size.height, layer.stride), 4), blocksAlongZ), label: layer.kind)
             } else {
                 if let residual { precondition(residual.channels == output.channels && residual.plane == output.plane, "residual shape") }
                 let pipeline = try context.pipeline(half ? .conv2d_f16 : .conv2d, bindings: half ? 6 : 5, uniformBindings: [1],
@@ -130,10 +138,12 @@ public struct NetworkRecorder {
                 let residualView = residual ?? input
                 try recorder.dispatch(pipeline, [.read(input.buffer), blockWeights, .write(output.buffer), .read(residualView.buffer), .read(weights)] + halfBinding,
                                       push: shape + [.int(residualView.offset), .int(layer.padding), .float(leak), .int(layer.blockStride)],
-                                      groups: (groups(groups(output.width, pixels), 16), groups(output.height, 4), blocksAlongZ))
+                                      groups: (groups(groups(output.width, pixels), 16), groups(output.height, 4), blocksAlongZ), label: layer.kind)
             }
         }
-        flops += layer.flops(inputHeight: input.height, inputWidth: input.width)
+        let layerFlops = layer.flops(inputHeight: input.height, inputWidth: input.width)
+        flops += layerFlops
+        flopsByLayer[layer.kind, default: 0] += layerFlops
     }
 
     /// Bilinear resize with F.interpolate(mode="bilinear") semantics, times `multiplier`.
@@ -178,8 +188,9 @@ public struct NetworkRecorder {
                      "warp shapes")
         let pipeline = try context.pipeline(.warp, bindings: 3, specialization: [mode.rawValue])
         try recorder.dispatch(pipeline, [.read(input.buffer), .read(flow.buffer), .write(output.buffer)],
-                              push: [.int(input.offset), .int(flow.offset), .int(output.offset), .int(input.height), .int(input.width)],
-                              groups: (groups(input.width, 64), groups(input.height, 4), input.channels))
+                              push: [.int(input.offset), .int(flow.offset), .int(output.offset), .int(input.height), .int(input.width),
+                                     .int(input.channels)],
+                              groups: (groups(input.width, 64), groups(input.height, 4), 1))
     }
 
     /// target += alpha · source, element-wise.

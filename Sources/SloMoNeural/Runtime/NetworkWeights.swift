@@ -63,6 +63,9 @@ public struct ConvLayer {
         return ((height + 2 * padding - kernel) / stride + 1, (width + 2 * padding - kernel) / stride + 1)
     }
 
+    /// The layer's type, as benchmarks group time and FLOPs: "conv 3×3 s1", "deconv 4×4 s2", ...
+    public var kind: String { "\(transposed ? "deconv" : "conv") \(kernel)×\(kernel) s\(stride)" }
+
     /// Floating-point operations (a multiply-add counts two) for an input of the given size.
     public func flops(inputHeight: Int, inputWidth: Int) -> Double {
         let pixels = transposed ? inputHeight * inputWidth : { let o = outputSize(height: inputHeight, width: inputWidth); return o.height * o.width }()
