@@ -63,7 +63,8 @@ struct VMRun {
         let lines = output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard let begin = lines.firstIndex(of: "=== BEGIN \(scenario)"),
               let end = lines[begin...].firstIndex(where: { $0.hasPrefix("=== END \(scenario) ") }) else {
-            throw VMError("scenario \(scenario) did not run to its end; VM output:\n\(output.suffix(6000))")
+            let kernel = (try? String(contentsOf: self.file("dmesg.log"), encoding: .utf8)).map { "\nkernel log:\n\($0.suffix(3000))" } ?? ""
+            throw VMError("scenario \(scenario) did not run to its end; VM output:\n\(output.suffix(6000))\(kernel)")
         }
         let body = Array(lines[(begin + 1)..<end])
         XCTAssertTrue(lines[end].contains(" rc=0 "), "scenario \(scenario) failed: \(lines[end])\n\(body.joined(separator: "\n"))",

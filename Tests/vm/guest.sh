@@ -7,6 +7,10 @@ set -u
 out=$1
 probe=$2
 shift 2
+# The kernel's log as it is written, in the shared folder: if the guest dies mid-scenario (a
+# driver oops), the host still has what the kernel said. Started from a subshell, so it is no
+# child of this script for end_children to end or wait for.
+(dmesg --follow > "$out/dmesg.log" 2>&1 &)
 
 # Waits up to $3 seconds for the text $1 to appear in file $2, and gives up early when
 # process $4 (if given) has ended.

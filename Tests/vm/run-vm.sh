@@ -44,6 +44,7 @@ PY
 
 echo "run-vm: kernel $kver, scenarios: $*"
 start=$(date +%s)
+set +e
 vng -r "/boot/vmlinuz-$kver" --disable-kvm --memory 2G --cpus 2 --rwdir "$out" \
     --qemu-opts="-device virtio-gpu-pci -monitor unix:$monitor,server,nowait" \
     --exec "$here/guest.sh $out $probe $*" 2>&1 | while IFS= read -r line; do
@@ -56,4 +57,6 @@ vng -r "/boot/vmlinuz-$kver" --disable-kvm --memory 2G --cpus 2 --rwdir "$out" \
         ;;
     esac
 done
-echo "run-vm: done in $(( $(date +%s) - start )) s"
+status=${PIPESTATUS[0]}
+echo "run-vm: done in $(( $(date +%s) - start )) s, vng exit status $status"
+exit "$status"
