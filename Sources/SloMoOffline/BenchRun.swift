@@ -14,11 +14,11 @@ public enum BenchRun {
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
         var benchmark = Benchmark(context: context, scratch: scratch)
-        var methods = methods
-        for method in methods {
-            guard let model = method.model, ModelStore().locate(model) == nil else { continue }
+        let store = ModelStore()
+        let methods = methods.filter { method in
+            guard let model = method.model, store.locate(model) == nil else { return true }
             print("slomo bench: skipping \(method.rawValue): \(model.displayName) weights are not installed (run scripts/fetch-models.sh)")
-            methods.removeAll { $0 == method }
+            return false
         }
         benchmark.methods = methods
         var clips = [Benchmark.Clip(name: "bikes 640×272", path: "\(data)/bikes.mp4"),
