@@ -1,8 +1,8 @@
 #!/bin/sh
 # Builds the Debian package slomo_<version>_amd64.deb: slomo, slomod and slomoctl (one binary by
-# three names) linked with the static Swift standard library (a capture box needs no toolchain), the systemd unit, the sysusers
-# entry, the configuration as conffiles under /etc/slomod, man pages, completions and docs, as
-# scripts/install.sh lays them out under /usr. Depends comes from dpkg-shlibdeps; lintian checks
+# three names) linked with the static Swift standard library (a capture box needs no toolchain),
+# the systemd unit, the sysusers entry, the configuration as conffiles under /etc/slomod, man
+# pages, completions and docs, as scripts/install.sh lays them out under /usr. Depends comes from dpkg-shlibdeps; lintian checks
 # the result and any error fails the build. The package's path is the last line printed.
 #
 #   scripts/build-deb.sh [OUTDIR]      # OUTDIR defaults to dist/
