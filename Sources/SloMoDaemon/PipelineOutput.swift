@@ -1,0 +1,121 @@
+import Foundation
+import Logging
+import SloMoCore
+import SloMoGPU
+import SloMoInterp
+import SloMoNeural
+
+/// The output thread: shows each slot at its time, or the last frame again while the input is quiet.
+extension Pipeline {
+    func outputLoop() {
+        var consecutiveErrors = 0
+        while true {
+            state.lock()
+            beat(2)
+            var hold = holdTime()
+            while slots.isEmpty && !(outputStopping || failure != nil) && hold.map({ $0 > MonotonicClock.now() }) ?? true {
+                // Wake for a held frame as for a slot (an enqueue broadcasts).
+                let now = MonotonicClock.now()
+                let wait = hold.map { $0 > now ? Double($0 - now) / 1e9 : 0 } ?? 0.1
+                _ = state.wait(until: Date(timeIntervalSinceNow: min(0.1, wait)))
+                beat(2)
+                hold = holdTime()
+            }
+            let now = MonotonicClock.now()
+            let holding = hold.map { $0 <= now } ?? false
+            guard failure == nil, !slots.isEmpty || holding else {
+                state.unlock()
+                break
+            }
+            // What to show: the due slot, else (no slot for a while) the last frame again.
+            let slot: ScheduledSlot?
+            let content: Int
+            if let front = slots.first, front.time <= now {
+                slots.removeFirst()
+                if let next = slots.first, next.time <= now {
+                    // Behind: a later slot is already due, so skip this one rather than fall further behind.
+                    release(front)
+                    stats.droppedSlots += 1
+                    state.unlock()
+                    continue
+                }
+                content = front.synthesised ?? front.real
+                if front.isIntermediate {
+                    if front.synthesised != nil {
+                        stats.synthesised += 1
+                    } else {
+                        stats.repeated += 1
+                        if front.pending { stats.late += 1 }
+                    }
+                }
+                pool.retain(content)
+                if let lastDelivered { pool.release(lastDelivered) }
+                lastDelivered = content
+                lastSlotTime = front.time
+                lastShownTime = front.time
+                slot = front
+            } else if let hold, holding, let last = lastDelivered {
+                // Only this thread replaces the last frame, so it stays valid through the write.
+                content = last
+                // Late by more than an interval (the sink blocked): go on from now, not in a burst.
+                lastShownTime = now - hold > outputInterval ? now : hold
+                slot = nil
+            } else {
+                state.unlock()
+                // Short naps, so a stop or a rescheduled queue is noticed.
+                MonotonicClock.sleep(until: min(slots.first?.time ?? .max, hold ?? .max, now + 20_000_000))
+                continue
+            }
+            if let previous = lastDeliveryStart { maxGap = max(maxGap, now - previous) }
+            lastDeliveryStart = now
+            let presented = lastShownTime
+            state.unlock()
+
+            do {
+                if let rate = slot?.newRate { try sink.setFrameRate(rate) }
+                try sink.write(UnsafeRawBufferPointer(pool[content]), timestamp: presented)
+                consecutiveErrors = 0
+            } catch {
+                consecutiveErrors += 1
+                if consecutiveErrors == 1 { logger.error("output failed: \(error)") }
+                if consecutiveErrors >= 50 { fail(PipelineError.sinkFailing("\(error)")) }
+            }
+            let done = MonotonicClock.now()
+            state.lock()
+            if consecutiveErrors == 0 {
+                stats.delivered += 1
+                if let slot {
+                    latency.record(nanoseconds: done - slot.instant)
+                } else {
+                    // A held frame shows no new instant: it has no latency to measure.
+                    stats.held += 1
+                }
+            } else {
+                stats.outputErrors += 1
+            }
+            if let slot { release(slot) }
+            state.unlock()
+        }
+        state.lock()
+        heartbeats[2] = .max
+        state.broadcast()
+        state.unlock()
+    }
+
+    /// The output's frame interval now, in nanoseconds. Called under the lock.
+    var outputInterval: UInt64 { UInt64(1e9 / stats.outputRate.doubleValue) }
+
+    /// When to show the last frame again, or nil: while no slot is queued near its turn, one
+    /// output interval after the last frame shown, once `holdAfter` input intervals have passed
+    /// since the last slot. Never before the first slot or once stopping (the output then only
+    /// drains its queue). Called under the lock.
+    func holdTime() -> UInt64? {
+        guard !captureStopping, lastDelivered != nil, let lastSlotTime else { return nil }
+        let interval = outputInterval
+        let quiet = UInt64(Pipeline.holdAfter * 1e9 / inputRate.doubleValue)
+        let next = max(lastShownTime + interval, lastSlotTime + quiet)
+        // A slot due by then (the input is back) is shown in its own time instead.
+        if let front = slots.first, front.time < next + interval / 2 { return nil }
+        return next
+    }
+}

@@ -1,0 +1,54 @@
+import SloMoCore
+
+/// Counters and state, copied out under the lock for `status` and `stats`.
+public struct PipelineSnapshot: Sendable {
+    public var format: FrameFormat
+    public var inputRate: Rational
+    public var outputRate: Rational
+    public var ratio: SlotRatio
+    public var settings: PipelineSettings
+    public var level: QualityLevel
+    public var levelChanges = 0
+    public var delayMilliseconds: Double
+    /// Frames taken from the source.
+    public var captured = 0
+    /// Synthesised frames delivered in their slots.
+    public var synthesised = 0
+    /// Synthesised frames ready in time for their slots, by the QualityLevel that made them.
+    public var publishedByLevel = [Int](repeating: 0, count: QualityLevel.allCases.count)
+    /// In-between slots that showed their nearest real frame (repeat mode, pause, scene cut, late).
+    public var repeated = 0
+    /// Frames written to the sink.
+    public var delivered = 0
+    /// Synthesised frames that missed their slot (which showed the nearest real frame instead).
+    public var late = 0
+    /// Input frames dropped because the engine was behind, plus slots skipped because the output was.
+    public var droppedInput = 0
+    public var droppedSlots = 0
+    public var dropped: Int { droppedInput + droppedSlots }
+    public var sceneCuts = 0
+    public var discontinuities = 0
+    public var captureErrors = 0
+    public var outputErrors = 0
+    /// Why capture stopped (the device failed, vanished or went quiet), until a frame arrives
+    /// again; nil while frames arrive. The capture loop keeps reopening the device meanwhile.
+    public var signalLost: String?
+    /// Frames the output clock showed again because no slot came (see `Pipeline.holdAfter`).
+    public var held = 0
+    public var latencyP50: Double?
+    public var latencyP99: Double?
+    public var latencyMax: Double?
+    /// Mean GPU time per synthesised frame over the run, and over the last pair.
+    public var gpuMillisecondsPerFrame: Double?
+    public var lastGPUMillisecondsPerFrame: Double?
+    /// The GPU budget of the last pair, in milliseconds.
+    public var gpuBudgetMilliseconds: Double?
+    /// Longest time between two consecutive deliveries, in milliseconds.
+    public var maxDeliveryGap: Double?
+    public var poolBuffers = 0
+
+    /// Share of in-between slots that showed a synthesised frame.
+    public var fillRatio: Double? {
+        synthesised + repeated == 0 ? nil : Double(synthesised) / Double(synthesised + repeated)
+    }
+}
