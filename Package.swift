@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "SloMoMediaTests", dependencies: ["SloMoMedia"]),
         .testTarget(name: "SloMoOfflineTests", dependencies: ["SloMoOffline", "SloMoMedia", "SloMoInterp"]),
         .testTarget(name: "SlomoCLITests", dependencies: ["SloMoMedia", "slomo", "slomo-speed"]),
-        .testTarget(name: "SloMoDaemonTests", dependencies: ["SloMoDaemon"]),
+        .testTarget(name: "SloMoDaemonTests", dependencies: ["SloMoDaemon", "SloMoV4L2"]),
         // Drives the V4L2 and DRM classes against real drivers inside the test VM (Tests/vm).
         .executableTarget(name: "slomo-kio-probe", dependencies: [
             "SloMoCore", "SloMoV4L2", "SloMoDRM", .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,27 +1,28 @@
 #!/bin/sh
 # The daemon benchmark of BENCHMARKS-daemon.md: the built-in test pattern, 640x360 at 30 fps,
-# upconverted to 60 fps (scale 2, flow, fast preset, adaptive, 100 ms budget) to the null output,
-# for DURATION seconds (default 70) after start-up. Prints a Markdown report.
+# upconverted to 60 fps (scale 2, flow, fast preset, adaptive, the auto latency budget) to the
+# null output, for DURATION seconds (default 70) after start-up. Prints a Markdown report.
 #
 #   swift build -c release --static-swift-stdlib --scratch-path .build-daemon --product slomod
 #   swift build -c release --static-swift-stdlib --scratch-path .build-daemon --product slomoctl
 #   scripts/bench-daemon.sh 70
 #
-# Environment: BIN (the binaries, .build-daemon/release), PRESET (fast), BUDGET (100),
-# ADAPTIVE (true), WIDTH (640), HEIGHT (360).
+# Environment: BIN (the binaries, .build-daemon/release), PRESET (fast), BUDGET (auto),
+# ADAPTIVE (true), WIDTH (640), HEIGHT (360), FPS (30).
 set -eu
 DURATION=${1:-70}
 BIN=${BIN:-.build-daemon/release}
 PRESET=${PRESET:-fast}
-BUDGET=${BUDGET:-100}
+BUDGET=${BUDGET:-auto}
 ADAPTIVE=${ADAPTIVE:-true}
 WIDTH=${WIDTH:-640}
 HEIGHT=${HEIGHT:-360}
+FPS=${FPS:-30}
 SOCKET=/tmp/slomod-bench-$$.sock
 LOG=/tmp/slomod-bench-$$.log
 OUT=/tmp/slomod-bench-$$
 
-"$BIN/slomod" --input testpattern --width "$WIDTH" --height "$HEIGHT" --fps 30 --scale 2 --mode flow --preset "$PRESET" \
+"$BIN/slomod" --input testpattern --width "$WIDTH" --height "$HEIGHT" --fps "$FPS" --scale 2 --mode flow --preset "$PRESET" \
     --adaptive="$ADAPTIVE" --latency-budget "$BUDGET" --output null --socket "$SOCKET" 2> "$LOG" &
 PID=$!
 trap 'kill $PID 2> /dev/null || true' EXIT
@@ -48,9 +49,9 @@ kill -TERM $PID
 wait $PID
 trap - EXIT
 
-python3 - "$OUT" "$DURATION" "$PRESET" "$BUDGET" "$ADAPTIVE" "$LOG" "${WIDTH}x$HEIGHT" <<'PY'
+python3 - "$OUT" "$DURATION" "$PRESET" "$BUDGET" "$ADAPTIVE" "$LOG" "${WIDTH}x$HEIGHT" "$FPS" <<'PY'
 import json, sys
-out, duration, preset, budget, adaptive, log, size = sys.argv[1], float(sys.argv[2]), sys.argv[3], float(sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7]
+out, duration, preset, budget, adaptive, log, size, fps = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7], float(sys.argv[8])
 a = json.load(open(out + ".start"))["result"]
 b = json.load(open(out + ".end"))["result"]
 d = lambda k: b[k] - a[k]
@@ -60,14 +61,15 @@ expected = duration * b["output_fps"]
 inbetween = d("synthesised") + d("repeated")
 by_mode = {k: b["synthesised_by_mode"][k] - a["synthesised_by_mode"][k] for k in b["synthesised_by_mode"]}
 print(f"| measure | value |\n|---|---|")
-print(f"| window | {duration:.1f} s after start-up, {size} 30 → 60 fps, preset `{preset}`, adaptive {adaptive}, budget {budget:.0f} ms |")
+print(f"| window | {duration:.1f} s after start-up, {size} {fps:g} → {2 * fps:g} fps, preset `{preset}`, adaptive {adaptive}, latency budget {budget} |")
 print(f"| delivered / expected frames | {d('delivered')} / {expected:.0f} ({100 * d('delivered') / expected:.2f} %) |")
 print(f"| captured | {d('captured')} |")
 print(f"| in-between slots filled with synthesised frames | {d('synthesised')} / {inbetween} ({100 * d('synthesised') / max(inbetween, 1):.2f} %) |")
 print(f"| ... made by mode | " + ", ".join(f"{k}: {v}" for k, v in by_mode.items()) + " |")
 print(f"| late | {d('late')} |")
 print(f"| dropped (input + slots) | {d('dropped')} ({d('dropped_input')} + {d('dropped_slots')}) |")
-print(f"| latency p50 / p99 / max (whole run) | {b['latency_p50_ms']} / {b['latency_p99_ms']} / {b['latency_max_ms']} ms (budget {b['latency_budget_ms']:.0f} ms) |")
+print(f"| latency p50 / p99 / max (whole run) | {b['latency_p50_ms']} / {b['latency_p99_ms']} / {b['latency_max_ms']} ms (bound {b['latency_bound_ms']:g} ms) |")
+print(f"| delay in effect / floor / planned need / margin | {b['delay_ms']} / {b['latency_floor_ms']} / {b['delay_need_ms']} / {b['delay_margin_ms']} ms |")
 print(f"| GPU time per synthesised frame (mean, whole run) | {b['gpu_ms_per_frame']} ms (GPU budget per pair {b['gpu_budget_ms']} ms) |")
 print(f"| mode at the end, level changes | {b['mode']}, {b['level_changes']} |")
 print(f"| longest gap between outputs | {b['max_delivery_gap_ms']} ms |")

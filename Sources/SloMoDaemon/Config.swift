@@ -31,7 +31,9 @@ public struct DaemonConfig: Equatable, Sendable {
     /// The network of a neural mode (a NeuralModel's name); "" takes the mode's default.
     public var model = ""
     public var adaptive = true
-    public var latencyBudgetMilliseconds = 100.0
+    /// The most the output may lag the camera; nil ("auto") means `LatencyBudget.autoBound`. Either
+    /// way the delay in effect is as small as keeps 99 % of in-between slots synthesised.
+    public var latencyBudgetMilliseconds: Double?
     public var device = ""
     public var vulkanValidation = false
     // [control]
@@ -70,6 +72,8 @@ public struct ConfigKey: Sendable {
     public enum Kind: Sendable, Equatable {
         case string, integer, float, bool
         case choice([String])
+        /// A number, or this word (a string) instead of one.
+        case floatOr(String)
     }
 
     /// "interpolation.scale"; top-level keys have no table.
@@ -92,8 +96,12 @@ public struct ConfigKey: Sendable {
         switch (kind, value) {
         case (.string, .string), (.choice, .string), (.integer, .integer), (.float, .float), (.bool, .bool):
             typed = value
-        case let (.float, .integer(number)):
+        case let (.float, .integer(number)), let (.floatOr, .integer(number)):
             typed = .float(Double(number))
+        case (.floatOr, .float):
+            typed = value
+        case let (.floatOr(word), .string(text)) where text == word:
+            typed = value
         default:
             throw ConfigError(origin: origin, key: path, message: "expects \(expected), not \(value.typeName)")
         }
@@ -116,11 +124,14 @@ public struct ConfigKey: Sendable {
         case .integer:
             guard let number = Int(text) else { throw ConfigError(origin: origin, key: nil, message: "expects an integer, not '\(text)'") }
             value = .integer(number)
-        case .float:
-            guard let number = Double(text), number.isFinite else {
-                throw ConfigError(origin: origin, key: nil, message: "expects a number, not '\(text)'")
+        case .float, .floatOr:
+            if case let .floatOr(word) = kind, text == word {
+                value = .string(text)
+            } else if let number = Double(text), number.isFinite {
+                value = .float(number)
+            } else {
+                throw ConfigError(origin: origin, key: nil, message: "expects \(expected), not '\(text)'")
             }
-            value = .float(number)
         case .bool:
             switch text.lowercased() {
             case "true", "yes", "on", "1": value = .bool(true)
@@ -136,6 +147,7 @@ public struct ConfigKey: Sendable {
         case .string, .choice: return "a string"
         case .integer: return "an integer"
         case .float: return "a number"
+        case let .floatOr(word): return "a number or \"\(word)\""
         case .bool: return "a boolean"
         }
     }
@@ -242,10 +254,15 @@ extension DaemonConfig {
             { c in String(c.adaptive) }) { c, v in
             c.adaptive = try bool(v)
         },
-        key("interpolation.latency_budget_ms", "latency-budget", .float, "MS", live: true,
-            "Most time from a captured instant to its output (10...1000 ms).",
-            { c in format(c.latencyBudgetMilliseconds) }) { c, v in
-            c.latencyBudgetMilliseconds = try float(v, in: 10...1000)
+        key("interpolation.latency_budget_ms", "latency-budget", .floatOr("auto"), "MS", live: true,
+            "Most time from a captured instant to its output (10...1000 ms), or auto (at most \(format(LatencyBudget.autoBound)) ms); "
+                + "the delay in effect is the smallest that keeps 99 % of in-between slots synthesised.",
+            { c in c.latencyBudgetMilliseconds.map(format) ?? "auto" }) { c, v in
+            if case .string = v {
+                c.latencyBudgetMilliseconds = nil
+            } else {
+                c.latencyBudgetMilliseconds = try float(v, in: 10...1000)
+            }
         },
         key("interpolation.device", "device", .string, "DEVICE", live: false,
             "Vulkan device: an index or part of its name; empty picks the best.", { c in c.device }) { c, v in
@@ -363,6 +380,7 @@ extension DaemonConfig {
             switch key.kind {
             case .string, .choice: value = JSONValue.string(shown).serialized
             case .integer, .float, .bool: value = shown
+            case let .floatOr(word): value = shown == word ? JSONValue.string(shown).serialized : shown
             }
             text += "\(key.name) = \(value)\n"
         }
@@ -415,4 +433,13 @@ extension DaemonConfig {
         guard case let .bool(flag) = value else { throw ValueProblem("expects a boolean") }
         return flag
     }
+}
+
+
+/// The bound on the output's delay.
+public enum LatencyBudget {
+    /// What "auto" allows at most: enough for flow/quality at 1280×720 on lavapipe, and well past
+    /// what the audio-video sync threshold (about 45 ms, ITU-R BT.1359) allows, so "auto" is
+    /// bounded by what the machine needs, not by this.
+    public static let autoBound = 100.0
 }

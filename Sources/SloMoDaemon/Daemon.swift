@@ -221,13 +221,16 @@ public final class Daemon: ControlHandler, @unchecked Sendable {
         }
     }
 
-    private func change(_ body: (inout PipelineSettings, inout DaemonConfig) throws -> Void) throws -> PipelineSettings {
+    /// Applies a change from a control client. Returns at once: a network the change needs loads
+    /// in the background (the result says so), and nothing here waits for the pipeline.
+    private func change(_ body: (inout PipelineSettings, inout DaemonConfig) throws -> Void) throws -> (settings: PipelineSettings, loading: Bool) {
         try lock.withLock {
             var next = settings
             var nextConfig = config
             try body(&next, &nextConfig)
+            var loading = false
             do {
-                try pipeline?.update(next)
+                loading = try pipeline?.update(next) ?? false
             } catch let error as NeuralLoadError {
                 // Valid settings, but the network cannot run: the running mode stays.
                 throw ControlFailure(.failed, "\(error); keeping \(settings.mode.rawValue)")
@@ -237,7 +240,7 @@ public final class Daemon: ControlHandler, @unchecked Sendable {
             settings = next
             config = nextConfig
             logLevel.level = nextConfig.logLevel
-            return next
+            return (next, loading)
         }
     }
 
@@ -259,7 +262,7 @@ public final class Daemon: ControlHandler, @unchecked Sendable {
             return .object([("state", .string(paused ? "paused" : "running"))])
         case let .set(changes):
             var applied: [(String, JSONValue)] = []
-            _ = try change { settings, config in
+            let (settings, loading) = try change { settings, config in
                 for change in changes {
                     guard let path = ControlProtocol.settableKeys[change.name], let key = DaemonConfig.key(named: path) else {
                         throw ControlFailure(.invalidParams, "'\(change.name)' cannot be set")
@@ -281,6 +284,10 @@ public final class Daemon: ControlHandler, @unchecked Sendable {
                 settings.paused = paused
             }
             logger.notice("set \(changes.map { "\($0.name)=\($0.value)" }.joined(separator: " "))")
+            if loading, let source = settings.neuralSource {
+                // The answer does not wait for the network: `status` shows its load.
+                applied.append(("network", .string("loading \(source.model.rawValue)")))
+            }
             return .object(applied)
         case .reload:
             guard configFile != nil else { throw ControlFailure(.failed, "slomod was started without --config; nothing to reload") }
@@ -338,9 +345,27 @@ public final class Daemon: ControlHandler, @unchecked Sendable {
             ("preset", .string(settings.preset.rawValue)),
             ("checkpoint", settings.checkpoint.map(JSONValue.string) ?? .null),
             ("adaptive", .bool(settings.adaptive)),
-            ("latency_budget_ms", .number(settings.latencyBudgetMilliseconds)),
-            ("delay_ms", .number(stats.delayMilliseconds)),
+            ("latency_budget_ms", Daemon.budget(settings)),
+            ("delay_ms", .number((stats.delayMilliseconds * 1000).rounded() / 1000)),
+            ("network", Daemon.json(stats.network)),
         ]
+        return .object(members)
+    }
+
+    /// The configured bound as the user wrote it: a number or "auto".
+    static func budget(_ settings: PipelineSettings) -> JSONValue {
+        settings.latencyBudgetMilliseconds.map { .number($0) } ?? .string("auto")
+    }
+
+    static func json(_ load: NetworkLoad?) -> JSONValue {
+        guard let load else { return .null }
+        var members: [(String, JSONValue)] = [
+            ("model", .string(load.source.model.rawValue)),
+            ("checkpoint", load.source.checkpoint.map(JSONValue.string) ?? .null),
+            ("state", .string(load.stateName)),
+            ("seconds", load.seconds.map { .number(($0 * 10).rounded() / 10) } ?? .null),
+        ]
+        if case let .failed(reason) = load.state { members.append(("error", .string(reason))) }
         return .object(members)
     }
 
@@ -365,7 +390,12 @@ public final class Daemon: ControlHandler, @unchecked Sendable {
             ("latency_p50_ms", number(stats.latencyP50)),
             ("latency_p99_ms", number(stats.latencyP99)),
             ("latency_max_ms", number(stats.latencyMax)),
-            ("latency_budget_ms", .number(stats.settings.latencyBudgetMilliseconds)),
+            ("latency_budget_ms", budget(stats.settings)),
+            ("latency_bound_ms", .number(stats.settings.latencyBoundMilliseconds)),
+            ("delay_ms", number(stats.delayMilliseconds)),
+            ("latency_floor_ms", number(stats.latencyFloorMilliseconds)),
+            ("delay_need_ms", number(stats.delayNeedMilliseconds)),
+            ("delay_margin_ms", number(stats.delayNeedMilliseconds.map { stats.delayMilliseconds - $0 })),
             ("gpu_ms_per_frame", number(stats.gpuMillisecondsPerFrame)),
             ("gpu_ms_per_frame_last", number(stats.lastGPUMillisecondsPerFrame)),
             ("gpu_budget_ms", number(stats.gpuBudgetMilliseconds)),

@@ -190,6 +190,7 @@ public enum DaemonManual {
         let files = ["config", "checkpoint", "input", "output", "socket"]
         func completion(_ key: ConfigKey) -> Completion {
             if case let .choice(options) = key.kind { return .choices(options) }
+            if case let .floatOr(word) = key.kind { return .choices([word]) }
             if key.kind == .bool { return .flag }
             return files.contains(key.flag) ? .file : .value
         }

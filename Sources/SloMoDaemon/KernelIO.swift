@@ -4,7 +4,8 @@ import SloMoV4L2
 
 extension IORegistry {
     /// The kernel-device endpoints: V4L2 capture, v4l2loopback output and DRM/KMS output.
-    /// The capture loop reopens a failed device itself, so the camera is registered bare.
+    /// A camera is wrapped in `ResilientSource`, the one path that reopens a failed device; until
+    /// it first opens, the configured size and rate stand for it.
     func registerKernelIO() {
         registerSource("v4l2") { path, config in
             var pixelFormat: V4L2PixelFormat?
@@ -14,8 +15,12 @@ extension IORegistry {
                 }
                 pixelFormat = format
             }
-            return V4L2Capture(CaptureConfig(device: path, width: config.width, height: config.height,
-                                             frameRate: Rational.approximating(config.fps), pixelFormat: pixelFormat))
+            let rate = Rational.approximating(config.fps)
+            let capture = V4L2Capture(CaptureConfig(device: path, width: config.width, height: config.height,
+                                                    frameRate: rate, pixelFormat: pixelFormat))
+            let fallback = FrameFormat(width: config.width, height: config.height, pixelFormat: config.pixelFormat ?? .yuyv,
+                                       color: .guess(height: config.height))
+            return ResilientSource(capture, fallbackFormat: fallback, fallbackRate: rate)
         }
         registerSink("loopback") { path, _ in LoopbackOutput(device: path) }
         registerSink("drm") { path, config in

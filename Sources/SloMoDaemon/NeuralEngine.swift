@@ -32,6 +32,17 @@ public struct NeuralWeights: @unchecked Sendable {
     public let mode: String
     let network: NeuralNetwork
 
+    /// Finds the weights without reading them (quick enough for a control request); throws a
+    /// `NeuralLoadError` when they are missing.
+    @discardableResult
+    public static func locate(_ source: NeuralSource, mode: String, store: ModelStore = ModelStore()) throws -> URL {
+        do {
+            return try store.weights(source.model, checkpoint: source.checkpoint)
+        } catch {
+            throw NeuralLoadError(mode: mode, reason: "\(error)")
+        }
+    }
+
     /// Finds and reads the weights; throws a `NeuralLoadError` when they are missing or unreadable.
     public static func load(_ source: NeuralSource, mode: String, store: ModelStore = ModelStore()) throws -> NeuralWeights {
         do {

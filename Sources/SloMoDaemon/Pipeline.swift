@@ -5,7 +5,6 @@ import SloMoGPU
 import SloMoInterp
 import SloMoNeural
 
-
 /// Capture → engine → output on three threads. Frames move between them by index into one
 /// FramePool, under one lock, through bounded queues: the capture queue holds at most
 /// `inputQueueLimit` frames (the oldest is dropped when it is full), and the slot queue holds
@@ -33,11 +32,10 @@ public final class Pipeline: @unchecked Sendable {
     let context: GPUContext
     let logger: Logger
     let interpolators: [FlowPreset: Interpolator]
-    /// The network, once a neural mode has asked for it: built once (at start, or on the engine
-    /// thread when `update` asks for it) and kept, so switching back to it costs nothing.
+    /// The network, once a neural mode has asked for it: built at start or by the loader thread
+    /// (see PipelineNetwork.swift), then owned by the engine thread and kept, so switching back to
+    /// it costs nothing.
     var neural: (source: NeuralSource, synthesizer: FrameSynthesizer)?
-    /// The network's cost has been measured since it was built.
-    var neuralTimed = false
 
     /// The engines a pair can run on: a flow interpolator (by preset) or the network.
     enum Engine: Equatable {
@@ -66,7 +64,7 @@ public final class Pipeline: @unchecked Sendable {
         var newRate: Rational?
     }
 
-    // Everything below is guarded by `state`.
+    // Guarded by `state`: everything from here to the engine thread's state.
     let state = NSCondition()
     let pool: FramePool
     var inputQueue: [InputFrame] = []
@@ -85,10 +83,17 @@ public final class Pipeline: @unchecked Sendable {
     var maxGap: UInt64 = 0
     var captureStopping = false
     var started = false
-    /// Weights `update` hands the engine thread to build, its answer, and what the engine holds.
-    var neuralRequest: NeuralWeights?
-    var neuralResult: Result<Void, Error>?
+    /// The network the engine holds, the one the loader has built for it, and where the last
+    /// request stands (see PipelineNetwork.swift).
     var neuralLoaded: NeuralSource?
+    var networkDelivery: NetworkDelivery?
+    var networkStatus: NetworkLoad?
+    var networkRequestedAt: UInt64 = 0
+    var loaderRunning = false
+    let loaderFinished = DispatchGroup()
+    /// The planner's figures, for `stats`.
+    var plannedFloor: UInt64?
+    var plannedNeed: UInt64?
     var engineStopping = false
     var outputStopping = false
     var heartbeats: [UInt64] = [0, 0, 0]
@@ -96,7 +101,10 @@ public final class Pipeline: @unchecked Sendable {
     var threads: [Thread] = []
     let finished = DispatchGroup()
 
-    // Engine-thread state.
+    // Owned by the engine thread (and by `init` before it starts).
+    var planner: LatencyPlanner
+    /// The loader handed over a network: the next pair applies the settings again.
+    var networkArrived = false
     var timeline: OutputTimeline
     var controller: BudgetController
     var appliedVersion = 0
@@ -156,21 +164,24 @@ public final class Pipeline: @unchecked Sendable {
         requested = settings
         applied = settings
         let nominal = UInt64(1e9 / inputRate.doubleValue)
-        timeline = OutputTimeline(ratio: ratio, delay: Pipeline.delay(for: settings.latencyBudgetMilliseconds),
-                                  maxInterval: nominal * OutputTimeline.maxSpan * 2)
+        let bound = Pipeline.boundDelay(for: settings.latencyBoundMilliseconds)
+        timeline = OutputTimeline(ratio: ratio, delay: bound, maxInterval: nominal * OutputTimeline.maxSpan * 2)
+        planner = LatencyPlanner(bound: bound)
         controller = BudgetController(ceiling: settings.ceiling, adaptive: settings.adaptive, tuning: tuning)
         appliedRatio = ratio
         stats = PipelineSnapshot(format: format, inputRate: inputRate, outputRate: ratio.outputRate(input: inputRate),
                                  ratio: ratio, settings: settings, level: controller.level,
-                                 delayMilliseconds: Double(timeline.delay) / 1e6)
+                                 delayMilliseconds: Double(bound) / 1e6)
         inputQueue.reserveCapacity(Pipeline.inputQueueLimit + 1)
         slots.reserveCapacity(1024)
         intermediates.reserveCapacity(64)
         times.reserveCapacity(64)
         pendingIDs.reserveCapacity(64)
-        pool.add(FramePool.allocate(poolSize(ratio: ratio, budget: settings.latencyBudgetMilliseconds), frameBytes: format.byteCount))
+        pool.add(FramePool.allocate(poolSize(ratio: ratio, budget: settings.latencyBoundMilliseconds), frameBytes: format.byteCount))
+        watchSignal(of: source)
         do {
             try warmUp(ratio: ratio)
+            replan(ratio: ratio)
             try sink.open(format: format, frameRate: ratio.outputRate(input: inputRate))
         } catch {
             source.close()
@@ -186,8 +197,8 @@ public final class Pipeline: @unchecked Sendable {
         return ratio
     }
 
-    /// The fixed delay from a captured instant to its slot: the budget less the output's margin.
-    static func delay(for budgetMilliseconds: Double) -> UInt64 {
+    /// The most delay from a captured instant to its slot: the bound less the output's margin.
+    static func boundDelay(for budgetMilliseconds: Double) -> UInt64 {
         let budget = UInt64(budgetMilliseconds * 1e6)
         return budget - min(outputMargin, budget / 4)
     }
@@ -234,6 +245,7 @@ public final class Pipeline: @unchecked Sendable {
         waitUntil { $0.heartbeats[1] == .max }
         setFlag { $0.outputStopping = true }
         finished.wait()
+        loaderFinished.wait()
         sink.close()
         context.waitIdle()
         state.lock()
@@ -243,6 +255,7 @@ public final class Pipeline: @unchecked Sendable {
         }
         if let lastDelivered { pool.release(lastDelivered) }
         lastDelivered = nil
+        networkDelivery = nil
         state.unlock()
     }
 
@@ -259,49 +272,21 @@ public final class Pipeline: @unchecked Sendable {
         state.unlock()
     }
 
-    /// Checks the settings against the input and queues them for the next input frame. A neural
-    /// mode's network is read here (off the frame path) and built by the engine thread between
-    /// two pairs, before this returns: missing or unreadable weights throw, and nothing changes.
-    public func update(_ settings: PipelineSettings) throws {
+    /// Checks the settings against the input and queues them for the next input frame; returns at
+    /// once. A network they need and the engine lacks is looked for here (missing weights throw,
+    /// and nothing changes) and loaded on the loader thread: the engine runs below it until it is
+    /// built, and `status` shows the load. Returns whether a load began.
+    @discardableResult
+    public func update(_ settings: PipelineSettings) throws -> Bool {
         _ = try Pipeline.ratio(for: settings, input: inputRate)
-        if let wanted = settings.neuralSource, state.withLock({ neuralLoaded }) != wanted {
-            try load(NeuralWeights.load(wanted, mode: settings.mode.rawValue))
+        if let wanted = settings.neuralSource {
+            try NeuralWeights.locate(wanted, mode: settings.mode.rawValue)
         }
-        state.lock()
-        requested = settings
-        requestedVersion += 1
-        state.unlock()
-    }
-
-    /// Has the engine thread build the network, and waits for it.
-    func load(_ weights: NeuralWeights) throws {
         state.lock()
         defer { state.unlock() }
-        if !started {
-            try buildNeural(weights)
-            neuralLoaded = weights.source
-            return
-        }
-        neuralRequest = weights
-        neuralResult = nil
-        state.broadcast()
-        while neuralResult == nil {
-            guard heartbeats[1] != .max, failure == nil else {
-                neuralRequest = nil
-                throw PipelineError.stopped
-            }
-            state.wait()
-        }
-        let result = neuralResult!
-        neuralResult = nil
-        do {
-            try result.get()
-        } catch let error as NeuralLoadError {
-            throw error
-        } catch {
-            throw NeuralLoadError(mode: weights.mode, reason: "\(error)")
-        }
-        neuralLoaded = weights.source
+        requested = settings
+        requestedVersion += 1
+        return requestNetwork(settings.neuralSource)
     }
 
     public func snapshot() -> PipelineSnapshot {
@@ -315,6 +300,9 @@ public final class Pipeline: @unchecked Sendable {
         copy.gpuMillisecondsPerFrame = gpuFrames > 0 ? gpuMillisecondsTotal / Double(gpuFrames) : nil
         copy.maxDeliveryGap = lastDeliveryStart == nil ? nil : Double(maxGap) / 1e6
         copy.poolBuffers = pool.capacity
+        copy.network = networkStatus
+        copy.latencyFloorMilliseconds = plannedFloor.map { Double($0) / 1e6 }
+        copy.delayNeedMilliseconds = plannedNeed.map { Double($0) / 1e6 }
         return copy
     }
 

@@ -1,16 +1,14 @@
 import Foundation
 import Logging
 import SloMoCore
-import SloMoGPU
-import SloMoInterp
-import SloMoNeural
+import SloMoV4L2
 
 /// The capture thread: takes frames from the source into pool buffers and the capture queue.
+/// A camera that fails, vanishes or goes quiet is `ResilientSource`'s to reopen (the one
+/// reconnect path, with backoff); an error that reaches this loop is one no reopen can mend, and
+/// stops the pipeline.
 extension Pipeline {
     func captureLoop() {
-        var loggedError = false
-        // After a failure the source stays closed until a reopen succeeds: `next` needs it open.
-        var closed = false
         while true {
             state.lock()
             beat(0)
@@ -18,13 +16,6 @@ extension Pipeline {
             state.unlock()
             if stopping { break }
             do {
-                if closed {
-                    try source.open()
-                    closed = false
-                    if source.format != format { fail(PipelineError.formatChanged(format, source.format)) }
-                    logger.notice("capture reopened")
-                    continue
-                }
                 _ = try source.next(timeoutNanoseconds: 100_000_000) { frame in
                     guard frame.format == format, frame.bytes.count >= format.byteCount else {
                         throw PipelineError.formatChanged(format, frame.format)
@@ -47,26 +38,42 @@ extension Pipeline {
                     state.broadcast()
                     state.unlock()
                 }
-                loggedError = false
-            } catch let error as PipelineError {
-                fail(error)
             } catch {
-                // The device failed, vanished or went quiet (or is still away): say so once, then
-                // try to reopen it every second.
-                state.lock()
-                stats.captureErrors += 1
-                stats.signalLost = "\(error)"
-                state.unlock()
-                if !loggedError { logger.error("capture failed, reopening every second: \(error)") }
-                loggedError = true
-                source.close()
-                closed = true
-                MonotonicClock.sleep(until: MonotonicClock.now() + 1_000_000_000)
+                fail(error)
             }
         }
         state.lock()
         heartbeats[0] = .max
         state.broadcast()
         state.unlock()
+    }
+
+    /// Follows a resilient source's signal: each loss counts as a capture error and shows in
+    /// `status` until frames arrive again. From the capture thread (inside `next` or `open`).
+    func watchSignal(of source: FrameSource) {
+        guard let resilient = source as? ResilientSource else { return }
+        if case let .lost(error) = resilient.signal {
+            // Absent since the start: the warm-up runs on grey and the source keeps trying.
+            stats.captureErrors += 1
+            stats.signalLost = "\(error)"
+            logger.error("no signal from the camera at start: \(error); reopening with backoff")
+        }
+        resilient.onSignalChange = { [weak self] signal in
+            guard let self else { return }
+            switch signal {
+            case let .lost(error):
+                state.withLock {
+                    self.stats.captureErrors += 1
+                    self.stats.signalLost = "\(error)"
+                }
+                logger.error("capture lost: \(error); reopening with backoff")
+            case .present:
+                let wasLost = state.withLock { () -> Bool in
+                    defer { self.stats.signalLost = nil }
+                    return self.stats.signalLost != nil
+                }
+                if wasLost { logger.notice("capture reopened") }
+            }
+        }
     }
 }

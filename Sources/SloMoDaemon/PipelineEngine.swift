@@ -11,20 +11,11 @@ extension Pipeline {
         while true {
             state.lock()
             beat(1)
-            while inputQueue.isEmpty && neuralRequest == nil && !engineStopping && failure == nil {
+            while inputQueue.isEmpty && !engineStopping && failure == nil {
                 _ = state.wait(until: Date(timeIntervalSinceNow: 0.1))
                 beat(1)
             }
-            if let weights = neuralRequest, failure == nil {
-                neuralRequest = nil
-                state.unlock()
-                let result = Result { try buildNeural(weights) }
-                state.lock()
-                neuralResult = result
-                state.broadcast()
-                state.unlock()
-                continue
-            }
+            takeDeliveredNetwork()
             if inputQueue.isEmpty || failure != nil {
                 state.unlock()
                 break
@@ -33,8 +24,8 @@ extension Pipeline {
             let settings = requested, version = requestedVersion
             state.unlock()
             do {
-                if version != appliedVersion {
-                    try apply(settings, version: version, frame: frame)
+                if version != appliedVersion || networkArrived {
+                    try apply(settings, version: version)
                 }
                 try process(frame)
             } catch {
@@ -52,43 +43,32 @@ extension Pipeline {
         state.unlock()
     }
 
-    func apply(_ settings: PipelineSettings, version: Int, frame: InputFrame) throws {
+    func apply(_ settings: PipelineSettings, version: Int) throws {
         let ratio = try Pipeline.ratio(for: settings, input: inputRate)
-        timeline.change(ratio: ratio, delay: Pipeline.delay(for: settings.latencyBudgetMilliseconds))
         var ceiling = settings.ceiling
-        var timed = false
-        if let model = settings.neuralSource?.model {
-            if let neural, neural.source.model == model {
-                if !neuralTimed {
-                    // The first pair at a neural ceiling: measure the network (once) so the
-                    // controller starts at a level that fits instead of failing its way down.
-                    try timeNeural(frame: UnsafeRawBufferPointer(pool[frame.buffer]), ratio: ratio,
-                                   budget: nominalBudget(ratio: ratio, delay: Pipeline.delay(for: settings.latencyBudgetMilliseconds)))
-                    timed = true
-                }
-            } else {
-                // `update` builds the network before it queues such settings; never run without it.
-                logger.error("no \(model.displayName) network loaded; using flow/quality")
-                ceiling = .flowQuality
-            }
+        if let model = settings.neuralSource?.model, neural?.source.model != model {
+            // The loader is still building the network (or failed to): run below it meanwhile.
+            ceiling = min(ceiling, QualityLevel(mode: .flow, preset: settings.preset))
         }
-        if timed || ratio != appliedRatio || settings.latencyBudgetMilliseconds != applied.latencyBudgetMilliseconds
-            || settings.ceiling != applied.ceiling || settings.adaptive != applied.adaptive {
+        let bound = Pipeline.boundDelay(for: settings.latencyBoundMilliseconds)
+        let replanning = networkArrived || ratio != appliedRatio || settings.latencyBoundMilliseconds != applied.latencyBoundMilliseconds
+            || ceiling != controller.ceiling || settings.adaptive != applied.adaptive
+        networkArrived = false
+        if replanning {
             controller.configure(ceiling: ceiling, adaptive: settings.adaptive)
-            controller.restart(budget: nominalBudget(ratio: ratio, delay: Pipeline.delay(for: settings.latencyBudgetMilliseconds)))
+            controller.restart(budget: nominalBudget(ratio: ratio, delay: bound))
         }
         if ratio != appliedRatio { pendingRate = ratio.outputRate(input: inputRate) }
         appliedRatio = ratio
         // Grow (never shrink) the pool for the new ratio and delay; allocating here, off the lock,
         // is per settings change, not per frame.
         let capacity = state.withLock { pool.capacity }
-        let made = FramePool.allocate(poolSize(ratio: ratio, budget: settings.latencyBudgetMilliseconds) - capacity,
+        let made = FramePool.allocate(poolSize(ratio: ratio, budget: settings.latencyBoundMilliseconds) - capacity,
                                       frameBytes: format.byteCount)
         state.lock()
         pool.add(made)
         stats.ratio = ratio
         stats.outputRate = ratio.outputRate(input: inputRate)
-        stats.delayMilliseconds = Double(Pipeline.delay(for: settings.latencyBudgetMilliseconds)) / 1e6
         stats.level = controller.level
         state.unlock()
         if settings.paused != applied.paused || settings.ceiling != applied.ceiling || settings.adaptive != applied.adaptive {
@@ -96,6 +76,22 @@ extension Pipeline {
         }
         applied = settings
         appliedVersion = version
+        if replanning { replan(ratio: ratio) }
+    }
+
+    /// Plans the delay afresh for the current level, ratio and bound (see `LatencyPlanner`); it
+    /// takes effect at the next input frame.
+    func replan(ratio: SlotRatio) {
+        let level = applied.paused ? QualityLevel.repeat : controller.level
+        let lead = UInt64(1e9 / inputRate.doubleValue * (1 - 1 / Double(ratio.slots)))
+        planner.restart(bound: Pipeline.boundDelay(for: applied.latencyBoundMilliseconds), lead: lead,
+                        expectedCost: level == .repeat ? 0 : controller.costs[level]?.milliseconds)
+        timeline.change(ratio: ratio, delay: planner.delay)
+        state.lock()
+        stats.delayMilliseconds = Double(planner.delay) / 1e6
+        plannedFloor = nil
+        plannedNeed = nil
+        state.unlock()
     }
 
     func process(_ frame: InputFrame) throws {
@@ -145,8 +141,14 @@ extension Pipeline {
             // it: hysteresis, so a level whose cost sits near the margin does not flap on every
             // scheduling hiccup (measured: flow/fast at 640×360 averages 22 ms, with bursts past
             // 28 ms, against a 33 ms interval).
+            // The controller judges levels against the delay's bound, not the delay in effect:
+            // the planner shrinks the delay to what the level needs, and that must not read as
+            // the level being too slow.
             let interval = Double(frame.timestamp - previous.timestamp) / Double(frame.sequence - previous.sequence) / 1e6
-            let budget = min(Double(Int64(firstSlot.time) - Int64(arrival)) / 1e6 - Pipeline.engineMargin, interval)
+            let slotDelay = firstSlot.time - firstSlot.instant
+            let bound = Pipeline.boundDelay(for: applied.latencyBoundMilliseconds)
+            let headroom = Double(bound > slotDelay ? bound - slotDelay : 0) / 1e6
+            let budget = min(Double(Int64(firstSlot.time) - Int64(arrival)) / 1e6 + headroom - Pipeline.engineMargin, interval)
             state.lock()
             stats.gpuBudgetMilliseconds = budget
             state.unlock()
@@ -156,7 +158,12 @@ extension Pipeline {
             var measured: (milliseconds: Double, late: Bool)? = level == .repeat ? (0, false) : nil
             if !times.isEmpty {
                 measured = try synthesize(with: synthesizer, level: level)
-            } else if interpolating, let quickest = controller.quickest[level], quickest > budget {
+                if measured != nil { plan(readyAfterInstant: MonotonicClock.now() - firstSlot.instant) }
+            } else if interpolating {
+                // Out of reach: the delay was too short for the engine (or the engine is behind).
+                plan(readyAfterInstant: ready - firstSlot.instant)
+            }
+            if measured == nil, times.isEmpty, interpolating, let quickest = controller.quickest[level], quickest > budget {
                 // Every slot was out of reach because the level itself, at its quickest, is too
                 // slow for this budget (not only because the engine was behind): that is an
                 // overrun. Otherwise a level the controller climbed to on a forgotten cost (a
@@ -164,20 +171,38 @@ extension Pipeline {
                 // never be left; this way it steps down again without running a pair.
                 measured = (quickest, true)
             }
+            // A frame late while the delay is below its bound is the planner's to fix.
             if !applied.paused, let measured,
-               let changed = controller.record(milliseconds: measured.milliseconds, late: measured.late, budget: budget) {
+               let changed = controller.record(milliseconds: measured.milliseconds, late: measured.late && slotDelay >= bound, budget: budget) {
                 let cost = times.isEmpty && level != .repeat ? "slots out of reach at its quickest" : "GPU"
                 logger.notice("adaptive: now \(changed) (\(cost) \(String(format: "%.1f", measured.milliseconds)) ms for a budget of \(String(format: "%.1f", budget)) ms)")
                 state.lock()
                 stats.level = changed
                 stats.levelChanges += 1
                 state.unlock()
+                replan(ratio: appliedRatio)
             }
         }
         state.lock()
         if let previous = previousFrame { pool.release(previous.buffer) }
         state.unlock()
         previousFrame = frame
+    }
+
+    /// Gives the planner one pair's need; a changed delay takes effect at the next input frame.
+    func plan(readyAfterInstant sample: UInt64) {
+        let changed = planner.record(readyAfterInstant: sample)
+        if let changed {
+            timeline.change(ratio: appliedRatio, delay: changed)
+            let need = planner.need.map { "99.5 % of pairs ready within \(String(format: "%.1f", Double($0) / 1e6)) ms" }
+                ?? "a pair ready after \(String(format: "%.1f", Double(sample) / 1e6)) ms"
+            logger.info("latency: delay \(String(format: "%.1f", Double(changed) / 1e6)) ms (\(need), + \(LatencyPlanner.margin / 1_000_000) ms margin; bound \(String(format: "%.0f", Double(planner.bound) / 1e6)) ms)")
+        }
+        state.lock()
+        if let changed { stats.delayMilliseconds = Double(changed) / 1e6 }
+        plannedFloor = planner.median
+        plannedNeed = planner.need
+        state.unlock()
     }
 
     /// Runs the GPU for the pending slots and publishes what it made. Returns the GPU time and

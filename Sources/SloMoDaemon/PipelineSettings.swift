@@ -17,7 +17,8 @@ public struct PipelineSettings: Equatable, Sendable {
     /// The network of a neural mode; nil (or one of another mode) takes the mode's default.
     public var model: NeuralModel?
     public var adaptive: Bool
-    public var latencyBudgetMilliseconds: Double
+    /// The user's bound on the delay; nil is "auto".
+    public var latencyBudgetMilliseconds: Double?
     /// Pass-through: real frames only, each held for its slots, no GPU work.
     public var paused = false
 
@@ -33,6 +34,9 @@ public struct PipelineSettings: Equatable, Sendable {
     }
 
     var ceiling: QualityLevel { QualityLevel(mode: mode, preset: preset) }
+
+    /// The most the delay may be: the user's bound, or auto's.
+    public var latencyBoundMilliseconds: Double { latencyBudgetMilliseconds ?? LatencyBudget.autoBound }
 
     /// The network and weights the mode needs, or nil for the flow engine's modes.
     public var neuralSource: NeuralSource? {

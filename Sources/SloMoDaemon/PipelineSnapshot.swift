@@ -9,7 +9,15 @@ public struct PipelineSnapshot: Sendable {
     public var settings: PipelineSettings
     public var level: QualityLevel
     public var levelChanges = 0
+    /// The delay in effect from a captured instant to its presentation (see `LatencyPlanner`).
     public var delayMilliseconds: Double
+    /// The median time from a pair's first in-between instant to its frames being ready: the
+    /// least delay that would show half of them (the physical floor), and the planner's
+    /// 99.5th percentile of it, which the delay covers with its margin.
+    public var latencyFloorMilliseconds: Double?
+    public var delayNeedMilliseconds: Double?
+    /// The network the settings asked for, and where its load stands; nil for the flow modes.
+    public var network: NetworkLoad?
     /// Frames taken from the source.
     public var captured = 0
     /// Synthesised frames delivered in their slots.

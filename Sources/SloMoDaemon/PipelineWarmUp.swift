@@ -35,9 +35,9 @@ extension Pipeline {
         }
         if neural != nil {
             try timeNeural(frame: UnsafeRawBufferPointer(pool[first]), ratio: ratio,
-                           budget: nominalBudget(ratio: ratio, delay: timeline.delay))
+                           budget: nominalBudget(ratio: ratio, delay: Pipeline.boundDelay(for: applied.latencyBoundMilliseconds)))
         }
-        controller.restart(budget: nominalBudget(ratio: ratio, delay: timeline.delay))
+        controller.restart(budget: nominalBudget(ratio: ratio, delay: Pipeline.boundDelay(for: applied.latencyBoundMilliseconds)))
         stats.level = controller.level
         logger.info("engine warm-up: \(controller.costs.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", $0.value.milliseconds)) ms" }.joined(separator: ", ")); starting at \(controller.level)")
     }
@@ -48,18 +48,26 @@ extension Pipeline {
         return (1...steps).map { Float($0) / Float(steps + 1) }
     }
 
-    /// Times one level on a pair of frames and seeds the controller with it. The first run
-    /// records the work (and compiles what it needs), so later pairs run as every pair will: the
-    /// quickest of two seeds the controller (a busy machine makes single timings noisy), so it
-    /// starts at a level this machine can hold instead of failing its way down. A level whose
-    /// first run already takes over `giveUp` ms is seeded with that: it will not fit, and a slow
-    /// network need not be run three times.
+    /// Times one level on a pair of frames and seeds the controller with it (see `measure`).
     func time(_ synthesizer: FrameSynthesizer, as level: QualityLevel,
-                      frames: (UnsafeRawBufferPointer, UnsafeRawBufferPointer), times: [Float], giveUp: Double = .infinity) throws {
+              frames: (UnsafeRawBufferPointer, UnsafeRawBufferPointer), times: [Float], giveUp: Double = .infinity) throws {
+        if let cost = try Pipeline.measure(synthesizer, frames: frames, times: times, giveUp: giveUp) {
+            controller.seed(level, milliseconds: cost)
+        }
+    }
+
+    /// A synthesiser's GPU time for a pair, or nil when the frames read as a scene cut. The first
+    /// run records the work (and compiles what it needs), so later pairs run as every pair will:
+    /// the quickest of the next two is the figure (a busy machine makes single timings noisy), so
+    /// the controller starts at a level this machine can hold instead of failing its way down. A
+    /// synthesiser whose first run already takes over `giveUp` ms is given that figure: it will
+    /// not fit, and a slow network need not be run three times.
+    static func measure(_ synthesizer: FrameSynthesizer, frames: (UnsafeRawBufferPointer, UnsafeRawBufferPointer),
+                        times: [Float], giveUp: Double = .infinity) throws -> Double? {
         try synthesizer.append(frames.0)
         try synthesizer.append(frames.1)
         let first = try synthesizer.synthesize(times: times)
-        if first.sceneCut { return }
+        if first.sceneCut { return nil }
         var cost = first.gpuMilliseconds
         if cost <= giveUp {
             cost = .infinity
@@ -68,31 +76,18 @@ extension Pipeline {
                 let synthesis = try synthesizer.synthesize(times: times)
                 if !synthesis.sceneCut { cost = min(cost, synthesis.gpuMilliseconds) }
             }
-            if cost == .infinity { return }
+            if cost == .infinity { return nil }
         }
-        controller.seed(level, milliseconds: cost)
+        return cost
     }
 
-    /// Times the network on one frame given twice (its cost does not depend on the picture, and
-    /// two equal frames are never a scene cut). At start, and on the engine thread when a neural
-    /// mode becomes the ceiling: there it holds the engine for a few pairs' time, once per network.
+    /// Times the network built at start on one frame given twice (its cost does not depend on
+    /// the picture, and two equal frames are never a scene cut).
     func timeNeural(frame: UnsafeRawBufferPointer, ratio: SlotRatio, budget: Double) throws {
         guard let neural, let level = QualityLevel.allCases.first(where: { $0.neuralMode == neural.source.model.mode }) else { return }
         controller.forget(level)
         try time(neural.synthesizer, as: level, frames: (frame, frame), times: Pipeline.warmTimes(ratio: ratio), giveUp: 2 * max(budget, 1))
         neural.synthesizer.reset()
-        if case .neural = active { interpolatorStale = true }
-        neuralTimed = true
         logger.info("\(level) warm-up: \(controller.costs[level].map { String(format: "%.1f ms a pair", $0.milliseconds) } ?? "not measured") for a budget of \(String(format: "%.1f", budget)) ms")
-    }
-
-    /// Builds the network from weights read by `update`; on the engine thread (the only one that
-    /// records GPU work once the pipeline runs). The old network, if any, is replaced.
-    func buildNeural(_ weights: NeuralWeights) throws {
-        let synthesizer = try weights.makeSynthesizer(context: context, format: format, maxSteps: Pipeline.maxSteps)
-        if case .neural = active { interpolatorStale = true }
-        neural = (weights.source, synthesizer)
-        neuralTimed = false
-        logger.info("loaded \(weights.source)")
     }
 }

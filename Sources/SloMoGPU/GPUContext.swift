@@ -45,8 +45,8 @@ private let validationCallback: PFN_vkDebugUtilsMessengerCallbackEXT = { _, _, d
     return VkBool32(VK_FALSE)
 }
 
-/// The one owner of the Vulkan instance, device, queue, command pool and pipeline cache,
-/// and of every pipeline made from them. Everything else borrows these handles.
+/// The one owner of the Vulkan instance, device, queue and pipeline cache, and of every pipeline
+/// made from them (command pools belong to the sequences, so each records on its own thread). Everything else borrows these handles.
 public final class GPUContext: @unchecked Sendable {
     public let info: GPUDeviceInfo
     public let validationLog = ValidationLog()
@@ -55,7 +55,6 @@ public final class GPUContext: @unchecked Sendable {
     let device: VkDevice
     let queue: VkQueue
     let queueFamily: UInt32
-    let commandPool: VkCommandPool
     let pipelineCache: VkPipelineCache
     let memoryProperties: VkPhysicalDeviceMemoryProperties
     let limits: VkPhysicalDeviceLimits
@@ -159,14 +158,6 @@ public final class GPUContext: @unchecked Sendable {
             vkGetDeviceQueue(self.device, queueFamily, 0, &queue)
             self.queue = queue!
 
-            var poolInfo = VkCommandPoolCreateInfo()
-            poolInfo.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO
-            poolInfo.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT.rawValue
-            poolInfo.queueFamilyIndex = queueFamily
-            var pool: VkCommandPool?
-            try check(vkCreateCommandPool(self.device, &poolInfo, nil, &pool), "vkCreateCommandPool")
-            commandPool = pool!
-
             var cacheInfo = VkPipelineCacheCreateInfo()
             cacheInfo.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO
             var cache: VkPipelineCache?
@@ -191,7 +182,6 @@ public final class GPUContext: @unchecked Sendable {
         vkDeviceWaitIdle(device)
         for pipeline in pipelines.values { pipeline.destroy(device) }
         vkDestroyPipelineCache(device, pipelineCache, nil)
-        vkDestroyCommandPool(device, commandPool, nil)
         vkDestroyDevice(device, nil)
         if let messenger { GPUContext.destroyMessenger(instance, messenger) }
         vkDestroyInstance(instance, nil)

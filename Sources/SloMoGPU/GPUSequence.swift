@@ -36,10 +36,13 @@ public enum PushValue {
     }
 }
 
-/// Records compute work once and replays it: one command buffer, the descriptor sets it
-/// binds and the fence that says it finished. The sequence owns all three.
+/// Records compute work once and replays it: one command buffer (in a pool of its own, so that
+/// sequences owned by different threads record at once without sharing a pool, which Vulkan
+/// requires to be externally synchronised), the descriptor sets it binds and the fence that says
+/// it finished. The sequence owns all of them.
 public final class GPUSequence {
     private let context: GPUContext
+    private let commandPool: VkCommandPool
     private let commandBuffer: VkCommandBuffer
     private var descriptorPool: VkDescriptorPool?
     private let fence: VkFence
@@ -52,26 +55,38 @@ public final class GPUSequence {
     public init(context: GPUContext, profiled: Bool = false) throws {
         self.context = context
         self.profiled = profiled && context.limits.timestampComputeAndGraphics != 0
+        var poolInfo = VkCommandPoolCreateInfo()
+        poolInfo.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO
+        poolInfo.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT.rawValue
+        poolInfo.queueFamilyIndex = context.queueFamily
+        var pool: VkCommandPool?
+        try check(vkCreateCommandPool(context.device, &poolInfo, nil, &pool), "vkCreateCommandPool")
+        commandPool = pool!
         var allocation = VkCommandBufferAllocateInfo()
         allocation.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
-        allocation.commandPool = context.commandPool
+        allocation.commandPool = commandPool
         allocation.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY
         allocation.commandBufferCount = 1
         var buffer: VkCommandBuffer?
-        try check(vkAllocateCommandBuffers(context.device, &allocation, &buffer), "vkAllocateCommandBuffers")
-        commandBuffer = buffer!
         var fenceInfo = VkFenceCreateInfo()
         fenceInfo.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO
         var fence: VkFence?
-        try check(vkCreateFence(context.device, &fenceInfo, nil, &fence), "vkCreateFence")
+        do {
+            try check(vkAllocateCommandBuffers(context.device, &allocation, &buffer), "vkAllocateCommandBuffers")
+            try check(vkCreateFence(context.device, &fenceInfo, nil, &fence), "vkCreateFence")
+        } catch {
+            // Destroying the pool frees a buffer allocated from it.
+            vkDestroyCommandPool(context.device, commandPool, nil)
+            throw error
+        }
+        commandBuffer = buffer!
         self.fence = fence!
     }
 
     deinit {
         if pending { _ = try? wait() }
         let device = context.device
-        var buffer: VkCommandBuffer? = commandBuffer
-        vkFreeCommandBuffers(device, context.commandPool, 1, &buffer)
+        vkDestroyCommandPool(device, commandPool, nil)
         vkDestroyFence(device, fence, nil)
         if let descriptorPool { vkDestroyDescriptorPool(device, descriptorPool, nil) }
         if let queryPool { vkDestroyQueryPool(device, queryPool, nil) }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SloMoCore
 @testable import SloMoDaemon
+import SloMoV4L2
 import XCTest
 
 /// Tests that load a configuration file written from a string.
@@ -114,6 +115,30 @@ final class ConfigTests: XCTestCase, ConfigFileTesting {
         XCTAssertThrowsError(try DaemonCommandLine.parse(["stray"]))
     }
 
+    /// `latency_budget_ms` is "auto" (the default) or a number, from the file, the command line and `set`.
+    func testLatencyBudgetIsAutoOrANumber() throws {
+        XCTAssertNil(DaemonConfig().latencyBudgetMilliseconds)
+        XCTAssertEqual(PipelineSettings(config: DaemonConfig()).latencyBoundMilliseconds, LatencyBudget.autoBound)
+        XCTAssertNil(try load("[interpolation]\nlatency_budget_ms = \"auto\"").latencyBudgetMilliseconds)
+        XCTAssertEqual(try load("[interpolation]\nlatency_budget_ms = 40").latencyBudgetMilliseconds, 40)
+        XCTAssertEqual(try load("", overrides: [.init(flag: "latency-budget", value: "45.5")]).latencyBudgetMilliseconds, 45.5)
+        var config = try load("[interpolation]\nlatency_budget_ms = 40", overrides: [.init(flag: "latency-budget", value: "auto")])
+        XCTAssertNil(config.latencyBudgetMilliseconds)
+        XCTAssertTrue(config.tomlText.contains("latency_budget_ms = \"auto\"\n"), config.tomlText)
+        config.latencyBudgetMilliseconds = 60
+        XCTAssertTrue(config.tomlText.contains("latency_budget_ms = 60\n"), config.tomlText)
+        XCTAssertEqual(try load(config.tomlText), config)
+        XCTAssertEqual(PipelineSettings(config: config).latencyBoundMilliseconds, 60)
+        let key = try XCTUnwrap(DaemonConfig.key(named: "interpolation.latency_budget_ms"))
+        try key.set(.string("auto"), in: &config, origin: "set")
+        XCTAssertNil(config.latencyBudgetMilliseconds)
+        XCTAssertEqual(error("[interpolation]\nlatency_budget_ms = \"fast\""),
+                       "FILE:2: interpolation.latency_budget_ms: expects a number or \"auto\", not a string")
+        XCTAssertEqual(error("", overrides: [.init(flag: "latency-budget", value: "soon")]),
+                       "--latency-budget: expects a number or \"auto\", not 'soon'")
+        XCTAssertEqual(error("[interpolation]\nlatency_budget_ms = 5"), "FILE:2: interpolation.latency_budget_ms: 5 is out of range (10...1000)")
+    }
+
     func testEveryKeyHasAFlagAHelpLineAndRoundTripsThroughTOML() throws {
         let help = DaemonCommandLine.help
         for key in DaemonConfig.keys {
@@ -156,7 +181,11 @@ final class ConfigTests: XCTestCase, ConfigFileTesting {
             try registry.makeSink(try SinkSpec.parse("/dev/video10"), config: DaemonConfig()),
             try registry.makeSink(try SinkSpec.parse("/dev/dri/card0"), config: DaemonConfig()),
         ].map { "\(type(of: $0))" } + ["\(type(of: try registry.makeSource(try SourceSpec.parse("/dev/video0"), config: DaemonConfig())))"]
-        XCTAssertEqual(kinds, ["LoopbackOutput", "DRMOutput", "V4L2Capture"])
+        // A camera comes wrapped in the one reconnect path.
+        XCTAssertEqual(kinds, ["LoopbackOutput", "DRMOutput", "ResilientSource"])
+        let camera = try XCTUnwrap(try registry.makeSource(try SourceSpec.parse("/dev/video0"), config: DaemonConfig()) as? ResilientSource)
+        XCTAssertTrue(camera.source is V4L2Capture)
+        XCTAssertEqual(camera.format.width, 640, "the configured size stands for the camera until it opens")
         var config = DaemonConfig()
         config.displayMode = "big"
         XCTAssertThrowsError(try registry.makeSink(try SinkSpec.parse("/dev/dri/card0"), config: config)) {

@@ -1,11 +1,13 @@
 import Foundation
 import SloMoCore
 import SloMoDaemon
+import SloMoV4L2
 import XCTest
 
 /// A camera that goes away mid-stream, through the daemon's own pipeline (the real engine on
 /// lavapipe): the output must keep its cadence by showing the last frame again, `status` must
-/// say the signal is lost, and capture must resume when the camera returns. The VM test
+/// say the signal is lost, and capture must resume when the camera returns, through the daemon's
+/// one reconnect path (`ResilientSource`, as the v4l2 endpoint wraps a camera). The VM test
 /// (DaemonEndToEndTests) does the same with vivid; this one runs anywhere.
 final class SignalLossTests: XCTestCase {
     static let rate = 20.0
@@ -14,7 +16,10 @@ final class SignalLossTests: XCTestCase {
         let source = UnpluggableSource(TestPatternSource(width: 160, height: 96, frameRate: Rational(Int(Self.rate)), loopFrames: 30))
         let sink = RecordingSink()
         let registry = IORegistry()
-        registry.registerSource("v4l2") { _, _ in source }
+        registry.registerSource("v4l2") { _, _ in
+            ResilientSource(source, fallbackFormat: source.format, fallbackRate: source.frameRate,
+                            backoff: .init(initialNanoseconds: 100_000_000, maximumNanoseconds: 400_000_000))
+        }
         registry.registerSink("null") { _, _ in sink }
         let directory = try scratchDirectory(self)
         let overrides = [("input", "v4l2:/dev/unpluggable"), ("output", "null"), ("fps", "20"), ("scale", "2"),
@@ -45,6 +50,7 @@ final class SignalLossTests: XCTestCase {
         // is this machine's scheduling. Without the hold the output stops for the whole 3 s.
         XCTAssertLessThan(gaps.max() ?? .infinity, 300, "no long pause in the output")
         XCTAssertGreaterThan(number(stats, "held"), 0)
+        XCTAssertEqual(number(stats, "capture_errors"), 1, "one loss, however many reopens failed")
 
         // Once the queued slots are shown (the 90 ms delay) and the hold starts: the same frame
         // at the output rate, 40 fps.
@@ -64,9 +70,8 @@ final class SignalLossTests: XCTestCase {
 }
 
 /// The test pattern as a camera that can be unplugged: after `unplug`, `next` fails as a lost
-/// device does, and `open` fails until the time is up.
+/// device does, and `open` fails until the time is up, with V4L2Capture's errors.
 final class UnpluggableSource: FrameSource {
-    struct Unplugged: Error {}
     private let pattern: TestPatternSource
     private let lock = NSLock()
     private var isOpen = false
@@ -92,7 +97,7 @@ final class UnpluggableSource: FrameSource {
             if let awayUntil {
                 guard MonotonicClock.now() >= awayUntil else {
                     counts.failedOpens += 1
-                    throw Unplugged()
+                    throw CaptureError.noDevice(path: "/dev/unpluggable")
                 }
                 self.awayUntil = nil
                 times.reopened = MonotonicClock.now()
@@ -106,12 +111,12 @@ final class UnpluggableSource: FrameSource {
         try lock.withLock {
             guard isOpen else {
                 counts.nextWhileClosed += 1
-                throw Unplugged()
+                throw CaptureError.deviceLost(path: "/dev/unpluggable")
             }
             if awayUntil != nil {
                 isOpen = false
                 times.lost = times.lost ?? MonotonicClock.now()
-                throw Unplugged()
+                throw CaptureError.deviceLost(path: "/dev/unpluggable")
             }
         }
         return try pattern.next(timeoutNanoseconds: timeoutNanoseconds, body)

@@ -1,0 +1,105 @@
+/// Picks the output delay (capture instant → presentation): the smallest fixed delay that leaves
+/// room for at least 99 % of in-between slots, never above the user's bound.
+///
+/// A pair can only be synthesised once its second frame has arrived, so its first in-between slot,
+/// at instant `s`, is ready at `s + lead + lag + cost`: `lead` is the time from that instant to the
+/// second frame's capture (half an input interval at ×2), `lag` the driver's and the capture
+/// thread's delivery, `cost` the engine's wait, upload, GPU work and publication. Each pair that
+/// runs gives one sample of that sum; the delay is the window's `quantile` of those samples plus
+/// `margin`. It rises as soon as an evaluation asks for more, and a sample past the delay (a miss
+/// shows a repeated frame) calls one at once (until the window has its first evaluation's worth,
+/// such a sample is the delay's floor: the plan from the warm-up is only a guess); it falls only after `lowerAfter` evaluations in a row ask for at least `hysteresis` less (each
+/// change costs one stutter or one skipped slot).
+struct LatencyPlanner: Sendable {
+    /// Samples the delay must cover: a pair whose first slot has room has room for all of them.
+    static let quantile = 0.995
+    /// Kept over the quantile for what the window has not seen (wake-up jitter on a busy machine).
+    static let margin: UInt64 = 3_000_000
+    static let window = 300
+    static let evaluateEvery = 30
+    static let lowerAfter = 3
+    static let hysteresis: UInt64 = 2_000_000
+    /// Until samples arrive: the warm-up's GPU cost times this, for uploads, copies and scheduling.
+    static let costAllowance = 1.5
+    static let lagAllowance: UInt64 = 2_000_000
+
+    /// The delay in effect, in nanoseconds.
+    private(set) var delay: UInt64
+    private(set) var bound: UInt64
+    /// The median and the quantile of the window's samples, once there are enough.
+    private(set) var median: UInt64?
+    private(set) var need: UInt64?
+    private var samples: [UInt64]
+    private var scratch: [UInt64]
+    private var next = 0
+    private var count = 0
+    private var sinceEvaluation = 0
+    private var lowerVotes = 0
+
+    init(bound: UInt64) {
+        self.bound = bound
+        delay = bound
+        samples = [UInt64](repeating: 0, count: LatencyPlanner.window)
+        scratch = samples
+    }
+
+    /// Starts again (new level, ratio or bound): forgets the samples and plans from the level's
+    /// known GPU cost, or takes the bound while nothing is known.
+    mutating func restart(bound: UInt64, lead: UInt64, expectedCost milliseconds: Double?) {
+        self.bound = bound
+        count = 0
+        next = 0
+        sinceEvaluation = 0
+        lowerVotes = 0
+        median = nil
+        need = nil
+        guard let milliseconds, milliseconds.isFinite else {
+            delay = bound
+            return
+        }
+        let cost = UInt64(milliseconds * LatencyPlanner.costAllowance * 1e6)
+        delay = min(bound, lead + LatencyPlanner.lagAllowance + cost + LatencyPlanner.margin)
+    }
+
+    /// One pair: the time from its first in-between slot's instant to when its last synthesised
+    /// frame was ready. Returns the new delay when it changes.
+    mutating func record(readyAfterInstant sample: UInt64) -> UInt64? {
+        samples[next] = sample
+        next = (next + 1) % samples.count
+        count = min(count + 1, samples.count)
+        sinceEvaluation += 1
+        if sample + LatencyPlanner.margin > delay, count < LatencyPlanner.evaluateEvery, delay < bound {
+            delay = min(bound, sample + LatencyPlanner.margin)
+            return delay
+        }
+        let missed = sample > delay
+        guard sinceEvaluation >= LatencyPlanner.evaluateEvery || missed else { return nil }
+        sinceEvaluation = 0
+        return evaluate()
+    }
+
+    private mutating func evaluate() -> UInt64? {
+        for index in 0..<count { scratch[index] = samples[index] }
+        scratch.withUnsafeMutableBufferPointer { $0[0..<count].sort() }
+        let needed = scratch[min(count - 1, Int((LatencyPlanner.quantile * Double(count)).rounded(.up)) - 1)]
+        median = scratch[count / 2]
+        need = needed
+        let target = min(bound, needed + LatencyPlanner.margin)
+        if target > delay {
+            lowerVotes = 0
+            delay = target
+            return delay
+        }
+        if target + LatencyPlanner.hysteresis <= delay {
+            lowerVotes += 1
+            if lowerVotes >= LatencyPlanner.lowerAfter {
+                lowerVotes = 0
+                delay = target
+                return delay
+            }
+        } else {
+            lowerVotes = 0
+        }
+        return nil
+    }
+}
