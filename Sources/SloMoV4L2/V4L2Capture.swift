@@ -39,8 +39,10 @@ public struct CaptureConfig: Equatable, Sendable {
 ///
 /// Each dequeued buffer is lent to the closure given to `next` and queued back to the driver
 /// (VIDIOC_QBUF) as soon as the closure returns, so a buffer has one owner at a time and none
-/// can leak. Timestamps are the driver's when it stamps CLOCK_MONOTONIC, otherwise taken at
-/// dequeue. MJPEG is decoded to yuv420p; every other format is lent as the
+/// can leak. When frames wait (the consumer fell behind), only the newest is lent and the older
+/// ones go straight back to the driver, counted in `drainedFrames`; sequence numbers stay the
+/// driver's, so the gap shows. Timestamps are the driver's when it stamps CLOCK_MONOTONIC,
+/// otherwise taken at dequeue. MJPEG is decoded to yuv420p; every other format is lent as the
 /// driver wrote it where that is the engine's packed layout, otherwise copied into it once
 /// (`FramePlanes`: padded rows, planes in buffers of their own, interleaved chroma).
 public final class V4L2Capture: FrameSource {
@@ -57,6 +59,8 @@ public final class V4L2Capture: FrameSource {
     public private(set) var driverTimestamps = false
     /// Frames dropped because the driver flagged them or they failed to decode.
     public private(set) var corruptFrames = 0
+    /// Frames handed straight back to the driver because a newer one was already waiting.
+    public private(set) var drainedFrames = 0
 
     private var bufferType = V4L2_BUF_TYPE_VIDEO_CAPTURE
     /// Entries in each v4l2_buffer's plane array: 0 for the single-planar API.
@@ -246,6 +250,13 @@ public final class V4L2Capture: FrameSource {
                 // POLLERR with nothing to dequeue: videobuf2's sign of a dead queue.
                 if events & Int16(POLLERR | POLLHUP) != 0 { throw CaptureError.deviceLost(path: device.path) }
                 continue
+            }
+            // Drain to the freshest frame, as ustreamer does: the node is non-blocking, so DQBUF
+            // is itself the zero-timeout poll for another done buffer.
+            while let newer = try dequeue(device) {
+                try requeue(&buffer, on: device)
+                drainedFrames += 1
+                buffer = newer
             }
             if let lent = lend(buffer) {
                 var failure: Error?
