@@ -66,6 +66,8 @@ struct FormatOffer {
     var format: V4L2PixelFormat
     /// nil when the driver does not enumerate sizes: only the requested or current size is tried.
     var sizes: FrameSizes?
+    /// Offered through the multi-planar API (V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE).
+    var multiPlanar = false
     var intervals: (FrameSize) -> FrameIntervals?
 }
 
@@ -75,12 +77,14 @@ struct CaptureMode: Equatable, CustomStringConvertible {
     var size: FrameSize
     /// nil when the device's current rate is kept (no enumeration, or a range and no request).
     var rate: Rational?
-    var description: String { "\(format.rawValue) \(size)" + (rate.map { "@\($0)" } ?? "") }
+    var multiPlanar = false
+    var description: String { "\(format.rawValue) \(size)" + (rate.map { "@\($0)" } ?? "") + (multiPlanar ? " (multi-planar)" : "") }
 }
 
 /// Picks the mode to capture in. With nothing requested, "best" means: a rate of at least
 /// 24 fps if any mode reaches it, then the largest picture, then the highest rate, then
-/// uncompressed over MJPEG (no CPU decode), then the driver's own order. A requested pixel
+/// uncompressed over MJPEG (no CPU decode), then the single-planar API over the multi-planar
+/// one where a node speaks both, then the driver's own order. A requested pixel
 /// format is required; a requested size or rate is matched as closely as the device allows.
 func negotiate(offers: [FormatOffer], width: Int?, height: Int?, rate: Rational?,
                pixelFormat: V4L2PixelFormat?, fallbackSize: FrameSize) -> CaptureMode? {
@@ -101,9 +105,9 @@ func negotiate(offers: [FormatOffer], width: Int?, height: Int?, rate: Rational?
             let rateScore = rate.map { -abs(fps - $0.doubleValue) } ?? (fps >= 24 ? 1 : 0)
             // Larger is better, compared element by element.
             let key = [sizeScore, rateScore, Double(size.width * size.height), fps,
-                       offer.format.isCompressed ? 0 : 1, -Double(order)]
+                       offer.format.isCompressed ? 0 : 1, offer.multiPlanar ? 0 : 1, -Double(order)]
             if best.map({ $0.key.lexicographicallyPrecedes(key) }) ?? true {
-                best = Scored(mode: CaptureMode(format: offer.format, size: size, rate: chosenRate), key: key)
+                best = Scored(mode: CaptureMode(format: offer.format, size: size, rate: chosenRate, multiPlanar: offer.multiPlanar), key: key)
             }
         }
     }

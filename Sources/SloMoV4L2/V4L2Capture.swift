@@ -33,33 +33,46 @@ public struct CaptureConfig: Equatable, Sendable {
     }
 }
 
-/// A V4L2 camera or capture card, streaming through a ring of mmap buffers.
+/// A V4L2 camera or capture card, streaming through a ring of mmap buffers, through the
+/// single-planar API or the multi-planar one (`V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE`, which HDMI
+/// capture cards and SoC camera pipelines speak), preferring single-planar where a node has both.
 ///
 /// Each dequeued buffer is lent to the closure given to `next` and queued back to the driver
 /// (VIDIOC_QBUF) as soon as the closure returns, so a buffer has one owner at a time and none
-/// can leak. Timestamps are the driver's when it stamps CLOCK_MONOTONIC, otherwise taken at
-/// dequeue. MJPEG is decoded to yuv420p; every other format is lent as the driver wrote it,
-/// repacked only when the driver pads rows.
+/// can leak. When frames wait (the consumer fell behind), only the newest is lent and the older
+/// ones go straight back to the driver, counted in `drainedFrames`; sequence numbers stay the
+/// driver's, so the gap shows. Timestamps are the driver's when it stamps CLOCK_MONOTONIC,
+/// otherwise taken at dequeue. MJPEG is decoded to yuv420p; every other format is lent as the
+/// driver wrote it where that is the engine's packed layout, otherwise copied into it once
+/// (`FramePlanes`: padded rows, planes in buffers of their own, interleaved chroma).
 public final class V4L2Capture: FrameSource {
     public let config: CaptureConfig
     public private(set) var format = FrameFormat(width: 0, height: 0, pixelFormat: .yuyv, color: .guess(height: 0))
     public private(set) var frameRate = Rational(30)
     /// What the device sends (differs from `format.pixelFormat` for MJPEG). Valid after `open`.
     public private(set) var deviceFormat: V4L2PixelFormat = .yuyv
+    /// Whether the device streams through the multi-planar API. Valid after `open`.
+    public private(set) var multiPlanar = false
     /// The node actually opened, after resolving symlinks. Valid after `open`.
     public private(set) var devicePath = ""
     /// Whether timestamps come from the driver (V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC).
     public private(set) var driverTimestamps = false
     /// Frames dropped because the driver flagged them or they failed to decode.
     public private(set) var corruptFrames = 0
+    /// Frames handed straight back to the driver because a newer one was already waiting.
+    public private(set) var drainedFrames = 0
 
-    private static let type = V4L2_BUF_TYPE_VIDEO_CAPTURE
+    private var bufferType = V4L2_BUF_TYPE_VIDEO_CAPTURE
+    /// Entries in each v4l2_buffer's plane array: 0 for the single-planar API.
+    private var apiPlanes = 0
     private var device: V4L2Device?
-    private var buffers: [UnsafeMutableRawBufferPointer] = []
+    /// Per buffer, one mapping per buffer plane.
+    private var buffers: [[UnsafeMutableRawBufferPointer]] = []
     private var decoder: MJPEGDecoder?
-    /// Where frames go when the driver pads rows (bytesperline wider than the picture).
+    /// Where the planes lie, for every format but MJPEG.
+    private var planes: FramePlanes?
+    /// Where frames go when the driver's layout is not the engine's.
     private var repacked: UnsafeMutableRawBufferPointer?
-    private var bytesPerLine = 0
     private var lastFrameAt: UInt64 = 0
     private var stallLimit: UInt64 = 0
     private var sequenceHigh: UInt64 = 0
@@ -92,35 +105,43 @@ public final class V4L2Capture: FrameSource {
         devicePath = device.path
         try mapErrors(device.path) {
             let (caps, driver, card) = try device.capabilities()
-            guard caps & UInt32(V4L2_CAP_VIDEO_CAPTURE) != 0 else {
-                throw CaptureError.notACaptureDevice(path: device.path, reason: "\(driver) (\(card)) has no single-planar video capture")
+            var types: [v4l2_buf_type] = []
+            if caps & UInt32(V4L2_CAP_VIDEO_CAPTURE) != 0 { types.append(V4L2_BUF_TYPE_VIDEO_CAPTURE) }
+            if caps & UInt32(V4L2_CAP_VIDEO_CAPTURE_MPLANE) != 0 { types.append(V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE) }
+            guard !types.isEmpty else {
+                throw CaptureError.notACaptureDevice(path: device.path, reason: "\(driver) (\(card)) has no video capture")
             }
             guard caps & UInt32(V4L2_CAP_STREAMING) != 0 else {
                 throw CaptureError.notACaptureDevice(path: device.path, reason: "\(driver) (\(card)) cannot stream")
             }
-            let mode = try chooseMode(device)
+            let mode = try chooseMode(device, types: types)
             try apply(mode, on: device)
             try startStreaming(device)
         }
     }
 
-    private func chooseMode(_ device: V4L2Device) throws -> CaptureMode {
+    private func chooseMode(_ device: V4L2Device, types: [v4l2_buf_type]) throws -> CaptureMode {
         var offers: [FormatOffer] = []
         var unknown: [String] = []
-        for fourcc in try device.formats(type: Self.type) {
-            guard let format = V4L2PixelFormat(fourcc: fourcc) else {
-                unknown.append(V4L2PixelFormat.name(ofFourcc: fourcc))
-                continue
+        for type in types {
+            for fourcc in try device.formats(type: type) {
+                guard let format = V4L2PixelFormat(fourcc: fourcc) else {
+                    unknown.append(V4L2PixelFormat.name(ofFourcc: fourcc))
+                    continue
+                }
+                let sizes = try device.frameSizes(fourcc: fourcc)
+                var intervals: [FrameSize: FrameIntervals?] = [:]
+                for size in sizes?.candidates(width: config.width, height: config.height) ?? [] {
+                    intervals[size] = try device.frameIntervals(fourcc: fourcc, size: size)
+                }
+                offers.append(FormatOffer(format: format, sizes: sizes, multiPlanar: type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE,
+                                          intervals: { intervals[$0] ?? nil }))
             }
-            let sizes = try device.frameSizes(fourcc: fourcc)
-            var intervals: [FrameSize: FrameIntervals?] = [:]
-            for size in sizes?.candidates(width: config.width, height: config.height) ?? [] {
-                intervals[size] = try device.frameIntervals(fourcc: fourcc, size: size)
-            }
-            offers.append(FormatOffer(format: format, sizes: sizes, intervals: { intervals[$0] ?? nil }))
         }
-        let current = try device.getFormat(type: Self.type).fmt.pix
-        let fallback = FrameSize(width: Int(current.width), height: Int(current.height))
+        let current = try device.getFormat(type: types[0]).fmt
+        let fallback = types[0] == V4L2_BUF_TYPE_VIDEO_CAPTURE
+            ? FrameSize(width: Int(current.pix.width), height: Int(current.pix.height))
+            : FrameSize(width: Int(current.pix_mp.width), height: Int(current.pix_mp.height))
         guard let mode = negotiate(offers: offers, width: config.width, height: config.height, rate: config.frameRate,
                                    pixelFormat: config.pixelFormat, fallbackSize: fallback) else {
             let offered = offers.map(\.format.rawValue) + unknown
@@ -130,46 +151,81 @@ public final class V4L2Capture: FrameSource {
     }
 
     private func apply(_ mode: CaptureMode, on device: V4L2Device) throws {
+        let layout = mode.format.layout
+        multiPlanar = mode.multiPlanar
+        bufferType = multiPlanar ? V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE : V4L2_BUF_TYPE_VIDEO_CAPTURE
         var requested = v4l2_format()
-        requested.type = Self.type.rawValue
-        requested.fmt.pix.width = UInt32(mode.size.width)
-        requested.fmt.pix.height = UInt32(mode.size.height)
-        requested.fmt.pix.pixelformat = mode.format.fourcc
-        requested.fmt.pix.field = V4L2_FIELD_NONE.rawValue
+        requested.type = bufferType.rawValue
+        if multiPlanar {
+            requested.fmt.pix_mp.width = UInt32(mode.size.width)
+            requested.fmt.pix_mp.height = UInt32(mode.size.height)
+            requested.fmt.pix_mp.pixelformat = mode.format.fourcc
+            requested.fmt.pix_mp.field = V4L2_FIELD_NONE.rawValue
+            requested.fmt.pix_mp.num_planes = UInt8(layout.memoryPlanes)
+        } else {
+            requested.fmt.pix.width = UInt32(mode.size.width)
+            requested.fmt.pix.height = UInt32(mode.size.height)
+            requested.fmt.pix.pixelformat = mode.format.fourcc
+            requested.fmt.pix.field = V4L2_FIELD_NONE.rawValue
+        }
         try device.setFormat(&requested)
-        let pix = requested.fmt.pix
-        guard let got = V4L2PixelFormat(fourcc: pix.pixelformat), got == mode.format else {
-            throw CaptureError.formatUnavailable("\(device.path) set \(V4L2PixelFormat.name(ofFourcc: pix.pixelformat)) when asked for \(mode)")
+        // What the driver set, from whichever half of the union the API uses.
+        let fourcc: UInt32, width: Int, height: Int, bytesPerLine: [Int], color: (UInt32, UInt32, UInt32)
+        if multiPlanar {
+            let mp = requested.fmt.pix_mp
+            (fourcc, width, height) = (mp.pixelformat, Int(mp.width), Int(mp.height))
+            bytesPerLine = withUnsafePointer(to: mp) { pointer in
+                (0..<Int(mp.num_planes)).map { Int(slomo_pix_mp_bytesperline(pointer, UInt32($0))) }
+            }
+            color = (mp.colorspace, UInt32(mp.ycbcr_enc), UInt32(mp.quantization))
+        } else {
+            let pix = requested.fmt.pix
+            (fourcc, width, height) = (pix.pixelformat, Int(pix.width), Int(pix.height))
+            bytesPerLine = [Int(pix.bytesperline)]
+            color = (pix.colorspace, pix.ycbcr_enc, pix.quantization)
+        }
+        guard let got = V4L2PixelFormat(fourcc: fourcc), got == mode.format else {
+            throw CaptureError.formatUnavailable("\(device.path) set \(V4L2PixelFormat.name(ofFourcc: fourcc)) when asked for \(mode)")
+        }
+        guard !multiPlanar || bytesPerLine.count == layout.memoryPlanes else {
+            throw CaptureError.formatUnavailable("\(device.path) set \(got.rawValue) in \(bytesPerLine.count) buffer planes, not \(layout.memoryPlanes)")
         }
         deviceFormat = got
+        apiPlanes = multiPlanar ? bytesPerLine.count : 0
         let pixelFormat = got.pixelFormat ?? .yuv420p
-        format = FrameFormat(width: Int(pix.width), height: Int(pix.height), pixelFormat: pixelFormat,
-                             color: colorSpace(of: pix, isRGB: pixelFormat.isRGB, compressed: got.isCompressed))
-        bytesPerLine = Int(pix.bytesperline)
+        format = FrameFormat(width: width, height: height, pixelFormat: pixelFormat,
+                             color: colorSpace(colorspace: color.0, encoding: color.1, quantization: color.2,
+                                               isRGB: pixelFormat.isRGB, compressed: got.isCompressed))
+        if !got.isCompressed {
+            guard let placed = FramePlanes(format: format, planes: layout.planes, bytesPerLine: bytesPerLine) else {
+                throw CaptureError.formatUnavailable("\(device.path) set \(got.rawValue) \(width)x\(height) with rows of \(bytesPerLine) bytes, too short")
+            }
+            planes = placed
+        }
         // With no rate to set, keep and report the device's own; 30 fps only where it has none.
-        let interval = try mode.rate.map { try device.setFrameInterval(Rational($0.denominator, $0.numerator), type: Self.type) }
-            ?? device.frameInterval(type: Self.type)
+        let interval = try mode.rate.map { try device.setFrameInterval(Rational($0.denominator, $0.numerator), type: bufferType) }
+            ?? device.frameInterval(type: bufferType)
         frameRate = interval.map { Rational($0.denominator, $0.numerator) } ?? mode.rate ?? Rational(30)
         let intervalNanoseconds = UInt64(1e9 / frameRate.doubleValue)
         stallLimit = max(config.minimumStallNanoseconds, UInt64(config.stallIntervals) * intervalNanoseconds)
     }
 
     private func startStreaming(_ device: V4L2Device) throws {
-        let count = try device.requestBuffers(config.bufferCount, type: Self.type)
+        let count = try device.requestBuffers(config.bufferCount, type: bufferType)
         guard count >= 2 else {
             throw CaptureError.driver(SystemError(call: "VIDIOC_REQBUFS on \(device.path) granted \(count) buffers", errno: ENOMEM))
         }
         for index in 0..<count {
-            buffers.append(try device.mapBuffer(index, type: Self.type))
-            var buffer = Self.emptyBuffer(index)
+            buffers.append(try device.mapBuffer(index, type: bufferType, planes: apiPlanes))
+            var buffer = V4L2Buffer(index: index, type: bufferType, planes: apiPlanes)
             try device.queue(&buffer)
         }
         if deviceFormat.isCompressed {
-            decoder = try MJPEGDecoder(width: format.width, height: format.height, maxCompressedBytes: buffers.map(\.count).max()!)
-        } else if bytesPerLine != format.pixelFormat.planes(width: format.width, height: format.height)[0].stride {
+            decoder = try MJPEGDecoder(width: format.width, height: format.height, maxCompressedBytes: buffers.map { $0[0].count }.max()!)
+        } else if planes?.inPlace == false {
             repacked = .allocate(byteCount: format.byteCount, alignment: 64)
         }
-        try device.stream(true, type: Self.type)
+        try device.stream(true, type: bufferType)
         lastFrameAt = Sys.monotonicNow()
         sequenceHigh = 0
         lastSequence = 0
@@ -190,16 +246,17 @@ public final class V4L2Capture: FrameSource {
                 if Sys.monotonicNow() >= deadline { return false }
                 continue
             }
-            let dequeued: v4l2_buffer?
-            do {
-                dequeued = try device.dequeue(type: Self.type)
-            } catch {
-                throw Self.classify(error, path: device.path, opening: false)
-            }
-            guard var buffer = dequeued else {
+            guard var buffer = try dequeue(device) else {
                 // POLLERR with nothing to dequeue: videobuf2's sign of a dead queue.
                 if events & Int16(POLLERR | POLLHUP) != 0 { throw CaptureError.deviceLost(path: device.path) }
                 continue
+            }
+            // Drain to the freshest frame, as ustreamer does: the node is non-blocking, so DQBUF
+            // is itself the zero-timeout poll for another done buffer.
+            while let newer = try dequeue(device) {
+                try requeue(&buffer, on: device)
+                drainedFrames += 1
+                buffer = newer
             }
             if let lent = lend(buffer) {
                 var failure: Error?
@@ -213,77 +270,69 @@ public final class V4L2Capture: FrameSource {
         }
     }
 
+    private func dequeue(_ device: V4L2Device) throws(CaptureError) -> V4L2Buffer? {
+        do { return try device.dequeue(type: bufferType, planes: apiPlanes) } catch { throw Self.classify(error, path: device.path, opening: false) }
+    }
+
     /// The frame in a dequeued buffer, or nil when it is unusable (flagged, short, undecodable).
-    private func lend(_ buffer: v4l2_buffer) -> LentFrame? {
+    private func lend(_ buffer: V4L2Buffer) -> LentFrame? {
         let now = Sys.monotonicNow()
         lastFrameAt = now
-        let mapping = UnsafeRawBufferPointer(buffers[Int(buffer.index)])
-        let used = min(Int(buffer.bytesused), mapping.count)
-        guard buffer.flags & UInt32(V4L2_BUF_FLAG_ERROR) == 0 else { return nil }
+        let mappings = buffers[buffer.index]
+        guard buffer.buffer.flags & UInt32(V4L2_BUF_FLAG_ERROR) == 0 else { return nil }
+        // Each buffer plane's data as the driver says it wrote it, within the mapping.
+        let data = mappings.indices.map { plane -> UnsafeRawBufferPointer in
+            let (offset, used) = buffer.payload(plane)
+            let mapping = UnsafeRawBufferPointer(mappings[plane])
+            let end = min(used, mapping.count)
+            return UnsafeRawBufferPointer(rebasing: mapping[min(offset, end)..<end])
+        }
         var frameFormat = format
         let bytes: UnsafeRawBufferPointer
         if let decoder {
-            guard let decoded = decoder.decode(UnsafeRawBufferPointer(rebasing: mapping[0..<used])) else { return nil }
+            guard let decoded = decoder.decode(data[0]) else { return nil }
             bytes = decoded.bytes
             frameFormat.color.range = decoded.range
-        } else if let repacked {
-            guard used >= bytesPerLine * format.height else { return nil }
-            repack(mapping, into: repacked)
-            bytes = UnsafeRawBufferPointer(repacked)
-        } else {
-            guard used >= format.byteCount else { return nil }
-            bytes = UnsafeRawBufferPointer(rebasing: mapping[0..<format.byteCount])
-        }
-        driverTimestamps = buffer.flags & UInt32(V4L2_BUF_FLAG_TIMESTAMP_MASK) == UInt32(V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC)
-        let timestamp = driverTimestamps
-            ? UInt64(buffer.timestamp.tv_sec) * 1_000_000_000 + UInt64(buffer.timestamp.tv_usec) * 1_000
-            : now
-        if buffer.sequence < lastSequence { sequenceHigh += 1 << 32 }
-        lastSequence = buffer.sequence
-        return LentFrame(format: frameFormat, timestamp: timestamp, sequence: sequenceHigh + UInt64(buffer.sequence), bytes: bytes)
-    }
-
-    /// Copies a frame whose rows the driver padded into tightly packed planes. V4L2's
-    /// single-planar formats pad every plane by the same factor as the first.
-    private func repack(_ source: UnsafeRawBufferPointer, into target: UnsafeMutableRawBufferPointer) {
-        let planes = format.pixelFormat.planes(width: format.width, height: format.height)
-        var sourceOffset = 0
-        for plane in planes {
-            let sourceStride = bytesPerLine * plane.stride / planes[0].stride
-            for row in 0..<plane.height {
-                (target.baseAddress! + plane.offset + row * plane.stride)
-                    .copyMemory(from: source.baseAddress! + sourceOffset + row * sourceStride, byteCount: plane.width)
+        } else if let planes {
+            guard zip(data, planes.needed).allSatisfy({ $0.count >= $1 }) else { return nil }
+            if let repacked {
+                planes.repack(data.map { $0.baseAddress! }, into: repacked.baseAddress!)
+                bytes = UnsafeRawBufferPointer(repacked)
+            } else {
+                bytes = UnsafeRawBufferPointer(rebasing: data[0][0..<format.byteCount])
             }
-            sourceOffset += sourceStride * plane.height
+        } else {
+            preconditionFailure("a raw format without its plane layout")
         }
+        let flags = buffer.buffer.flags
+        driverTimestamps = flags & UInt32(V4L2_BUF_FLAG_TIMESTAMP_MASK) == UInt32(V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC)
+        let stamp = buffer.buffer.timestamp
+        let timestamp = driverTimestamps ? UInt64(stamp.tv_sec) * 1_000_000_000 + UInt64(stamp.tv_usec) * 1_000 : now
+        let sequence = buffer.buffer.sequence
+        if sequence < lastSequence { sequenceHigh += 1 << 32 }
+        lastSequence = sequence
+        return LentFrame(format: frameFormat, timestamp: timestamp, sequence: sequenceHigh + UInt64(sequence), bytes: bytes)
     }
 
-    private func requeue(_ buffer: inout v4l2_buffer, on device: V4L2Device) throws(CaptureError) {
+    private func requeue(_ buffer: inout V4L2Buffer, on device: V4L2Device) throws(CaptureError) {
         do { try device.queue(&buffer) } catch { throw Self.classify(error, path: device.path, opening: false) }
     }
 
     public func close() {
         if let device {
-            try? device.stream(false, type: Self.type)
+            try? device.stream(false, type: bufferType)
         }
-        buffers.forEach(Sys.munmap)
+        buffers.joined().forEach(Sys.munmap)
         buffers = []
         // The buffers are freed only once unmapped; then the driver can take new ones.
         if let device {
-            _ = try? device.requestBuffers(0, type: Self.type)
+            _ = try? device.requestBuffers(0, type: bufferType)
         }
         device = nil
         decoder = nil
+        planes = nil
         repacked?.deallocate()
         repacked = nil
-    }
-
-    private static func emptyBuffer(_ index: Int) -> v4l2_buffer {
-        var buffer = v4l2_buffer()
-        buffer.index = UInt32(index)
-        buffer.type = type.rawValue
-        buffer.memory = V4L2_MEMORY_MMAP.rawValue
-        return buffer
     }
 
     /// Turns errno into the failure it means for a capture device.

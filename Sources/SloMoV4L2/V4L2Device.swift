@@ -98,7 +98,7 @@ extension DeviceNode {
         var parm = v4l2_streamparm()
         parm.type = type.rawValue
         try ioctl(UInt(slomo_vidioc_g_parm()), &parm, "VIDIOC_G_PARM")
-        let current = type == V4L2_BUF_TYPE_VIDEO_CAPTURE ? parm.parm.capture.timeperframe : parm.parm.output.timeperframe
+        let current = type.isCapture ? parm.parm.capture.timeperframe : parm.parm.output.timeperframe
         return current.numerator > 0 && current.denominator > 0 ? Rational(Int(current.numerator), Int(current.denominator)) : nil
     }
 
@@ -109,7 +109,7 @@ extension DeviceNode {
         var parm = v4l2_streamparm()
         parm.type = type.rawValue
         let perFrame = v4l2_fract(numerator: UInt32(interval.numerator), denominator: UInt32(interval.denominator))
-        let isCapture = type == V4L2_BUF_TYPE_VIDEO_CAPTURE
+        let isCapture = type.isCapture
         if isCapture { parm.parm.capture.timeperframe = perFrame } else { parm.parm.output.timeperframe = perFrame }
         do throws(SystemError) {
             try ioctl(UInt(slomo_vidioc_s_parm()), &parm, "VIDIOC_S_PARM")
@@ -130,31 +130,54 @@ extension DeviceNode {
         return Int(request.count)
     }
 
-    /// Maps buffer `index` (VIDIOC_QUERYBUF, then mmap at the offset the driver gives).
-    func mapBuffer(_ index: Int, type: v4l2_buf_type) throws(SystemError) -> UnsafeMutableRawBufferPointer {
-        var buffer = v4l2_buffer()
-        buffer.index = UInt32(index)
-        buffer.type = type.rawValue
-        buffer.memory = V4L2_MEMORY_MMAP.rawValue
-        try ioctl(UInt(slomo_vidioc_querybuf()), &buffer, "VIDIOC_QUERYBUF")
-        return try Sys.mmap(fd, length: Int(buffer.length), offset: Int64(buffer.m.offset), "mmap buffer \(index) of \(path)")
-    }
-
-    func queue(_ buffer: inout v4l2_buffer) throws(SystemError) {
-        try ioctl(UInt(slomo_vidioc_qbuf()), &buffer, "VIDIOC_QBUF")
-    }
-
-    /// Takes the next done buffer (VIDIOC_DQBUF); nil when none is ready (EAGAIN).
-    func dequeue(type: v4l2_buf_type) throws(SystemError) -> v4l2_buffer? {
-        var buffer = v4l2_buffer()
-        buffer.type = type.rawValue
-        buffer.memory = V4L2_MEMORY_MMAP.rawValue
+    /// Maps buffer `index` (VIDIOC_QUERYBUF, then mmap at the offset the driver gives): one
+    /// mapping per buffer plane.
+    func mapBuffer(_ index: Int, type: v4l2_buf_type, planes: Int) throws(SystemError) -> [UnsafeMutableRawBufferPointer] {
+        var buffer = V4L2Buffer(index: index, type: type, planes: planes)
+        try exchange(UInt(slomo_vidioc_querybuf()), &buffer, "VIDIOC_QUERYBUF")
+        var mappings: [UnsafeMutableRawBufferPointer] = []
         do throws(SystemError) {
-            try ioctl(UInt(slomo_vidioc_dqbuf()), &buffer, "VIDIOC_DQBUF")
+            for plane in 0..<max(planes, 1) {
+                let (length, offset) = buffer.memory(plane)
+                mappings.append(try Sys.mmap(fd, length: length, offset: offset, "mmap buffer \(index) plane \(plane) of \(path)"))
+            }
+        } catch {
+            mappings.forEach(Sys.munmap)
+            throw error
+        }
+        return mappings
+    }
+
+    func queue(_ buffer: inout V4L2Buffer) throws(SystemError) {
+        try exchange(UInt(slomo_vidioc_qbuf()), &buffer, "VIDIOC_QBUF")
+    }
+
+    /// Takes the next done buffer (VIDIOC_DQBUF); nil when none is ready (EAGAIN: the node is
+    /// open non-blocking).
+    func dequeue(type: v4l2_buf_type, planes: Int) throws(SystemError) -> V4L2Buffer? {
+        var buffer = V4L2Buffer(index: 0, type: type, planes: planes)
+        do throws(SystemError) {
+            try exchange(UInt(slomo_vidioc_dqbuf()), &buffer, "VIDIOC_DQBUF")
         } catch let error where error.errno == EAGAIN {
             return nil
         }
         return buffer
+    }
+
+    /// One buffer ioctl; for the multi-planar API the plane array rides along through `m.planes`.
+    private func exchange(_ request: UInt, _ buffer: inout V4L2Buffer, _ name: String) throws(SystemError) {
+        guard !buffer.planes.isEmpty else { return try ioctl(request, &buffer.buffer, name) }
+        var planes = buffer.planes
+        var header = buffer.buffer
+        var failure: SystemError?
+        planes.withUnsafeMutableBufferPointer { array in
+            header.m.planes = array.baseAddress
+            header.length = UInt32(array.count)
+            do throws(SystemError) { try ioctl(request, &header, name) } catch { failure = error }
+            header.m.planes = nil
+        }
+        if let failure { throw failure }
+        buffer = V4L2Buffer(buffer: header, planes: planes)
     }
 
     func stream(_ on: Bool, type: v4l2_buf_type) throws(SystemError) {
@@ -172,13 +195,51 @@ func cString<T>(_ tuple: T) -> String {
     withUnsafeBytes(of: tuple) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
 }
 
-/// The YCbCr matrix and range a V4L2 format describes, with the V4L2 rules for the DEFAULT
-/// values (videodev2.h's V4L2_MAP_YCBCR_ENC_DEFAULT and V4L2_MAP_QUANTIZATION_DEFAULT).
-func colorSpace(of pix: v4l2_pix_format, isRGB: Bool, compressed: Bool) -> ColorSpace {
-    let space = pix.colorspace
+/// A v4l2_buffer with its plane array (empty for the single-planar API, where the one plane's
+/// fields are the buffer's own).
+struct V4L2Buffer {
+    var buffer: v4l2_buffer
+    var planes: [v4l2_plane]
+
+    init(buffer: v4l2_buffer, planes: [v4l2_plane]) {
+        self.buffer = buffer
+        self.planes = planes
+    }
+
+    /// An mmap buffer; `planes` is 0 for the single-planar API.
+    init(index: Int, type: v4l2_buf_type, planes: Int) {
+        buffer = v4l2_buffer()
+        buffer.index = UInt32(index)
+        buffer.type = type.rawValue
+        buffer.memory = V4L2_MEMORY_MMAP.rawValue
+        self.planes = Array(repeating: v4l2_plane(), count: planes)
+    }
+
+    var index: Int { Int(buffer.index) }
+
+    /// Where buffer plane `plane` is mapped from: its length and mmap offset.
+    func memory(_ plane: Int) -> (length: Int, offset: Int64) {
+        planes.isEmpty ? (Int(buffer.length), Int64(buffer.m.offset)) : (Int(planes[plane].length), Int64(planes[plane].m.mem_offset))
+    }
+
+    /// Where the frame's bytes lie in buffer plane `plane`: the offset of the data (a header may
+    /// come first) and the end of what the driver wrote.
+    func payload(_ plane: Int) -> (dataOffset: Int, bytesUsed: Int) {
+        planes.isEmpty ? (0, Int(buffer.bytesused)) : (Int(planes[plane].data_offset), Int(planes[plane].bytesused))
+    }
+}
+
+extension v4l2_buf_type {
+    var isCapture: Bool { self == V4L2_BUF_TYPE_VIDEO_CAPTURE || self == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE }
+}
+
+/// The YCbCr matrix and range a V4L2 format describes (its colorspace, ycbcr_enc and
+/// quantization fields), with the V4L2 rules for the DEFAULT values (videodev2.h's
+/// V4L2_MAP_YCBCR_ENC_DEFAULT and V4L2_MAP_QUANTIZATION_DEFAULT).
+func colorSpace(colorspace space: UInt32, encoding: UInt32, quantization: UInt32, isRGB: Bool, compressed: Bool) -> ColorSpace {
     let jpeg = space == V4L2_COLORSPACE_JPEG.rawValue || compressed
     let matrix: ColorSpace.Matrix
-    switch pix.ycbcr_enc {
+    switch encoding {
     case UInt32(V4L2_YCBCR_ENC_709.rawValue): matrix = .bt709
     case UInt32(V4L2_YCBCR_ENC_601.rawValue): matrix = .bt601
     default:
@@ -186,7 +247,7 @@ func colorSpace(of pix: v4l2_pix_format, isRGB: Bool, compressed: Bool) -> Color
         matrix = is709 ? .bt709 : .bt601
     }
     let range: ColorSpace.Range
-    switch pix.quantization {
+    switch quantization {
     case UInt32(V4L2_QUANTIZATION_FULL_RANGE.rawValue): range = .full
     case UInt32(V4L2_QUANTIZATION_LIM_RANGE.rawValue): range = .limited
     default: range = isRGB || jpeg ? .full : .limited

@@ -32,6 +32,7 @@ struct Capture: ParsableCommand {
     @Option var fps: Int?
     @Option(help: "Comma-separated V4L2 formats; none: the best the device offers.") var formats: String?
     @Option var seconds: Double = 2
+    @Option(help: "Milliseconds to hold each frame: a consumer that falls behind, to make the capture drain.") var holdMs = 0
 
     func run() throws {
         guard let formats else { return try capture(nil) }
@@ -61,13 +62,21 @@ struct Capture: ParsableCommand {
         // A stream from `feed` carries its frame number in the first two luma samples: the frames
         // the producer wrote over this window, to tell a slow producer from a lossy path.
         var firstNumber = 0, lastNumber = 0
+        // Frames the sequence numbers skipped, and how old each frame was when it was lent.
+        var skipped: UInt64 = 0
+        var ages: [UInt64] = []
+        var bars = ""
         while Sys.monotonicNow() < end {
             _ = try capture.next(timeoutNanoseconds: 500_000_000) { frame in
                 let now = Sys.monotonicNow()
                 if frames == 0 { firstArrival = now }
                 lastArrival = now
                 if frames == 0 { first = frame.timestamp } else if frame.timestamp <= last { backwards += 1 }
-                if let lastSequence, frame.sequence != lastSequence + 1 { gaps += 1 }
+                if let lastSequence, frame.sequence != lastSequence + 1 {
+                    gaps += 1
+                    if frame.sequence > lastSequence { skipped += frame.sequence - lastSequence - 1 }
+                }
+                if frame.timestamp <= now { ages.append(now - frame.timestamp) }
                 lastSequence = frame.sequence
                 last = frame.timestamp
                 maxSkew = max(maxSkew, now > frame.timestamp ? now - frame.timestamp : frame.timestamp - now)
@@ -84,7 +93,9 @@ struct Capture: ParsableCommand {
                     lumaMin = min(lumaMin, Int(frame.bytes[i]))
                     lumaMax = max(lumaMax, Int(frame.bytes[i]))
                 }
+                if frames == 0 { bars = Bars.signature(frame) }
                 frames += 1
+                if holdMs > 0 { usleep(UInt32(holdMs) * 1000) }
             }
         }
         let span = frames > 1 ? Double(last - first) / 1e9 : 0
@@ -96,7 +107,40 @@ struct Capture: ParsableCommand {
                + "backwards=\(backwards) gaps=\(gaps) wrongsize=\(wrongSize) corrupt=\(capture.corruptFrames) "
                + "drivertimestamps=\(capture.driverTimestamps ? 1 : 0) maxskewms=\(maxSkew / 1_000_000) "
                + "matrix=\(capture.format.color.matrix.rawValue) range=\(capture.format.color.range.rawValue) "
-               + "rowspread=\(lumaMax - lumaMin) numbers=\(firstNumber)..\(lastNumber)")
+               + "rowspread=\(lumaMax - lumaMin) numbers=\(firstNumber)..\(lastNumber) "
+               + "api=\(capture.multiPlanar ? "mplane" : "single") drained=\(capture.drainedFrames) skipped=\(skipped) "
+               + "medianagems=\(ages.isEmpty ? -1 : Int(ages.sorted()[ages.count / 2] / 1_000_000)) bars=\(bars)")
+    }
+}
+
+/// Y, Cb and Cr at the middle of each of eight vertical bars, near the bottom of the picture
+/// (below vivid's text): "Y/Cb/Cr,..." from left to right, or "none" for RGB. Read from the
+/// engine's packed frame, so it shows what any repacking made of the driver's planes.
+enum Bars {
+    static func signature(_ frame: LentFrame) -> String {
+        let f = frame.format
+        guard !f.pixelFormat.isRGB, frame.bytes.count >= f.byteCount else { return "none" }
+        let planes = f.pixelFormat.planes(width: f.width, height: f.height)
+        let (sx, sy) = f.pixelFormat.chromaShift
+        let y = f.height * 19 / 20
+        return (0..<8).map { bar in
+            let x = (2 * bar + 1) * f.width / 16
+            let samples: [Int]
+            switch f.pixelFormat {
+            case .yuyv, .uyvy:
+                let base = y * planes[0].stride + x / 2 * 4
+                let (luma, cb, cr) = f.pixelFormat == .yuyv ? (base + x % 2 * 2, base + 1, base + 3) : (base + 1 + x % 2 * 2, base, base + 2)
+                samples = [luma, cb, cr].map { Int(frame.bytes[$0]) }
+            case .nv12:
+                let chroma = planes[1].offset + (y >> sy) * planes[1].stride + (x >> sx) * 2
+                samples = [y * planes[0].stride + x, chroma, chroma + 1].map { Int(frame.bytes[$0]) }
+            default:
+                samples = [planes[0].offset + y * planes[0].stride + x,
+                           planes[1].offset + (y >> sy) * planes[1].stride + (x >> sx),
+                           planes[2].offset + (y >> sy) * planes[2].stride + (x >> sx)].map { Int(frame.bytes[$0]) }
+            }
+            return samples.map(String.init).joined(separator: "/")
+        }.joined(separator: ",")
     }
 }
 

@@ -56,6 +56,20 @@ final class NegotiationTests: XCTestCase {
                        CaptureMode(format: .yuyv, size: FrameSize(width: 800, height: 600), rate: nil))
     }
 
+    /// A node that speaks both APIs (as vivid can) is driven through the single-planar one; a
+    /// node that offers only the multi-planar API (HDMI capture cards, SoC pipelines) still works.
+    func testSinglePlanarIsPreferredAndMultiPlanarOnlyDevicesWork() {
+        let sizes = FrameSizes.discrete([FrameSize(width: 1280, height: 720)])
+        let rates: (FrameSize) -> FrameIntervals? = { _ in .discrete([Rational(1, 30)]) }
+        let single = FormatOffer(format: .nv12, sizes: sizes, intervals: rates)
+        let multi = [FormatOffer(format: .nv12, sizes: sizes, multiPlanar: true, intervals: rates),
+                     FormatOffer(format: .nv12m, sizes: sizes, multiPlanar: true, intervals: rates)]
+        let mode = CaptureMode(format: .nv12, size: FrameSize(width: 1280, height: 720), rate: Rational(30))
+        XCTAssertEqual(choose(multi + [single]), mode)
+        XCTAssertEqual(choose(multi), CaptureMode(format: .nv12, size: mode.size, rate: Rational(30), multiPlanar: true))
+        XCTAssertEqual(choose(multi, format: .nv12m), CaptureMode(format: .nv12m, size: mode.size, rate: Rational(30), multiPlanar: true))
+    }
+
     func testFourccsRoundTrip() {
         for format in V4L2PixelFormat.allCases {
             XCTAssertEqual(V4L2PixelFormat(fourcc: format.fourcc), format)

@@ -329,6 +329,105 @@ scenario_daemon_drm() {
     cat "$out/slomod-drm.log"
 }
 
+# vivid reloaded as a multi-planar camera (multiplanar=2: its capture node speaks only the
+# MPLANE API, as HDMI capture cards and SoC camera pipelines do), or back as it was loaded.
+vivid_reload() {
+    rmmod vivid || return 1
+    modprobe vivid n_devs=1 "$@" || return 1
+    udevadm settle 2>/dev/null
+    n=0
+    until [ -e "$vivid" ]; do n=$((n + 1)); [ $n -gt 100 ] && { echo "guest: no $vivid after reloading vivid"; return 1; }; sleep 0.1; done
+    v4l2-ctl -d "$vivid" --info | grep -E "Device Caps" -A3 | sed 's/^/CAPS /'
+}
+
+# V4L2Capture on the multi-planar vivid: every format slomo knows that it offers (planes in
+# buffers of their own, single-buffer forms, vivid's 128-byte header before plane 0 of YUYV and
+# NV16M and before plane 1 of NV61M), then a consumer that holds each frame for 100 ms (three
+# intervals at 30 fps: capture must drain to the newest), then the best mode, unasked.
+scenario_capture_mplane() {
+    vivid_reload multiplanar=2 || return 1
+    rc=0
+    v4l2-ctl -d "$vivid" --list-formats-ext 2>/dev/null | grep -E "^\s*\[[0-9]+\]" | sed 's/^/FORMATS /'
+    "$probe" capture --device "$vivid" --width 320 --height 180 --fps 30 \
+        --formats nv12m,nv21m,yu12m,yv12m,nv16m,nv61m,yuv422m,yuyv,nv12,yu12,yv12,nv16,nv61,yuv422p --seconds 2 || rc=1
+    "$probe" capture --device "$vivid" --width 320 --height 180 --fps 30 --formats nv12m --seconds 3 --hold-ms 100 | sed 's/^CAPTURE/HELD/'
+    "$probe" capture --device "$vivid" --seconds 2 | sed 's/^CAPTURE/BEST/'
+    vivid_reload || rc=1
+    return $rc
+}
+
+# Records what slomod writes to loopback $1 (luma, with showinfo's timestamps) into OUTDIR/$2.gray
+# and $2-ffmpeg.log, until the caller ends it; sets $consumer.
+record_output() {
+    ffmpeg -nostdin -nostats -hide_banner -f v4l2 -i "$1" -copyts -fps_mode passthrough -vf showinfo \
+        -pix_fmt gray -f rawvideo -y "$out/$2.gray" > "$out/$2-ffmpeg.log" 2>&1 &
+    consumer=$!
+    wait_for "n:   8 " "$out/$2-ffmpeg.log" 120 $consumer || { cat "$out/$2-ffmpeg.log"; return 1; }
+}
+
+# Ends slomod ($daemon) and the consumer after a recording, and reports how each ended.
+end_daemon_run() {
+    control STATS stats
+    kill -INT $consumer
+    wait $consumer
+    echo "CONSUMER rc=$?"
+    consumer=""
+    grep -E "Stream #0:0" "$out/$1-ffmpeg.log" | sed 's/^/FFMPEG /'
+    kill -TERM $daemon
+    wait $daemon
+    echo "DAEMON_EXIT rc=$?"
+    daemon=""
+    cat "$out/$1-slomod.log"
+}
+
+# The multi-planar vivid (moving colour bars, 2 fps as in daemon_loopback) through slomod into
+# /dev/video10, read by ffmpeg. Which format slomod takes is its own choice; the node offers
+# no other API, and v4l2-ctl shows the format slomod set while it streams.
+scenario_daemon_mplane() {
+    daemon_warmup || return 1
+    vivid_reload multiplanar=2 || return 1
+    v4l2-ctl -d "$vivid" --set-ctrl horizontal_movement=6 || return 1
+    "$bin/slomod" --input "$vivid" --width 320 --height 180 --fps 2 --scale 2 --latency-budget 650 --preset quality \
+        --output /dev/video10 --socket "$daemon_socket" > "$out/mplane-slomod.log" 2>&1 &
+    daemon=$!
+    wait_running $daemon "$daemon_socket" "$out/mplane-slomod.log" "$start_limit" || return 1
+    v4l2-ctl -d "$vivid" --get-fmt-video | sed 's/^/FMT /'
+    record_output /dev/video10 mplane || return 1
+    sleep 2
+    event mplane_steady
+    sleep 12
+    event mplane_end
+    end_daemon_run mplane
+    vivid_reload
+}
+
+# An MJPEG camera: ffmpeg encodes its test source to MJPEG into /dev/video12 at 2 fps (write(),
+# as a camera app would), slomod decodes it and writes /dev/video11, which ffmpeg reads.
+scenario_daemon_mjpeg() {
+    daemon_warmup || return 1
+    ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi -i testsrc2=size=320x180:rate=2 \
+        -c:v mjpeg -q:v 3 -f v4l2 /dev/video12 > "$out/mjpeg-camera.log" 2>&1 &
+    camera=$!
+    n=0
+    until v4l2-ctl -d /dev/video12 --get-fmt-video 2>/dev/null | grep -q MJPG; do
+        n=$((n + 1)); [ $n -gt 300 ] && { echo "guest: ffmpeg never fed /dev/video12"; cat "$out/mjpeg-camera.log"; return 1; }
+        sleep 0.2
+    done
+    "$bin/slomod" --input /dev/video12 --width 320 --height 180 --fps 2 --scale 2 --latency-budget 650 --preset quality \
+        --output /dev/video11 --socket "$daemon_socket" > "$out/mjpeg-slomod.log" 2>&1 &
+    daemon=$!
+    wait_running $daemon "$daemon_socket" "$out/mjpeg-slomod.log" "$start_limit" || return 1
+    control STATUS status
+    record_output /dev/video11 mjpeg || return 1
+    sleep 2
+    event mjpeg_steady
+    sleep 12
+    event mjpeg_end
+    end_daemon_run mjpeg
+    kill $camera
+    wait $camera 2>/dev/null
+}
+
 # Ends this script's background processes (gently, then not) and waits for them.
 end_children() {
     children=$(pgrep -P $$)

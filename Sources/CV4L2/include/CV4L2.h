@@ -18,6 +18,26 @@ static inline __u32 slomo_v4l2_pix_fmt_bgr24(void) { return V4L2_PIX_FMT_BGR24; 
 static inline __u32 slomo_v4l2_pix_fmt_xbgr32(void) { return V4L2_PIX_FMT_XBGR32; }
 static inline __u32 slomo_v4l2_pix_fmt_mjpeg(void) { return V4L2_PIX_FMT_MJPEG; }
 static inline __u32 slomo_v4l2_pix_fmt_jpeg(void) { return V4L2_PIX_FMT_JPEG; }
+static inline __u32 slomo_v4l2_pix_fmt_yvu420(void) { return V4L2_PIX_FMT_YVU420; }
+static inline __u32 slomo_v4l2_pix_fmt_nv21(void) { return V4L2_PIX_FMT_NV21; }
+static inline __u32 slomo_v4l2_pix_fmt_nv16(void) { return V4L2_PIX_FMT_NV16; }
+static inline __u32 slomo_v4l2_pix_fmt_nv61(void) { return V4L2_PIX_FMT_NV61; }
+// The multi-planar forms: each colour plane in a buffer of its own (the M suffix).
+static inline __u32 slomo_v4l2_pix_fmt_nv12m(void) { return V4L2_PIX_FMT_NV12M; }
+static inline __u32 slomo_v4l2_pix_fmt_nv21m(void) { return V4L2_PIX_FMT_NV21M; }
+static inline __u32 slomo_v4l2_pix_fmt_yuv420m(void) { return V4L2_PIX_FMT_YUV420M; }
+static inline __u32 slomo_v4l2_pix_fmt_yvu420m(void) { return V4L2_PIX_FMT_YVU420M; }
+static inline __u32 slomo_v4l2_pix_fmt_nv16m(void) { return V4L2_PIX_FMT_NV16M; }
+static inline __u32 slomo_v4l2_pix_fmt_nv61m(void) { return V4L2_PIX_FMT_NV61M; }
+static inline __u32 slomo_v4l2_pix_fmt_yuv422m(void) { return V4L2_PIX_FMT_YUV422M; }
+
+// v4l2_pix_format_mplane.plane_fmt is a fixed array, a tuple in Swift: indexed access here.
+static inline __u32 slomo_pix_mp_bytesperline(const struct v4l2_pix_format_mplane *f, unsigned plane) {
+    return plane < VIDEO_MAX_PLANES ? f->plane_fmt[plane].bytesperline : 0;
+}
+static inline __u32 slomo_pix_mp_sizeimage(const struct v4l2_pix_format_mplane *f, unsigned plane) {
+    return plane < VIDEO_MAX_PLANES ? f->plane_fmt[plane].sizeimage : 0;
+}
 
 // Every VIDIOC_* request number: each is built with _IOR/_IOW/_IOWR, function-like macros
 // Swift cannot evaluate.

@@ -1,0 +1,164 @@
+import Foundation
+import XCTest
+
+/// Capture as hardware presents it, against the real drivers in one VM boot (Tests/vm/guest.sh):
+/// vivid as a multi-planar camera (`multiplanar=2`, a node that speaks only the MPLANE API)
+/// through V4L2Capture in every format slomo knows, and through slomod into a loopback that
+/// ffmpeg reads; an MJPEG camera (ffmpeg writing MJPEG into a second v4l2loopback device)
+/// through slomod into the output loopback. Nothing is skipped: without the VM tooling
+/// (scripts/vm-deps.sh) these tests fail.
+final class CaptureHardwareTests: XCTestCase {
+    static let scenarios = ["capture_mplane", "daemon_mplane", "daemon_mjpeg"]
+    static let width = 320, height = 180
+    static let inputRate = 2.0
+    nonisolated(unsafe) private static var booted: Result<VMRun, Error>?
+
+    private func vm() throws -> VMRun {
+        if Self.booted == nil {
+            Self.booted = Result {
+                for name in ["slomod", "slomoctl"] {
+                    let path = VMRun.probe.deletingLastPathComponent().appendingPathComponent(name).path
+                    guard FileManager.default.isExecutableFile(atPath: path) else { throw VMError("\(name) not built at \(path)") }
+                }
+                return try VMRun.boot(scenarios: Self.scenarios)
+            }
+        }
+        return try Self.booted!.get()
+    }
+
+    /// Y/Cb/Cr at the middle of each of the eight bars, as the probe reports them.
+    private func bars(_ line: ResultLine) -> [[Int]] {
+        (line["bars"] ?? "").split(separator: ",").map { $0.split(separator: "/").compactMap { Int($0) } }
+    }
+
+    // MARK: - V4L2Capture on a multi-planar camera
+
+    func testMultiPlanarCameraDeliversTheSamePictureInEveryFormat() throws {
+        let lines = try vm().section("capture_mplane")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("CAPS") && $0.contains("Multiplanar") }, "vivid speaks MPLANE: \(lines.joined(separator: "\n"))")
+        XCTAssertFalse(lines.contains { $0.hasPrefix("CAPS") && $0.hasSuffix("Video Capture") }, "and nothing else")
+        let captures = ResultLine.all("CAPTURE", in: lines)
+        let requested = ["nv12m", "nv21m", "yu12m", "yv12m", "nv16m", "nv61m", "yuv422m",
+                         "yuyv", "nv12", "yu12", "yv12", "nv16", "nv61", "yuv422p"]
+        XCTAssertEqual(captures.map { $0["format"] ?? "?" }, requested, captures.map(\.text).joined(separator: "\n"))
+        // NV12 is lent in place (vivid puts no header before it): the picture as the driver drew it.
+        let reference = try XCTUnwrap(captures.first { $0["format"] == "nv12" }, "no nv12 capture")
+        let expected = bars(reference)
+        print("mplane: bars (Y/Cb/Cr) \(reference["bars"] ?? "")")
+        XCTAssertEqual(expected.count, 8, reference.text)
+        XCTAssertTrue(expected.allSatisfy { $0.count == 3 }, reference.text)
+        if expected.count == 8 && expected.allSatisfy({ $0.count == 3 }) {
+            // 75 % colour bars: white, yellow, cyan, green, magenta, red, blue, black. Luma falls
+            // from left to right; yellow's Cb and cyan's Cr are low, blue's Cb and red's Cr high,
+            // white and black are neutral: a swapped or misplaced chroma plane breaks these.
+            let luma = expected.map { $0[0] }
+            XCTAssertEqual(luma, luma.sorted(by: >), "luma falls across the bars: \(luma)")
+            XCTAssertLessThan(expected[1][1], 100, "yellow's Cb: \(expected)")
+            XCTAssertGreaterThan(expected[6][1], 156, "blue's Cb: \(expected)")
+            XCTAssertLessThan(expected[2][2], 100, "cyan's Cr: \(expected)")
+            XCTAssertGreaterThan(expected[5][2], 156, "red's Cr: \(expected)")
+            for neutral in [0, 7] {
+                XCTAssertEqual(Double(expected[neutral][1]), 128, accuracy: 6, "\(expected)")
+                XCTAssertEqual(Double(expected[neutral][2]), 128, accuracy: 6, "\(expected)")
+            }
+        }
+        for line in captures {
+            XCTAssertNil(line["error"], line.text)
+            XCTAssertEqual(line["api"], "mplane", line.text)
+            XCTAssertEqual(line["size"], "320x180", line.text)
+            XCTAssertEqual(line["rate"], "30", line.text)
+            XCTAssertGreaterThanOrEqual(line.int("frames") ?? 0, 45, "2 s at 30 fps: \(line.text)")
+            XCTAssertEqual(line.double("arrivalfps") ?? 0, 30, accuracy: 4, line.text)
+            XCTAssertEqual(line.int("backwards"), 0, line.text)
+            XCTAssertEqual(line.int("drivertimestamps"), 1, line.text)
+            XCTAssertEqual(line.int("wrongsize"), 0, line.text)
+            XCTAssertEqual(line.int("corrupt"), 0, line.text)
+            // Every format repacked into the engine's frame shows the same picture, sample for
+            // sample up to vivid's own rounding of each format's chroma.
+            let got = bars(line)
+            XCTAssertEqual(got.count, 8, line.text)
+            for (bar, (a, b)) in zip(got, expected).enumerated() where a.count == 3 && b.count == 3 {
+                XCTAssertTrue(zip(a, b).allSatisfy { abs($0 - $1) <= 3 }, "\(line["format"] ?? "?") bar \(bar): \(a), nv12 has \(b)")
+            }
+        }
+        let best = try XCTUnwrap(ResultLine.all("BEST", in: lines).first, lines.joined(separator: "\n"))
+        XCTAssertEqual(best["api"], "mplane", best.text)
+        let size = (best["size"] ?? "0x0").split(separator: "x").compactMap { Int($0) }
+        XCTAssertGreaterThanOrEqual(size.reduce(1, *), 640 * 360, "the best mode is a large one: \(best.text)")
+        XCTAssertGreaterThanOrEqual(Double(best["rate"] ?? "0") ?? 0, 24, best.text)
+        XCTAssertGreaterThan(best.int("frames") ?? 0, 20, best.text)
+    }
+
+    /// A consumer holding each frame 100 ms (three intervals at 30 fps) gets the newest frame
+    /// each time: the older ones go back to the driver (drained), and the driver's sequence
+    /// numbers show the gap.
+    func testACaptureThatFallsBehindGetsTheFreshestFrame() throws {
+        let lines = try vm().section("capture_mplane")
+        let held = try XCTUnwrap(ResultLine.all("HELD", in: lines).first, lines.joined(separator: "\n"))
+        print("drain: \(held.text)")
+        XCTAssertNil(held["error"], held.text)
+        let frames = held.int("frames") ?? 0, drained = held.int("drained") ?? 0
+        XCTAssertGreaterThanOrEqual(frames, 15, "3 s at one frame per 100 ms and more: \(held.text)")
+        XCTAssertGreaterThanOrEqual(drained, frames, "about two frames drained for each one lent: \(held.text)")
+        XCTAssertGreaterThanOrEqual(held.int("skipped") ?? 0, drained, "every drained frame is a gap in the sequence: \(held.text)")
+        // Without draining, each lent frame would be the oldest waiting one, three intervals old.
+        XCTAssertLessThan(held.int("medianagems") ?? .max, 67, "the newest frame, under two intervals old: \(held.text)")
+        XCTAssertEqual(held.int("backwards"), 0, held.text)
+    }
+
+    // MARK: - Through slomod
+
+    func testMultiPlanarCameraThroughSlomodIntoALoopbackThatFFmpegReads() throws {
+        let run = try vm()
+        let lines = try run.section("daemon_mplane")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("FMT") && $0.contains("Multiplanar") }, "slomod set an MPLANE format: \(lines.joined(separator: "\n"))")
+        try checkDaemonRun(run, lines: lines, name: "mplane", levels: 7)
+    }
+
+    func testMJPEGCameraThroughSlomodIntoALoopbackThatFFmpegReads() throws {
+        let run = try vm()
+        let lines = try run.section("daemon_mjpeg")
+        try checkDaemonRun(run, lines: lines, name: "mjpeg", levels: 7)
+    }
+
+    /// slomod ran from `NAME_steady` to `NAME_end` at ×2 over a 2 fps camera: the consumer saw 4
+    /// fps, evenly spaced, one size, a picture that moves: `levels` or more of the ten bands of
+    /// luma in each frame (vivid's eight bars have eight; testsrc2, 9 or 10).
+    private func checkDaemonRun(_ run: VMRun, lines: [String], name: String, levels: Int) throws {
+        let text = lines.joined(separator: "\n")
+        XCTAssertTrue(lines.contains("DAEMON_EXIT rc=0"), "SIGTERM: a clean exit\n\(text)")
+        XCTAssertTrue(lines.contains { $0 == "CONSUMER rc=255" || $0 == "CONSUMER rc=0" }, text)
+        let statsLine = try XCTUnwrap(lines.first { $0.hasPrefix("STATS ") }, text)
+        let json = try JSONSerialization.jsonObject(with: Data(statsLine.dropFirst(6).utf8)) as? [String: Any]
+        let stats = try XCTUnwrap(json?["result"] as? [String: Any], statsLine)
+        let captured = (stats["captured"] as? NSNumber)?.doubleValue ?? 0
+        let delivered = (stats["delivered"] as? NSNumber)?.doubleValue ?? 0
+        XCTAssertGreaterThan(captured, 20, "\(stats)")
+        XCTAssertEqual(delivered / max(captured, 1), 2, accuracy: 0.2, "\(stats)")
+        XCTAssertEqual((stats["output_fps"] as? NSNumber)?.doubleValue, 4, "\(stats)")
+
+        let events = ResultLine.all("EVENT", in: run.output.components(separatedBy: "\n"))
+        func event(_ key: String) throws -> Double {
+            try XCTUnwrap(events.first { $0.text.hasPrefix("EVENT \(key) ") }?.double("t"), "no EVENT \(key)")
+        }
+        let (start, end) = (try event("\(name)_steady"), try event("\(name)_end"))
+        let recording = try Recording(log: run.file("\(name)-ffmpeg.log"), frames: run.file("\(name).gray"), width: Self.width, height: Self.height)
+        let window = recording.frames(from: start, to: end)
+        let rate = Double(window.count) / (end - start)
+        let intervals = recording.intervals(window)
+        print("\(name): \(window.count) frames in \(String(format: "%.1f", end - start)) s = \(String(format: "%.2f", rate)) fps, intervals (ms) \(intervals)")
+        XCTAssertEqual(rate, 2 * Self.inputRate, accuracy: 0.4, "scale 2 × the camera's 2 fps")
+        XCTAssertEqual(intervals.sorted()[intervals.count / 2], 250, accuracy: 25, "median interval: \(intervals)")
+        XCTAssertEqual(recording.backwards, 0, "timestamps rise through the whole recording")
+        XCTAssertEqual(Set(recording.sizes), ["\(Self.width)x\(Self.height)"], "one frame size throughout")
+
+        let frames = Array(window)
+        guard frames.count > 2 else { return XCTFail("\(name): \(frames.count) frames") }
+        for frame in frames {
+            let samples = stride(from: 0, to: recording.frameBytes, by: 7).map { recording.luma[frame * recording.frameBytes + $0] / 24 }
+            XCTAssertGreaterThanOrEqual(Set(samples).count, levels, "\(name) frame \(frame): a picture, not a blank or a flat colour")
+        }
+        let moving = zip(frames, frames.dropFirst()).filter { recording.meanSquaredDifference($0, $1) > 0 }.count
+        XCTAssertGreaterThanOrEqual(Double(moving), 0.8 * Double(frames.count - 1), "\(name): the picture moves")
+    }
+}
