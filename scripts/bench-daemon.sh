@@ -8,7 +8,9 @@
 #   scripts/bench-daemon.sh 70
 #
 # Environment: BIN (the binaries, .build-daemon/release), PRESET (fast), BUDGET (auto),
-# ADAPTIVE (true), WIDTH (640), HEIGHT (360), FPS (30).
+# ADAPTIVE (true), WIDTH (640), HEIGHT (360), FPS (30), SWITCH (a mode to `slomoctl set` half-way,
+# e.g. rife: the report then says how long the answer took and the longest gap between outputs
+# before and after it).
 set -eu
 DURATION=${1:-70}
 BIN=${BIN:-.build-daemon/release}
@@ -18,6 +20,7 @@ ADAPTIVE=${ADAPTIVE:-true}
 WIDTH=${WIDTH:-640}
 HEIGHT=${HEIGHT:-360}
 FPS=${FPS:-30}
+SWITCH=${SWITCH:-}
 SOCKET=/tmp/slomod-bench-$$.sock
 LOG=/tmp/slomod-bench-$$.log
 OUT=/tmp/slomod-bench-$$
@@ -40,8 +43,15 @@ cat /proc/loadavg > "$OUT.load-start"
 for step in 1 2 3 4 5 6 7 8 9 10; do
     sleep "$(python3 -c "print($DURATION / 10)")"
     grep VmRSS /proc/$PID/status | awk '{printf "%.1f ", $2 / 1024}' >> "$OUT.rss"
+    if [ -n "$SWITCH" ] && [ $step = 5 ]; then
+        "$BIN/slomoctl" --socket "$SOCKET" --json stats > "$OUT.before-switch"
+        began=$(date +%s.%N)
+        "$BIN/slomoctl" --socket "$SOCKET" --json set mode "$SWITCH" > "$OUT.switch"
+        python3 -c "print(round(($(date +%s.%N) - $began) * 1000, 1))" > "$OUT.switch-ms"
+    fi
 done
 "$BIN/slomoctl" --socket "$SOCKET" --json stats > "$OUT.end"
+"$BIN/slomoctl" --socket "$SOCKET" --json status > "$OUT.status"
 date +%s.%N > "$OUT.time-end"
 cat /proc/loadavg > "$OUT.load-end"
 top -bn1 | sed -n '7,12p' > "$OUT.top"
@@ -50,7 +60,7 @@ wait $PID
 trap - EXIT
 
 python3 - "$OUT" "$DURATION" "$PRESET" "$BUDGET" "$ADAPTIVE" "$LOG" "${WIDTH}x$HEIGHT" "$FPS" <<'PY'
-import json, sys
+import json, os, sys
 out, duration, preset, budget, adaptive, log, size, fps = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7], float(sys.argv[8])
 a = json.load(open(out + ".start"))["result"]
 b = json.load(open(out + ".end"))["result"]
@@ -73,6 +83,12 @@ print(f"| delay in effect / floor / planned need / margin | {b['delay_ms']} / {b
 print(f"| GPU time per synthesised frame (mean, whole run) | {b['gpu_ms_per_frame']} ms (GPU budget per pair {b['gpu_budget_ms']} ms) |")
 print(f"| mode at the end, level changes | {b['mode']}, {b['level_changes']} |")
 print(f"| longest gap between outputs | {b['max_delivery_gap_ms']} ms |")
+if os.path.exists(out + ".switch"):
+    before = json.load(open(out + ".before-switch"))["result"]
+    reply = json.load(open(out + ".switch"))["result"]
+    print(f"| `slomoctl set mode` half-way: answer (whole command) | {open(out + '.switch-ms').read().strip()} ms: `{json.dumps(reply)}` |")
+    print(f"| longest gap between outputs before the switch / over the run | {before['max_delivery_gap_ms']} / {b['max_delivery_gap_ms']} ms |")
+    print(f"| network at the end | `{json.dumps(json.load(open(out + '.status'))['result']['network'])}` |")
 print(f"| RSS at start / end | {a['rss_kib'] / 1024:.1f} / {b['rss_kib'] / 1024:.1f} MiB (frame buffers: {b['pool_buffers']}) |")
 print(f"| RSS every tenth of the window | {open(out + '.rss').read().strip()} MiB |")
 print(f"| load average at start / end | {open(out + '.load-start').read().split()[0]} / {open(out + '.load-end').read().split()[0]} |")

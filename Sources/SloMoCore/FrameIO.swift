@@ -27,6 +27,22 @@ public protocol FrameSource: AnyObject {
     /// Returns false on timeout; throws when the device fails or disappears.
     func next(timeoutNanoseconds: UInt64, _ body: (LentFrame) throws -> Void) throws -> Bool
     func close()
+    /// What the last frame's timestamp marks: latency is measured from it.
+    var timestampMeaning: CaptureTimestamp { get }
+}
+
+extension FrameSource {
+    public var timestampMeaning: CaptureTimestamp { .dequeued }
+}
+
+/// The instant a capture timestamp stands for. V4L2 drivers flag which end of the exposure they
+/// stamp (V4L2_BUF_FLAG_TSTAMP_SRC_*); without a driver timestamp the daemon stamps the dequeue,
+/// which is later than either end by the driver's delivery.
+public enum CaptureTimestamp: String, Sendable {
+    case endOfExposure = "end of exposure"
+    case startOfExposure = "start of exposure"
+    case dequeued = "dequeue by the daemon"
+    case scheduled = "the test pattern's schedule"
 }
 
 /// Where frames go: v4l2loopback, a DRM/KMS display, a Y4M file or nowhere.

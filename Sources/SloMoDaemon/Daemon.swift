@@ -347,6 +347,7 @@ public final class Daemon: ControlHandler, @unchecked Sendable {
             ("adaptive", .bool(settings.adaptive)),
             ("latency_budget_ms", Daemon.budget(settings)),
             ("delay_ms", .number((stats.delayMilliseconds * 1000).rounded() / 1000)),
+            ("timestamp", .string(stats.timestamp.rawValue)),
             ("network", Daemon.json(stats.network)),
         ]
         return .object(members)

@@ -35,6 +35,7 @@ extension Pipeline {
                     inputQueue.append(InputFrame(buffer: buffer, timestamp: frame.timestamp, sequence: frame.sequence))
                     stats.captured += 1
                     stats.signalLost = nil
+                    stats.timestamp = source.timestampMeaning
                     state.broadcast()
                     state.unlock()
                 }

@@ -37,6 +37,8 @@ public struct PipelineSnapshot: Sendable {
     public var sceneCuts = 0
     public var discontinuities = 0
     public var captureErrors = 0
+    /// What capture timestamps mark (latency runs from them), as of the last frame.
+    public var timestamp = CaptureTimestamp.dequeued
     public var outputErrors = 0
     /// Why capture stopped (the device failed, vanished or went quiet), until a frame arrives
     /// again; nil while frames arrive. The capture loop keeps reopening the device meanwhile.

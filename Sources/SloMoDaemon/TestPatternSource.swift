@@ -70,6 +70,8 @@ public final class TestPatternSource: FrameSource {
         return start + UInt64(frameRate.numerator).dividingFullWidth(product).quotient
     }
 
+    public var timestampMeaning: CaptureTimestamp { .scheduled }
+
     public func next(timeoutNanoseconds: UInt64, _ body: (LentFrame) throws -> Void) throws -> Bool {
         guard let frames else { throw EndpointError.unsupported("test pattern: next() before open()") }
         let deadline = MonotonicClock.now() + timeoutNanoseconds

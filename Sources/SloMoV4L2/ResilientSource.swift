@@ -96,6 +96,8 @@ public final class ResilientSource: FrameSource {
         source.close()
     }
 
+    public var timestampMeaning: CaptureTimestamp { source.timestampMeaning }
+
     private func reopen(at now: UInt64) {
         do {
             try source.open()

@@ -57,6 +57,7 @@ public final class V4L2Capture: FrameSource {
     public private(set) var devicePath = ""
     /// Whether timestamps come from the driver (V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC).
     public private(set) var driverTimestamps = false
+    public private(set) var timestampMeaning = CaptureTimestamp.dequeued
     /// Frames dropped because the driver flagged them or they failed to decode.
     public private(set) var corruptFrames = 0
     /// Frames handed straight back to the driver because a newer one was already waiting.
@@ -306,6 +307,8 @@ public final class V4L2Capture: FrameSource {
         }
         let flags = buffer.buffer.flags
         driverTimestamps = flags & UInt32(V4L2_BUF_FLAG_TIMESTAMP_MASK) == UInt32(V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC)
+        timestampMeaning = !driverTimestamps ? .dequeued
+            : flags & UInt32(V4L2_BUF_FLAG_TSTAMP_SRC_MASK) == UInt32(V4L2_BUF_FLAG_TSTAMP_SRC_SOE) ? .startOfExposure : .endOfExposure
         let stamp = buffer.buffer.timestamp
         let timestamp = driverTimestamps ? UInt64(stamp.tv_sec) * 1_000_000_000 + UInt64(stamp.tv_usec) * 1_000 : now
         let sequence = buffer.buffer.sequence

@@ -60,6 +60,10 @@ final class ControlTests: XCTestCase {
         XCTAssertEqual(status["state"], .string("running"))
         XCTAssertEqual(status["width"]?.number, 160)
         XCTAssertEqual(status["output_fps"]?.number, 60)
+        XCTAssertEqual(status["timestamp"], .string("the test pattern's schedule"))
+        XCTAssertEqual(status["latency_budget_ms"], .string("auto"))
+        XCTAssertEqual(status["network"], .null)
+        XCTAssertLessThan(status["delay_ms"]?.number ?? .infinity, 90, "auto plans below the bound for a 160×96 pattern")
         XCTAssertEqual(try client.reply(#"{"command":"status","id":"s1"}"#)["id"], .string("s1"))
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline, (try ok(#"{"command":"stats"}"#)["delivered"]?.number ?? 0) < 10 { Thread.sleep(forTimeInterval: 0.1) }

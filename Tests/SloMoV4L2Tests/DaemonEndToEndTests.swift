@@ -163,6 +163,8 @@ final class DaemonEndToEndTests: XCTestCase {
         let unplugged = try reply("STATUS_UNPLUGGED", in: lines)
         XCTAssertEqual(unplugged["signal"] as? String, "lost", "\(unplugged)")
         XCTAssertEqual(try reply("STATUS", in: lines)["signal"] as? String, "present", "and back")
+        // vivid stamps the end of the frame (V4L2_BUF_FLAG_TSTAMP_SRC_EOF), its default.
+        XCTAssertEqual(try reply("STATUS", in: lines)["timestamp"] as? String, "end of exposure")
         let stats = try reply("STATS", in: lines)
         XCTAssertGreaterThan(number(stats, "held"), 0, "\(stats)")
         XCTAssertGreaterThanOrEqual(number(stats, "capture_errors"), 2, "the disconnect and the unplug: \(stats)")
