@@ -172,6 +172,7 @@ public final class Pipeline: @unchecked Sendable {
         stats = PipelineSnapshot(format: format, inputRate: inputRate, outputRate: ratio.outputRate(input: inputRate),
                                  ratio: ratio, settings: settings, level: controller.level,
                                  delayMilliseconds: Double(bound) / 1e6)
+        stats.timestamp = source.timestampMeaning
         inputQueue.reserveCapacity(Pipeline.inputQueueLimit + 1)
         slots.reserveCapacity(1024)
         intermediates.reserveCapacity(64)
