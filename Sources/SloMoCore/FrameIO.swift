@@ -29,10 +29,13 @@ public protocol FrameSource: AnyObject {
     func close()
     /// What the last frame's timestamp marks: latency is measured from it.
     var timestampMeaning: CaptureTimestamp { get }
+    /// Frames the source skipped to lend the freshest one (the consumer was behind).
+    var drainedFrames: Int { get }
 }
 
 extension FrameSource {
     public var timestampMeaning: CaptureTimestamp { .dequeued }
+    public var drainedFrames: Int { 0 }
 }
 
 /// The instant a capture timestamp stands for. V4L2 drivers flag which end of the exposure they

@@ -383,6 +383,7 @@ public final class Daemon: ControlHandler, @unchecked Sendable {
             ("dropped", .number(Double(stats.dropped))),
             ("dropped_input", .number(Double(stats.droppedInput))),
             ("dropped_slots", .number(Double(stats.droppedSlots))),
+            ("drained_input", .number(Double(stats.drainedInput))),
             ("scene_cuts", .number(Double(stats.sceneCuts))),
             ("discontinuities", .number(Double(stats.discontinuities))),
             ("capture_errors", .number(Double(stats.captureErrors))),

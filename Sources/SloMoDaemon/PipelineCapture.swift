@@ -36,6 +36,7 @@ extension Pipeline {
                     stats.captured += 1
                     stats.signalLost = nil
                     stats.timestamp = source.timestampMeaning
+                    stats.drainedInput = source.drainedFrames
                     state.broadcast()
                     state.unlock()
                 }

@@ -33,6 +33,8 @@ public struct PipelineSnapshot: Sendable {
     /// Input frames dropped because the engine was behind, plus slots skipped because the output was.
     public var droppedInput = 0
     public var droppedSlots = 0
+    /// Frames the source skipped to hand over its freshest (the capture thread was behind the driver).
+    public var drainedInput = 0
     public var dropped: Int { droppedInput + droppedSlots }
     public var sceneCuts = 0
     public var discontinuities = 0

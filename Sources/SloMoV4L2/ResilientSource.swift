@@ -97,6 +97,7 @@ public final class ResilientSource: FrameSource {
     }
 
     public var timestampMeaning: CaptureTimestamp { source.timestampMeaning }
+    public var drainedFrames: Int { source.drainedFrames }
 
     private func reopen(at now: UInt64) {
         do {
