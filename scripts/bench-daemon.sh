@@ -8,7 +8,7 @@
 #   scripts/bench-daemon.sh 70
 #
 # Environment: BIN (the binaries, .build-daemon/release), PRESET (fast), BUDGET (auto),
-# ADAPTIVE (true), WIDTH (640), HEIGHT (360), FPS (30), SWITCH (a mode to `slomoctl set` half-way,
+# ADAPTIVE (true), WIDTH (640), HEIGHT (360), FPS (30), MODE (flow), SWITCH (a mode to `slomoctl set` half-way,
 # e.g. rife: the report then says how long the answer took and the longest gap between outputs
 # before and after it).
 set -eu
@@ -21,11 +21,13 @@ WIDTH=${WIDTH:-640}
 HEIGHT=${HEIGHT:-360}
 FPS=${FPS:-30}
 SWITCH=${SWITCH:-}
+MODE=${MODE:-flow}
 SOCKET=/tmp/slomod-bench-$$.sock
 LOG=/tmp/slomod-bench-$$.log
 OUT=/tmp/slomod-bench-$$
 
-"$BIN/slomod" --input testpattern --width "$WIDTH" --height "$HEIGHT" --fps "$FPS" --scale 2 --mode flow --preset "$PRESET" \
+date +%s.%N > "$OUT.time-launch"
+"$BIN/slomod" --input testpattern --width "$WIDTH" --height "$HEIGHT" --fps "$FPS" --scale 2 --mode "$MODE" --preset "$PRESET" \
     --adaptive="$ADAPTIVE" --latency-budget "$BUDGET" --output null --socket "$SOCKET" 2> "$LOG" &
 PID=$!
 trap 'kill $PID 2> /dev/null || true' EXIT
@@ -59,9 +61,10 @@ kill -TERM $PID
 wait $PID
 trap - EXIT
 
-python3 - "$OUT" "$DURATION" "$PRESET" "$BUDGET" "$ADAPTIVE" "$LOG" "${WIDTH}x$HEIGHT" "$FPS" <<'PY'
+python3 - "$OUT" "$DURATION" "$PRESET" "$BUDGET" "$ADAPTIVE" "$LOG" "${WIDTH}x$HEIGHT" "$FPS" "$MODE" <<'PY'
 import json, os, sys
 out, duration, preset, budget, adaptive, log, size, fps = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7], float(sys.argv[8])
+mode = sys.argv[9]
 a = json.load(open(out + ".start"))["result"]
 b = json.load(open(out + ".end"))["result"]
 d = lambda k: b[k] - a[k]
@@ -71,7 +74,9 @@ expected = duration * b["output_fps"]
 inbetween = d("synthesised") + d("repeated")
 by_mode = {k: b["synthesised_by_mode"][k] - a["synthesised_by_mode"][k] for k in b["synthesised_by_mode"]}
 print(f"| measure | value |\n|---|---|")
-print(f"| window | {duration:.1f} s after start-up, {size} {fps:g} → {2 * fps:g} fps, preset `{preset}`, adaptive {adaptive}, latency budget {budget} |")
+print(f"| window | {duration:.1f} s after start-up, {size} {fps:g} → {2 * fps:g} fps, mode `{mode}`, preset `{preset}`, adaptive {adaptive}, latency budget {budget} |")
+launch = float(open(out + ".time-launch").read())
+print(f"| start-up: launch to `status` running (shaders, warm-up, the test pattern's rendering) | {float(open(out + '.time-start').read()) - launch:.1f} s |")
 print(f"| delivered / expected frames | {d('delivered')} / {expected:.0f} ({100 * d('delivered') / expected:.2f} %) |")
 print(f"| captured | {d('captured')} |")
 print(f"| in-between slots filled with synthesised frames | {d('synthesised')} / {inbetween} ({100 * d('synthesised') / max(inbetween, 1):.2f} %) |")

@@ -8,7 +8,8 @@
 /// runs gives one sample of that sum; the delay is the window's `quantile` of those samples plus
 /// `margin`. It rises as soon as an evaluation asks for more, and a sample past the delay (a miss
 /// shows a repeated frame) calls one at once (until the window has its first evaluation's worth,
-/// such a sample is the delay's floor: the plan from the warm-up is only a guess); it falls only after `lowerAfter` evaluations in a row ask for at least `hysteresis` less (each
+/// such a sample is the delay's floor: the plan from the warm-up is only a guess); it falls only
+/// after `lowerAfter` evaluations in a row ask for at least `hysteresis` (or 5 %) less (each
 /// change costs one stutter or one skipped slot).
 struct LatencyPlanner: Sendable {
     /// Samples the delay must cover: a pair whose first slot has room has room for all of them.
@@ -17,8 +18,11 @@ struct LatencyPlanner: Sendable {
     static let margin: UInt64 = 3_000_000
     static let window = 300
     static let evaluateEvery = 30
-    static let lowerAfter = 3
+    /// Measured on a loaded 2-core machine, the need swings by tens of milliseconds within seconds:
+    /// lowering after 3 evaluations changed the delay every 4.5 s (each change a stutter).
+    static let lowerAfter = 5
     static let hysteresis: UInt64 = 2_000_000
+    static let hysteresisFraction = 0.05
     /// Until samples arrive: the warm-up's GPU cost times this, for uploads, copies and scheduling.
     static let costAllowance = 1.5
     static let lagAllowance: UInt64 = 2_000_000
@@ -35,6 +39,8 @@ struct LatencyPlanner: Sendable {
     private var count = 0
     private var sinceEvaluation = 0
     private var lowerVotes = 0
+    /// The first evaluation after a restart replaces the guess outright, up or down.
+    private var evaluated = false
 
     init(bound: UInt64) {
         self.bound = bound
@@ -53,12 +59,21 @@ struct LatencyPlanner: Sendable {
         lowerVotes = 0
         median = nil
         need = nil
+        evaluated = false
         guard let milliseconds, milliseconds.isFinite else {
             delay = bound
             return
         }
         let cost = UInt64(milliseconds * LatencyPlanner.costAllowance * 1e6)
         delay = min(bound, lead + LatencyPlanner.lagAllowance + cost + LatencyPlanner.margin)
+    }
+
+    /// Starts a new window (the level changed) but keeps the delay until the new samples say otherwise.
+    mutating func forgetSamples() {
+        count = 0
+        next = 0
+        sinceEvaluation = 0
+        lowerVotes = 0
     }
 
     /// One pair: the time from its first in-between slot's instant to when its last synthesised
@@ -85,12 +100,21 @@ struct LatencyPlanner: Sendable {
         median = scratch[count / 2]
         need = needed
         let target = min(bound, needed + LatencyPlanner.margin)
+        if !evaluated {
+            evaluated = true
+            lowerVotes = 0
+            if target != delay {
+                delay = target
+                return delay
+            }
+            return nil
+        }
         if target > delay {
             lowerVotes = 0
             delay = target
             return delay
         }
-        if target + LatencyPlanner.hysteresis <= delay {
+        if target + max(LatencyPlanner.hysteresis, UInt64(Double(delay) * LatencyPlanner.hysteresisFraction)) <= delay {
             lowerVotes += 1
             if lowerVotes >= LatencyPlanner.lowerAfter {
                 lowerVotes = 0

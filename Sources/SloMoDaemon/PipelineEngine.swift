@@ -85,7 +85,7 @@ extension Pipeline {
         let level = applied.paused ? QualityLevel.repeat : controller.level
         let lead = UInt64(1e9 / inputRate.doubleValue * (1 - 1 / Double(ratio.slots)))
         planner.restart(bound: Pipeline.boundDelay(for: applied.latencyBoundMilliseconds), lead: lead,
-                        expectedCost: level == .repeat ? 0 : controller.costs[level]?.milliseconds)
+                        expectedCost: level == .repeat ? 0 : controller.costs[level]?.milliseconds ?? controller.quickest[level])
         timeline.change(ratio: ratio, delay: planner.delay)
         state.lock()
         stats.delayMilliseconds = Double(planner.delay) / 1e6
@@ -159,8 +159,10 @@ extension Pipeline {
             if !times.isEmpty {
                 measured = try synthesize(with: synthesizer, level: level)
                 if measured != nil { plan(readyAfterInstant: MonotonicClock.now() - firstSlot.instant) }
-            } else if interpolating {
+            } else if interpolating, (controller.quickest[level] ?? 0) <= budget {
                 // Out of reach: the delay was too short for the engine (or the engine is behind).
+                // Not when the level is too slow even for the bound: that is the controller's to
+                // leave, and planning for it would swing the delay to the bound and back.
                 plan(readyAfterInstant: ready - firstSlot.instant)
             }
             if measured == nil, times.isEmpty, interpolating, let quickest = controller.quickest[level], quickest > budget {
@@ -180,7 +182,9 @@ extension Pipeline {
                 stats.level = changed
                 stats.levelChanges += 1
                 state.unlock()
-                replan(ratio: appliedRatio)
+                // The new level's pairs teach the planner afresh, from the delay in effect: a
+                // probe of a level that will not fit must not move the output.
+                planner.forgetSamples()
             }
         }
         state.lock()
@@ -191,12 +195,15 @@ extension Pipeline {
 
     /// Gives the planner one pair's need; a changed delay takes effect at the next input frame.
     func plan(readyAfterInstant sample: UInt64) {
+        let previousDelay = planner.delay
         let changed = planner.record(readyAfterInstant: sample)
         if let changed {
             timeline.change(ratio: appliedRatio, delay: changed)
             let need = planner.need.map { "99.5 % of pairs ready within \(String(format: "%.1f", Double($0) / 1e6)) ms" }
                 ?? "a pair ready after \(String(format: "%.1f", Double(sample) / 1e6)) ms"
-            logger.info("latency: delay \(String(format: "%.1f", Double(changed) / 1e6)) ms (\(need), + \(LatencyPlanner.margin / 1_000_000) ms margin; bound \(String(format: "%.0f", Double(planner.bound) / 1e6)) ms)")
+            // Small steps are routine (a fraction of a frame interval, unseen); large ones are news.
+            let step = changed > previousDelay ? changed - previousDelay : previousDelay - changed
+            logger.log(level: step >= 5_000_000 ? .info : .debug, "latency: delay \(String(format: "%.1f", Double(changed) / 1e6)) ms (\(need), + \(LatencyPlanner.margin / 1_000_000) ms margin; bound \(String(format: "%.0f", Double(planner.bound) / 1e6)) ms)")
         }
         state.lock()
         if let changed { stats.delayMilliseconds = Double(changed) / 1e6 }

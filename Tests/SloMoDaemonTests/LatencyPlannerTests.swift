@@ -25,13 +25,21 @@ final class LatencyPlannerTests: XCTestCase {
         XCTAssertEqual(planner.delay, 30 * ms, "never past the bound")
         planner.restart(bound: 90 * ms, lead: 16 * ms, expectedCost: nil)
         XCTAssertEqual(planner.delay, 90 * ms, "a level never measured: the bound")
+
+        // The first evaluation replaces the guess, down as well as up; a new window keeps the delay.
+        planner.restart(bound: 90 * ms, lead: 16 * ms, expectedCost: 10)
+        XCTAssertEqual(feed(&planner, Array(repeating: 20 * ms, count: 30)), [23 * ms])
+        planner.forgetSamples()
+        XCTAssertEqual(planner.delay, 23 * ms)
+        XCTAssertEqual(feed(&planner, Array(repeating: 20 * ms, count: 60)), [], "the same need: no change")
     }
 
     func testCoversTheQuantileWithTheMarginAndIgnoresARareOutlier() {
         var planner = LatencyPlanner(bound: 90 * ms)
         planner.restart(bound: 90 * ms, lead: 16 * ms, expectedCost: 20)
-        // 300 pairs ready 25...34 ms after their first slot's instant, and one at 80 ms.
-        var samples = (0..<299).map { 25 * ms + UInt64($0 % 10) * ms }
+        // 360 pairs ready 25...34 ms after their first slot's instant, and one at 80 ms: it raises
+        // the delay at once, which falls back after five evaluations once it is under 0.5 %.
+        var samples = (0..<359).map { 25 * ms + UInt64($0 % 10) * ms }
         samples.insert(80 * ms, at: 150)
         _ = feed(&planner, samples)
         XCTAssertEqual(planner.delay, 34 * ms + LatencyPlanner.margin, "one pair in 300 is under the 0.5 % the quantile leaves out")
@@ -52,7 +60,7 @@ final class LatencyPlannerTests: XCTestCase {
         XCTAssertEqual(planner.record(readyAfterInstant: 40 * ms), 43 * ms)
 
         // The machine is quicker now: nothing falls while the slow pair is within the quantile,
-        // nor before three evaluations in a row ask for less, and then only downwards.
+        // nor before five evaluations in a row ask for less, and then only downwards.
         let quicker = changes(&planner, Array(repeating: 20 * ms, count: 600))
         XCTAssertGreaterThanOrEqual(quicker.first?.pair ?? 0, 200 - 31, "one pair in 200 is 0.5 %: \(quicker)")
         XCTAssertEqual(quicker.map(\.delay), quicker.map(\.delay).sorted(by: >))
