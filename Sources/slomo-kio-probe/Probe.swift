@@ -62,9 +62,10 @@ struct Capture: ParsableCommand {
         // A stream from `feed` carries its frame number in the first two luma samples: the frames
         // the producer wrote over this window, to tell a slow producer from a lossy path.
         var firstNumber = 0, lastNumber = 0
-        // Frames the sequence numbers skipped, and how old each frame was when it was lent.
+        // Frames the sequence numbers skipped, and how old each frame was when it was lent (signed:
+        // vivid stamps a frame's ideal time, which can lie up to an interval ahead of its dequeue).
         var skipped: UInt64 = 0
-        var ages: [UInt64] = []
+        var ages: [Int64] = []
         var bars = ""
         while Sys.monotonicNow() < end {
             _ = try capture.next(timeoutNanoseconds: 500_000_000) { frame in
@@ -76,7 +77,7 @@ struct Capture: ParsableCommand {
                     gaps += 1
                     if frame.sequence > lastSequence { skipped += frame.sequence - lastSequence - 1 }
                 }
-                if frame.timestamp <= now { ages.append(now - frame.timestamp) }
+                ages.append(Int64(bitPattern: now &- frame.timestamp))
                 lastSequence = frame.sequence
                 last = frame.timestamp
                 maxSkew = max(maxSkew, now > frame.timestamp ? now - frame.timestamp : frame.timestamp - now)
@@ -109,7 +110,7 @@ struct Capture: ParsableCommand {
                + "matrix=\(capture.format.color.matrix.rawValue) range=\(capture.format.color.range.rawValue) "
                + "rowspread=\(lumaMax - lumaMin) numbers=\(firstNumber)..\(lastNumber) "
                + "api=\(capture.multiPlanar ? "mplane" : "single") drained=\(capture.drainedFrames) skipped=\(skipped) "
-               + "medianagems=\(ages.isEmpty ? -1 : Int(ages.sorted()[ages.count / 2] / 1_000_000)) bars=\(bars)")
+               + "medianagems=\(ages.isEmpty ? "none" : String(ages.sorted()[ages.count / 2] / 1_000_000)) bars=\(bars)")
     }
 }
 

@@ -337,7 +337,7 @@ vivid_reload() {
     udevadm settle 2>/dev/null
     n=0
     until [ -e "$vivid" ]; do n=$((n + 1)); [ $n -gt 100 ] && { echo "guest: no $vivid after reloading vivid"; return 1; }; sleep 0.1; done
-    v4l2-ctl -d "$vivid" --info | grep -E "Device Caps" -A3 | sed 's/^/CAPS /'
+    v4l2-ctl -d "$vivid" --info | grep -E "Device Caps" -A3 | sed "s/^/CAPS ${1:-multiplanar=1} /"
 }
 
 # V4L2Capture on the multi-planar vivid: every format slomo knows that it offers (planes in
@@ -402,7 +402,9 @@ scenario_daemon_mplane() {
 }
 
 # An MJPEG camera: ffmpeg encodes its test source to MJPEG into /dev/video12 at 2 fps (write(),
-# as a camera app would), slomod decodes it and writes /dev/video11, which ffmpeg reads.
+# as a camera app would) and the camera declares that rate (ffmpeg sets none, and v4l2loopback
+# then offers its default 30 fps alone); slomod decodes it and writes /dev/video11, which ffmpeg
+# reads. The source's first frames, as luma, go to OUTDIR/testsrc2.gray for the host to compare.
 scenario_daemon_mjpeg() {
     daemon_warmup || return 1
     ffmpeg -nostdin -hide_banner -loglevel error -re -f lavfi -i testsrc2=size=320x180:rate=2 \
@@ -413,6 +415,7 @@ scenario_daemon_mjpeg() {
         n=$((n + 1)); [ $n -gt 300 ] && { echo "guest: ffmpeg never fed /dev/video12"; cat "$out/mjpeg-camera.log"; return 1; }
         sleep 0.2
     done
+    v4l2-ctl -d /dev/video12 --set-parm=2 | sed 's/^/PARM /'
     "$bin/slomod" --input /dev/video12 --width 320 --height 180 --fps 2 --scale 2 --latency-budget 650 --preset quality \
         --output /dev/video11 --socket "$daemon_socket" > "$out/mjpeg-slomod.log" 2>&1 &
     daemon=$!
@@ -426,6 +429,7 @@ scenario_daemon_mjpeg() {
     end_daemon_run mjpeg
     kill $camera
     wait $camera 2>/dev/null
+    ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=320x180:rate=2 -frames:v 40 -pix_fmt gray -f rawvideo -y "$out/testsrc2.gray"
 }
 
 # Ends this script's background processes (gently, then not) and waits for them.
