@@ -24,6 +24,8 @@ layout(push_constant) uniform Push {
     float initScale;               // this level's resolution over the init flow's resolution
     int initIsWarm;                // the init flow is the previous pair's: used only if params.warmStart
     int propagate;                 // 1: start from the best of `previous` around the patch instead
+    int warmOffset; int warmWidth; int warmHeight;  // the previous pair's flow, a second start; width 0: none
+    float warmScale;
 } pc;
 
 #define SAMPLE_FUNCTION sampleFlow
@@ -147,6 +149,19 @@ void main() {
         vec2 center = vec2(origin) + 0.5 * float(PATCH - 1);
         vec2 at = (center + 0.5) / pc.initScale - 0.5;
         u = pc.initScale * sampleFlow(pc.initOffset + direction * pc.initWidth * pc.initHeight, pc.initWidth, pc.initHeight, at);
+    }
+    // Motion goes on: where the coarser level missed a fast-moving surface the previous pair's flow
+    // often has it (bikes ×2: fast 35.06 → 35.26 dB, quality 35.30 → 36.20; carphone ±0.01).
+    if (pc.propagate == 0 && pc.initIsWarm == 0 && pc.warmWidth > 0 && params.warmStart != 0) {
+        vec2 at = (vec2(origin) + 0.5 * float(PATCH - 1) + 0.5) / pc.warmScale - 0.5;
+        vec2 warm = pc.warmScale * sampleFlow(pc.warmOffset + direction * pc.warmWidth * pc.warmHeight, pc.warmWidth, pc.warmHeight, at);
+        startCost = cost(imageBase, origin, u, templateMean, templateEnergy);
+        float warmCost = cost(imageBase, origin, warm, templateMean, templateEnergy);
+        if (warmCost < startCost) {
+            u = warm;
+            startCost = warmCost;
+        }
+        startMeasured = true;
     }
     if (pc.propagate == 0 && pc.initIsWarm != 0 && u != vec2(0.0)) {
         // The previous pair's motion is only a guess: keep it only where it beats standing still.

@@ -171,10 +171,11 @@ public enum CPUReference {
 
     /// One patch's inverse search: `initial` is the flow it starts from. With `neighbours` (the first
     /// pass's results of the patches left, right, above and below that exist) it is the propagation
-    /// pass: it starts from whichever of `initial` (its own result) and those fits best.
+    /// pass: it starts from whichever of `initial` (its own result) and those fits best. `warm` (the
+    /// previous pair's flow at the patch) replaces `initial` as the start where it fits better.
     public static func searchPatch(template: Plane<Float>, image: Plane<Float>, origin: (x: Int, y: Int),
                                    patch: Int, iterations: Int, initial: SIMD2<Float>, compareWithZero: Bool,
-                                   neighbours: [SIMD2<Float>]? = nil) -> SIMD2<Float> {
+                                   neighbours: [SIMD2<Float>]? = nil, warm: SIMD2<Float>? = nil) -> SIMD2<Float> {
         let n = patch * patch
         var templ = [Float](repeating: 0, count: n), grad = [SIMD2<Float>](repeating: .zero, count: n)
         for i in 0..<n {
@@ -223,6 +224,10 @@ public enum CPUReference {
                 let c = cost(candidate)
                 if c < startCost! { (u, startCost) = (candidate, c) }
             }
+        } else if let warm {
+            startCost = cost(u)
+            let c = cost(warm)
+            if c < startCost! { (u, startCost) = (warm, c) }
         } else if compareWithZero && u != .zero {
             startCost = cost(u)
             let still = cost(.zero)

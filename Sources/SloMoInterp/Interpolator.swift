@@ -320,15 +320,19 @@ public final class Interpolator: FrameSynthesizer {
                 initPush = [.int(coarser.flowOffset!), .int(coarser.width), .int(coarser.height),
                             .float(Float(level.width) / Float(coarser.width)), .int(0)]
             }
+            // Below the coarsest level the previous pair's flow is a second start (the finest level's flow
+            // is only overwritten by its own densification, after every search of this pair).
+            let warmPush: [PushValue] = [.int(finest.flowOffset!), .int(index != plan.coarsest ? finest.width : 0), .int(finest.height),
+                                         .float(Float(level.width) / Float(finest.width))]
             let grid: [PushValue] = [.int(base0), .int(base1), .int(level.width), .int(level.height),
                                      .int(level.columns), .int(level.rows), .int(parameters.stride)]
             try recorder.dispatch(search, [.read(pyramids), .read(flow), .write(patches), .read(params), .read(propagated)],
-                                  push: grid + [.int(parameters.iterations)] + initPush + [.int(0)],
+                                  push: grid + [.int(parameters.iterations)] + initPush + [.int(0)] + warmPush,
                                   groups: (groups(level.columns * level.rows, 64), 2, 1))
             var found = patches
             if let iterations = parameters.propagationIterations {
                 try recorder.dispatch(search, [.read(pyramids), .read(flow), .write(propagated), .read(params), .read(patches)],
-                                      push: grid + [.int(iterations)] + initPush + [.int(1)],
+                                      push: grid + [.int(iterations)] + initPush + [.int(1)] + warmPush,
                                       groups: (groups(level.columns * level.rows, 64), 2, 1), label: "flow_propagate")
                 found = propagated
             }

@@ -71,7 +71,7 @@ final class ShaderReferenceTests: XCTestCase {
     /// level 1 directly, which must equal the reference's 2×2 means of the unpacked luma (odd edges
     /// repeat the last row and column), and level 2 is built from it as usual.
     func testUnpackWritesLevelOneWhenFullResolutionLumaIsNotKept() throws {
-        let format = FrameFormat(width: 97, height: 63, pixelFormat: .yuv420p, color: ColorSpace(matrix: .bt601, range: .limited))
+        let format = FrameFormat(width: 337, height: 63, pixelFormat: .yuv420p, color: ColorSpace(matrix: .bt601, range: .limited))
         let a = randomBytes(format.byteCount, seed: 21), b = randomBytes(format.byteCount, seed: 22)
         let interpolator = try Interpolator(context: sharedContext, format: format, preset: .fast, maxSteps: 1)
         let plan = interpolator.plan
@@ -113,13 +113,20 @@ final class ShaderReferenceTests: XCTestCase {
         func frame(_ luma: [UInt8], seed: UInt64) -> [UInt8] { luma + randomBytes(format.byteCount - luma.count, seed: seed) }
         let a = frame(smoothPicture(width: width, height: height, seed: 3), seed: 11)
         let b = frame(smoothPicture(width: width, height: height, seed: 3, shift: (2.6, -1.3)), seed: 12)
+        let c = frame(smoothPicture(width: width, height: height, seed: 3, shift: (5.2, -2.6)), seed: 13)
         var parameters = FlowPreset.quality.parameters
         parameters.warp = warp
         let interpolator = try Interpolator(context: sharedContext, format: format, preset: .quality, parameters: parameters, maxSteps: 2)
+        let times: [Float] = [0.3, 0.5]
+        // Two pairs, so that the second one's search also starts from the first one's flow. Its frame 0
+        // (b) is in slot 1 and its frame 1 (c) in slot 0.
         try a.withUnsafeBytes { try interpolator.append($0) }
         try b.withUnsafeBytes { try interpolator.append($0) }
-        let times: [Float] = [0.3, 0.5]
         try interpolator.synthesize(times: times)
+        let previousFlow = try interpolator.read(.flow)
+        try c.withUnsafeBytes { try interpolator.append($0) }
+        try interpolator.synthesize(times: times)
+        let slotOf = [1, 0]
         let plan = interpolator.plan
         let pyramids = try interpolator.read(.pyramids)
         func level(_ slot: Int, _ index: Int) -> CPUReference.Plane<Float> {
@@ -135,20 +142,20 @@ final class ShaderReferenceTests: XCTestCase {
             }
         }
         let flow = try interpolator.read(.flow)
-        func flowPlane(_ index: Int, _ direction: Int) -> CPUReference.Plane<SIMD2<Float>> {
+        func flowPlane(_ index: Int, _ direction: Int, of flow: [Float] = flow) -> CPUReference.Plane<SIMD2<Float>> {
             let l = plan.levels[index]
             let start = (l.flowOffset! + direction * l.width * l.height) * 2
             let values = (0..<l.width * l.height).map { SIMD2(flow[start + 2 * $0], flow[start + 2 * $0 + 1]) }
             return .init(width: l.width, height: l.height, values: values)
         }
-        // Patch search at the finest level, started from the GPU's coarser level.
+        // Patch search at the finest level, started from the GPU's coarser level or the previous pair's flow.
         let finest = plan.levels[plan.finest], coarser = plan.levels[plan.finest + 1]
         let patches = try interpolator.read(.patches)
         let p = plan.parameters
         var searchErrors: [Float] = []
         for direction in 0..<2 {
-            let template = level(direction, plan.finest), image = level(1 - direction, plan.finest)
-            let initial = flowPlane(plan.finest + 1, direction)
+            let template = level(slotOf[direction], plan.finest), image = level(slotOf[1 - direction], plan.finest)
+            let initial = flowPlane(plan.finest + 1, direction), warm = flowPlane(plan.finest, direction, of: previousFlow)
             let scale = Float(finest.width) / Float(coarser.width)
             for row in 0..<finest.rows {
                 for column in 0..<finest.columns {
@@ -158,7 +165,8 @@ final class ShaderReferenceTests: XCTestCase {
                     let at = (center + 0.5) / scale - 0.5
                     let start = CPUReference.bilinear(initial, at.x, at.y) * scale
                     let expected = CPUReference.searchPatch(template: template, image: image, origin: origin, patch: p.patchSize,
-                                                            iterations: p.iterations, initial: start, compareWithZero: false)
+                                                            iterations: p.iterations, initial: start, compareWithZero: false,
+                                                            warm: CPUReference.bilinear(warm, center.x, center.y))
                     let index = (direction * finest.rows + row) * finest.columns + column
                     let actual = SIMD2(patches[2 * index], patches[2 * index + 1])
                     let d = expected - actual
@@ -187,7 +195,7 @@ final class ShaderReferenceTests: XCTestCase {
         }
         for direction in 0..<2 {
             let first = patchPlane(patches, direction), actual = patchPlane(propagated, direction)
-            let template = level(direction, plan.finest), image = level(1 - direction, plan.finest)
+            let template = level(slotOf[direction], plan.finest), image = level(slotOf[1 - direction], plan.finest)
             for row in 0..<finest.rows {
                 for column in 0..<finest.columns {
                     let origin = (CPUReference.patchOrigin(column, p.stride, finest.width, p.patchSize),
@@ -211,7 +219,7 @@ final class ShaderReferenceTests: XCTestCase {
         // Densification from the GPU's propagated patches, then variational refinement.
         for direction in 0..<2 {
             let gpuPatches = patchPlane(propagated, direction)
-            let template = level(direction, plan.finest), image = level(1 - direction, plan.finest)
+            let template = level(slotOf[direction], plan.finest), image = level(slotOf[1 - direction], plan.finest)
             var expected = CPUReference.densify(template: template, image: image, patches: gpuPatches, columns: finest.columns,
                                                 rows: finest.rows, patch: p.patchSize, stride: p.stride)
             for _ in 0..<p.refinements {
@@ -256,8 +264,8 @@ final class ShaderReferenceTests: XCTestCase {
             let keys = CPUReference.projectionKeys(flow01: flow01, flow10: flow10, consistency0: c0, consistency1: c1, t: t,
                                                    indexBits: plan.projectionIndexBits)
             XCTAssertGreaterThan(keys.filter { $0 != ~0 }.count, plane * 9 / 10, "projection covers the frame at t=\(t)")
-            let expected = CPUReference.resolveIntermediate(keys: keys, flow01: flow01, flow10: flow10, luma0: level(0, plan.finest),
-                                                            luma1: level(1, plan.finest), t: t, indexBits: plan.projectionIndexBits,
+            let expected = CPUReference.resolveIntermediate(keys: keys, flow01: flow01, flow10: flow10, luma0: level(slotOf[0], plan.finest),
+                                                            luma1: level(slotOf[1], plan.finest), t: t, indexBits: plan.projectionIndexBits,
                                                             flowScale: plan.flowScale)
             let actual = CPUReference.Plane(width: finest.width, height: finest.height, values: (0..<plane).map { i in
                 let at = 4 * (step * plane + i)
@@ -273,7 +281,7 @@ final class ShaderReferenceTests: XCTestCase {
             let values = (0..<width * height).map { i in SIMD3(frames[(slot * width * height + i) * 4], frames[(slot * width * height + i) * 4 + 1], frames[(slot * width * height + i) * 4 + 2]) }
             return .init(width: width, height: height, values: values)
         }
-        let frame0 = framePlane(0), frame1 = framePlane(1)
+        let frame0 = framePlane(slotOf[0]), frame1 = framePlane(slotOf[1])
         for (step, t) in times.enumerated() {
             var fused = [SIMD3<Float>](repeating: .zero, count: width * height)
             for by in stride(from: 0, to: height, by: 2) {
