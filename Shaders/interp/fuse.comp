@@ -2,8 +2,8 @@
 #extension GL_EXT_shader_8bit_storage : require
 #extension GL_GOOGLE_include_directive : require
 // Super SloMo's synthesis for every time step of a pair at once (gl_GlobalInvocationID.z = step):
-// intermediate flows F_t→0 = −(1−t)t·F_0→1 + t²·F_1→0 and F_t→1 = (1−t)²·F_0→1 − t(1−t)·F_1→0,
-// backward warps of both frames, and fusion weighted by visibility,
+// backward warps of both frames along the intermediate flows F_t→0, F_t→1 (flow_resolve.comp's),
+// and fusion weighted by visibility,
 // I_t = ((1−t)V_0·g(I_0,F_t→0) + t·V_1·g(I_1,F_t→1)) / ((1−t)V_0 + t·V_1).
 // V_0 falls where the point that frame 1 contributes is occluded in frame 0, and V_1 likewise.
 // With useFlow = 0 it is a plain cross-fade. Writes the packed output frame, 2×2 pixels per invocation.
@@ -11,7 +11,7 @@ layout(local_size_x = 8, local_size_y = 8) in;
 layout(constant_id = 0) const int FORMAT = 0;
 layout(constant_id = 1) const int WARP = 0;  // WarpFilter: 0 bilinear, 1 Catmull-Rom
 layout(std430, binding = 0) readonly buffer Frames { uint frames[]; };
-layout(std430, binding = 1) readonly buffer Flow { vec2 flow[]; };
+layout(std430, binding = 1) readonly buffer Intermediate { vec4 intermediate[]; };  // per step: F_t→0, F_t→1
 layout(std430, binding = 2) readonly buffer Consistency { float consistency[]; };
 layout(std430, binding = 3) readonly buffer Params { float times[16]; int warmStart; } params;
 layout(std430, binding = 4) writeonly buffer Packed { uint8_t packed[]; };
@@ -21,7 +21,7 @@ layout(std430, binding = 4) writeonly buffer PackedWords { uint packedWords[]; }
 layout(push_constant) uniform Push {
     ColorParams color;
     int frame0; int frame1;             // offsets of the two frames in `frames`
-    int flowOffset; int flowWidth; int flowHeight;
+    int flowWidth; int flowHeight;
     float flowScale;                    // full resolution over flow resolution
     int outputBytes;                    // bytes of one packed frame
     int useFlow;
@@ -30,9 +30,9 @@ layout(push_constant) uniform Push {
 } pc;
 #include "pack.glsl"
 
-#define SAMPLE_FUNCTION sampleFlow
-#define SAMPLE_BUFFER flow
-#define SAMPLE_TYPE vec2
+#define SAMPLE_FUNCTION sampleIntermediate
+#define SAMPLE_BUFFER intermediate
+#define SAMPLE_TYPE vec4
 #include "sampling.glsl"
 #define SAMPLE_FUNCTION sampleConsistency
 #define SAMPLE_BUFFER consistency
@@ -91,7 +91,7 @@ bool inside(vec2 p, int w, int h) { return p.x >= -0.5 && p.y >= -0.5 && p.x <= 
 
 // Flow varies slowly at flow resolution (half or quarter of full), so one flow sample and one
 // visibility estimate serve a whole 2×2 block; only the frame samples are per pixel.
-void synthesizeBlock(ivec2 origin, float t, out vec3 values[4]) {
+void synthesizeBlock(ivec2 origin, int step, float t, out vec3 values[4]) {
     int w = pc.color.width, h = pc.color.height;
     if (pc.useFlow == 0) {
         for (int i = 0; i < 4; i++) {
@@ -102,11 +102,8 @@ void synthesizeBlock(ivec2 origin, float t, out vec3 values[4]) {
     }
     int plane = pc.flowWidth * pc.flowHeight;
     vec2 center = vec2(origin) + 0.5;
-    vec2 g = toFlowGrid(center);
-    vec2 f01 = sampleFlow(pc.flowOffset, pc.flowWidth, pc.flowHeight, g) * pc.flowScale;
-    vec2 f10 = sampleFlow(pc.flowOffset + plane, pc.flowWidth, pc.flowHeight, g) * pc.flowScale;
-    vec2 ft0 = -(1.0 - t) * t * f01 + t * t * f10;
-    vec2 ft1 = (1.0 - t) * (1.0 - t) * f01 - t * (1.0 - t) * f10;
+    vec4 flows = sampleIntermediate(step * plane, pc.flowWidth, pc.flowHeight, toFlowGrid(center));
+    vec2 ft0 = flows.xy, ft1 = flows.zw;
     float c0 = sampleConsistency(0, pc.flowWidth, pc.flowHeight, toFlowGrid(center + ft0));
     float c1 = sampleConsistency(plane, pc.flowWidth, pc.flowHeight, toFlowGrid(center + ft1));
     vec3 warped0[4], warped1[4];
@@ -147,7 +144,7 @@ void main() {
         int chromaIndex = base + w * h + (first.y >> 1) * (w >> 1) + (first.x >> 1);
         for (int block = 0; block < 2; block++) {
             vec3 values[4];
-            synthesizeBlock(first + ivec2(block * 2, 0), t, values);
+            synthesizeBlock(first + ivec2(block * 2, 0), step, t, values);
             for (int i = 0; i < 4; i++) luma[i >> 1][block * 2 + (i & 1)] = encodeSamples(values[i], pc.color).x;
             vec2 sum = vec2(0.0);
             for (int i = 0; i < 4; i++) sum += values[i].yz;
@@ -164,7 +161,7 @@ void main() {
         ivec2 origin = first + ivec2(block * 2, 0);
         if (origin.x >= w) return;
         vec3 values[4];
-        synthesizeBlock(origin, t, values);
+        synthesizeBlock(origin, step, t, values);
         storeBlock(origin, values, base, pc.color);
     }
 }

@@ -6,14 +6,14 @@
 // mode 1: the visibility weights, red for frame 0's share and green for frame 1's.
 layout(local_size_x = 8, local_size_y = 8) in;
 layout(constant_id = 0) const int FORMAT = 0;
-layout(std430, binding = 0) readonly buffer Flow { vec2 flow[]; };
+layout(std430, binding = 0) readonly buffer Intermediate { vec4 intermediate[]; };  // per step: F_t→0, F_t→1
 layout(std430, binding = 1) readonly buffer Consistency { float consistency[]; };
 layout(std430, binding = 2) readonly buffer Params { float times[16]; int warmStart; } params;
 layout(std430, binding = 3) writeonly buffer Packed { uint8_t packed[]; };
 #include "color.glsl"
 layout(push_constant) uniform Push {
     ColorParams color;
-    int flowOffset; int flowWidth; int flowHeight;
+    int flowWidth; int flowHeight;
     float flowScale;
     int outputBytes;
     int mode;
@@ -22,9 +22,9 @@ layout(push_constant) uniform Push {
 } pc;
 #include "pack.glsl"
 
-#define SAMPLE_FUNCTION sampleFlow
-#define SAMPLE_BUFFER flow
-#define SAMPLE_TYPE vec2
+#define SAMPLE_FUNCTION sampleIntermediate
+#define SAMPLE_BUFFER intermediate
+#define SAMPLE_TYPE vec4
 #include "sampling.glsl"
 #define SAMPLE_FUNCTION sampleConsistency
 #define SAMPLE_BUFFER consistency
@@ -54,14 +54,11 @@ vec3 flowColor(vec2 u) {
 
 vec2 toFlowGrid(vec2 p) { return (p + 0.5) / pc.flowScale - 0.5; }
 
-vec3 visualize(ivec2 p, float t) {
+vec3 visualize(ivec2 p, int step, float t) {
     int plane = pc.flowWidth * pc.flowHeight;
-    vec2 g = toFlowGrid(vec2(p));
-    vec2 f01 = sampleFlow(pc.flowOffset, pc.flowWidth, pc.flowHeight, g) * pc.flowScale;
-    vec2 f10 = sampleFlow(pc.flowOffset + plane, pc.flowWidth, pc.flowHeight, g) * pc.flowScale;
-    vec2 ft0 = -(1.0 - t) * t * f01 + t * t * f10;
+    vec4 flows = sampleIntermediate(step * plane, pc.flowWidth, pc.flowHeight, toFlowGrid(vec2(p)));
+    vec2 ft0 = flows.xy, ft1 = flows.zw;
     if (pc.mode == 0) return flowColor(ft0 / max(t, 1e-3));
-    vec2 ft1 = (1.0 - t) * (1.0 - t) * f01 - t * (1.0 - t) * f10;
     float c0 = sampleConsistency(0, pc.flowWidth, pc.flowHeight, toFlowGrid(vec2(p) + ft0)) / pc.occlusionSigma;
     float c1 = sampleConsistency(plane, pc.flowWidth, pc.flowHeight, toFlowGrid(vec2(p) + ft1)) / pc.occlusionSigma;
     return vec3(1.0 / (1.0 + c1 * c1), 1.0 / (1.0 + c0 * c0), 0.0);
@@ -74,7 +71,7 @@ void main() {
     vec3 values[4];
     for (int i = 0; i < 4; i++) {
         ivec2 p = min(origin + ivec2(i & 1, i >> 1), ivec2(pc.color.width - 1, pc.color.height - 1));
-        values[i] = rgbToInternal(visualize(p, params.times[step]), pc.color);
+        values[i] = rgbToInternal(visualize(p, step, params.times[step]), pc.color);
     }
     storeBlock(origin, values, step * pc.outputBytes, pc.color);
 }

@@ -273,11 +273,13 @@ public struct Recorder {
         }
     }
 
-    /// Fills a buffer with a repeated 32-bit word (0 clears floats and ints alike).
-    public mutating func fill(_ buffer: GPUBuffer, word: UInt32 = 0) {
+    /// Fills a buffer, or its first `byteCount` bytes (a multiple of 4), with a repeated 32-bit word
+    /// (0 clears floats and ints alike).
+    public mutating func fill(_ buffer: GPUBuffer, word: UInt32 = 0, byteCount: Int? = nil) {
         guard let commandBuffer else { return }
+        precondition((byteCount ?? 0) % 4 == 0 && (byteCount ?? 0) <= buffer.byteCount, "fill of \(byteCount ?? 0) bytes of \(buffer.label)")
         settle(before: [.write(buffer)])
-        vkCmdFillBuffer(commandBuffer, buffer.handle, 0, VkDeviceSize(VK_WHOLE_SIZE), word)
+        vkCmdFillBuffer(commandBuffer, buffer.handle, 0, byteCount.map { VkDeviceSize($0) } ?? VkDeviceSize(VK_WHOLE_SIZE), word)
         track([.write(buffer)])
     }
 

@@ -169,9 +169,13 @@ public enum CPUReference {
         max(min(index * stride, limit - patch), 0)
     }
 
-    /// One patch's inverse search: `initial` is the flow it starts from.
+    /// One patch's inverse search: `initial` is the flow it starts from. With `neighbours` (the first
+    /// pass's results of the patches left, right, above and below that exist) it is the propagation
+    /// pass: it starts from whichever of `initial` (its own result) and those fits best. `warm` (the
+    /// previous pair's flow at the patch) replaces `initial` as the start where it fits better.
     public static func searchPatch(template: Plane<Float>, image: Plane<Float>, origin: (x: Int, y: Int),
-                                   patch: Int, iterations: Int, initial: SIMD2<Float>, compareWithZero: Bool) -> SIMD2<Float> {
+                                   patch: Int, iterations: Int, initial: SIMD2<Float>, compareWithZero: Bool,
+                                   neighbours: [SIMD2<Float>]? = nil, warm: SIMD2<Float>? = nil) -> SIMD2<Float> {
         let n = patch * patch
         var templ = [Float](repeating: 0, count: n), grad = [SIMD2<Float>](repeating: .zero, count: n)
         for i in 0..<n {
@@ -213,9 +217,31 @@ public enum CPUReference {
             return squares - sum * sum / Float(n) - 2 * cross + templateEnergy
         }
         var u = initial
-        if compareWithZero && cost(.zero) <= cost(u) { u = .zero }
-        let start = u
+        var startCost: Float?
+        if let neighbours {
+            startCost = cost(u)
+            for candidate in neighbours where candidate != u {
+                let c = cost(candidate)
+                if c < startCost! { (u, startCost) = (candidate, c) }
+            }
+        } else if let warm {
+            startCost = cost(u)
+            let c = cost(warm)
+            if c < startCost! { (u, startCost) = (warm, c) }
+        } else if compareWithZero && u != .zero {
+            startCost = cost(u)
+            let still = cost(.zero)
+            if still <= startCost! { (u, startCost) = (.zero, still) }
+        }
+        // Descent that stops where the cost rises, keeping the last point that lowered it.
+        var best = u, bestCost = startCost ?? cost(u)
         for _ in 0..<iterations {
+            let c = cost(u)
+            if c > bestCost {
+                u = best
+                break
+            }
+            (best, bestCost) = (u, c)
             // Zero-mean gradients make the image's mean drop out: b = Σ grad·v − Σ grad·t'.
             var b = -templateTerm
             for i in 0..<n { b += grad[i] * sample(i, u) }
@@ -223,7 +249,7 @@ public enum CPUReference {
             u -= step
             if (step * step).sum() < 1e-4 { break }
         }
-        return cost(u) > cost(start) ? start : u
+        return u != best && cost(u) > bestCost ? best : u
     }
 
     // MARK: flow_densify.comp
@@ -312,13 +338,77 @@ public enum CPUReference {
         }
     }
 
+    // MARK: flow_project.comp, flow_resolve.comp, projection.glsl
+
+    /// The keys that flow_project.comp leaves at time t: per cell, the least of (depth level, source
+    /// index) of the sources that land on it, ~0 where none does.
+    public static func projectionKeys(flow01: Plane<SIMD2<Float>>, flow10: Plane<SIMD2<Float>>,
+                                      consistency0: Plane<Float>, consistency1: Plane<Float>, t: Float, indexBits: Int) -> [UInt32] {
+        let w = flow01.width, h = flow01.height
+        var keys = [UInt32](repeating: ~0, count: w * h)
+        let levels = Float((UInt32(1) << (32 - indexBits)) - 1)
+        for (direction, (flow, consistency)) in [(flow01, consistency0), (flow10, consistency1)].enumerated() {
+            let tau = direction == 0 ? t : 1 - t
+            for y in 0..<h {
+                for x in 0..<w {
+                    let c = consistency[x, y]
+                    let depth = UInt32(levels * c / (c + 16))
+                    let key = depth << UInt32(indexBits) | UInt32(direction * w * h + y * w + x)
+                    let q = SIMD2(Float(x), Float(y)) + tau * flow[x, y]
+                    let ax = Int(q.x.rounded(.down)), ay = Int(q.y.rounded(.down))
+                    for (cx, cy) in [(ax, ay), (ax + 1, ay), (ax, ay + 1), (ax + 1, ay + 1)] where cx >= 0 && cy >= 0 && cx < w && cy < h {
+                        keys[cy * w + cx] = min(keys[cy * w + cx], key)
+                    }
+                }
+            }
+        }
+        return keys
+    }
+
+    /// The intermediate flows (F_t→0, F_t→1, full-resolution pixels) flow_resolve.comp chooses from `keys`.
+    public static func resolveIntermediate(keys: [UInt32], flow01: Plane<SIMD2<Float>>, flow10: Plane<SIMD2<Float>>,
+                                           luma0: Plane<Float>, luma1: Plane<Float>, t: Float, indexBits: Int,
+                                           flowScale: Float) -> Plane<SIMD4<Float>> {
+        let w = flow01.width, h = flow01.height
+        func carried(_ source: Int) -> SIMD4<Float> {
+            if source < w * h {
+                let u = flow01.values[source]
+                return SIMD4(-t * u.x, -t * u.y, (1 - t) * u.x, (1 - t) * u.y)
+            }
+            let u = flow10.values[source - w * h]
+            return SIMD4(t * u.x, t * u.y, -(1 - t) * u.x, -(1 - t) * u.y)
+        }
+        func warpError(_ x: Int, _ y: Int, _ f: SIMD4<Float>) -> Float {
+            [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)].reduce(0) { sum, o in
+                let qx = Float(x + o.0), qy = Float(y + o.1)
+                return sum + abs(bilinear(luma0, qx + f.x, qy + f.y) - bilinear(luma1, qx + f.z, qy + f.w))
+            }
+        }
+        var values: [SIMD4<Float>] = []
+        for y in 0..<h {
+            for x in 0..<w {
+                let f01 = flow01[x, y], f10 = flow10[x, y]
+                let ft0 = -(1 - t) * t * f01 + t * t * f10, ft1 = (1 - t) * (1 - t) * f01 - t * (1 - t) * f10
+                var flows = SIMD4(ft0.x, ft0.y, ft1.x, ft1.y), best = warpError(x, y, flows)
+                for (ox, oy) in [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (1, -1), (-1, 1), (1, 1)] {
+                    let nx = x + ox, ny = y + oy
+                    guard nx >= 0, ny >= 0, nx < w, ny < h, keys[ny * w + nx] != ~0 else { continue }
+                    let projected = carried(Int(keys[ny * w + nx] & (UInt32(1) << UInt32(indexBits) - 1)))
+                    let e = warpError(x, y, projected)
+                    if e <= best { (flows, best) = (projected, e) }
+                }
+                values.append(flows * flowScale)
+            }
+        }
+        return Plane(width: w, height: h, values: values)
+    }
+
     // MARK: fuse.comp
 
-    /// The 2×2 block at `origin` at time t, from full-resolution frames and finest-level flow:
-    /// one flow and visibility estimate at the block centre, frame samples per pixel.
+    /// The 2×2 block at `origin` at time t, from full-resolution frames and the finest level's intermediate
+    /// flows at t: one flow and visibility estimate at the block centre, frame samples per pixel.
     public static func fuseBlock(origin: (x: Int, y: Int), t: Float, frame0: Plane<SIMD3<Float>>, frame1: Plane<SIMD3<Float>>,
-                                 flow01: Plane<SIMD2<Float>>, flow10: Plane<SIMD2<Float>>,
-                                 consistency0: Plane<Float>, consistency1: Plane<Float>,
+                                 intermediate: Plane<SIMD4<Float>>, consistency0: Plane<Float>, consistency1: Plane<Float>,
                                  flowScale: Float, sigma: Float, useFlow: Bool, warp: WarpFilter) -> [SIMD3<Float>] {
         let w = frame0.width, h = frame0.height
         let pixels = (0..<4).map { (min(origin.x + $0 & 1, w - 1), min(origin.y + $0 >> 1, h - 1)) }
@@ -326,9 +416,8 @@ public enum CPUReference {
         func grid(_ p: SIMD2<Float>) -> (Float, Float) { ((p.x + 0.5) / flowScale - 0.5, (p.y + 0.5) / flowScale - 0.5) }
         let center = SIMD2(Float(origin.x) + 0.5, Float(origin.y) + 0.5)
         let (gx, gy) = grid(center)
-        let f01 = bilinear(flow01, gx, gy) * flowScale, f10 = bilinear(flow10, gx, gy) * flowScale
-        let ft0 = -(1 - t) * t * f01 + t * t * f10
-        let ft1 = (1 - t) * (1 - t) * f01 - t * (1 - t) * f10
+        let flows = bilinear(intermediate, gx, gy)
+        let ft0 = SIMD2(flows.x, flows.y), ft1 = SIMD2(flows.z, flows.w)
         let (g0x, g0y) = grid(center + ft0), (g1x, g1y) = grid(center + ft1)
         let c0 = bilinear(consistency0, g0x, g0y), c1 = bilinear(consistency1, g1x, g1y)
         func inside(_ p: SIMD2<Float>) -> Bool {
@@ -358,4 +447,7 @@ extension SIMD2: SIMDOrFloat where Scalar == Float {
 }
 extension SIMD3: SIMDOrFloat where Scalar == Float {
     public func mixed(_ other: SIMD3<Float>, _ t: Float) -> SIMD3<Float> { self + (other - self) * t }
+}
+extension SIMD4: SIMDOrFloat where Scalar == Float {
+    public func mixed(_ other: SIMD4<Float>, _ t: Float) -> SIMD4<Float> { self + (other - self) * t }
 }

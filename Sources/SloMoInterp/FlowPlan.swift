@@ -20,14 +20,18 @@ public enum FlowPreset: String, CaseIterable, Sendable {
         // Both chosen by sweeping the parameters over bikes, carphone and Middlebury with `slomo bench`:
         // beyond 4–6 Gauss–Newton iterations a patch's estimate drifts on large motion (bikes: 12
         // iterations 33.15 dB, 4 iterations 34.45 dB) while carphone and Middlebury move < 0.1 dB.
+        // (That drift was plain Gauss–Newton's; the search now stops where the cost rises.) Spatial
+        // propagation (flow_search.comp), swept on bikes with projected intermediate flows: fast with 3–8
+        // search and 2–4 propagation iterations 35.02–35.08 dB; quality 6 and 3: 35.30, 12 and 4: 35.28, 6 and 6: 35.22.
         // DIS "ultrafast"-like: flow at quarter resolution, no variational refinement. On Mesa 25's
         // lavapipe against 4 iterations, stride 5 and one refinement of two sweeps: bikes 9.5 → 5.8 ms
         // per frame at 34.44 → 34.45 dB, 1280×720 37.7 → 25.8 ms, Middlebury 33.42 → 33.32 dB.
         // Fast warps bilinearly: Catmull-Rom costs it a quarter more time (bikes 640×360 on lavapipe).
-        case .fast: return FlowParameters(finestLevel: 2, patchSize: 10, stride: 6, iterations: 3,
-                                          refinements: 0, sweeps: 0, smoothness: 2, minimumFlowWidth: nil, warp: .bilinear)
+        // Below 320 pixels wide it estimates flow at half resolution (carphone 176×144: 34.29 → 34.51 dB).
+        case .fast: return FlowParameters(finestLevel: 2, patchSize: 10, stride: 6, iterations: 3, propagationIterations: 2,
+                                          refinements: 0, sweeps: 0, smoothness: 2, minimumFlowWidth: 80, warp: .bilinear)
         // DIS "medium"-like: flow at half resolution, denser patches, more variational refinement.
-        case .quality: return FlowParameters(finestLevel: 1, patchSize: 10, stride: 5, iterations: 6,
+        case .quality: return FlowParameters(finestLevel: 1, patchSize: 10, stride: 5, iterations: 6, propagationIterations: 3,
                                              refinements: 1, sweeps: 5, smoothness: 2, minimumFlowWidth: 160, warp: .catmullRom)
         }
     }
@@ -54,6 +58,9 @@ public struct FlowParameters: Equatable, Sendable {
     public var stride: Int
     /// Gauss–Newton iterations per patch and level.
     public var iterations: Int
+    /// Spatial propagation after each level's search: Gauss–Newton iterations from the best of a
+    /// patch's own and its four neighbours' results; nil for none.
+    public var propagationIterations: Int?
     /// Variational refinement after densification at each level: linearisations (fixed-point steps)...
     public var refinements: Int
     /// ...and red–black sweeps per linearisation.
@@ -134,6 +141,13 @@ public struct FlowPlan: Equatable, Sendable {
     /// Patches along one axis: every `stride` pixels, plus one flush with the far edge.
     static func gridCount(_ length: Int, _ patch: Int, _ stride: Int) -> Int {
         length <= patch ? 1 : (length - patch + stride - 1) / stride + 1
+    }
+
+    /// Bits of a projection key (flow_project.comp) that hold the source cell: both directions' cells
+    /// at the finest level; the rest order the sources by depth.
+    public var projectionIndexBits: Int {
+        let sources = 2 * levels[finest].width * levels[finest].height
+        return Int.bitWidth - (sources - 1).leadingZeroBitCount
     }
 
     /// Full resolution over the finest flow level's resolution.

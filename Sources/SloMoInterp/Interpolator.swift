@@ -38,6 +38,10 @@ public final class Interpolator: FrameSynthesizer {
     private let deviceArena: BufferArena
     private let hostArena: BufferArena
     private let frames: GPUBuffer, pyramids: GPUBuffer, flow: GPUBuffer, patches: GPUBuffer, consistency: GPUBuffer, linear: GPUBuffer
+    /// The patches after spatial propagation (a placeholder when the preset has none).
+    private let propagated: GPUBuffer
+    /// Per time step at the finest flow level: flow_project.comp's keys, and the intermediate flows.
+    private let projectionKeys: GPUBuffer, intermediate: GPUBuffer
     private let staging: GPUBuffer, outputs: GPUBuffer, params: GPUBuffer
     /// Device-local copies of the host-visible buffers the shaders touch. On a discrete GPU host-visible
     /// memory lies across PCIe, where shaders reading input bytes and writing output bytes cost more than
@@ -96,13 +100,17 @@ public final class Interpolator: FrameSynthesizer {
             ("consistency", 2 * finest.width * finest.height * 4),
             // Only the variational refinement uses the linearisation (the fast preset has none).
             ("linearisation", parameters.refinements > 0 ? 2 * finest.width * finest.height * 16 : 16),
+            ("propagated", parameters.propagationIterations != nil ? plan.patchSize * 8 : 16),
+            ("projection keys", maxSteps * finest.width * finest.height * 4),
+            ("intermediate flows", maxSteps * finest.width * finest.height * 16),
         ] + (mirrored ? [
             ("input", 2 * slotStride),
             ("outputs", maxSteps * slotStride),
             ("params", 80),
         ] : []))
         (frames, pyramids, flow, patches, consistency, linear) = (device[0], device[1], device[2], device[3], device[4], device[5])
-        mirrors = mirrored ? DeviceMirrors(input: device[6], outputs: device[7], params: device[8]) : nil
+        (propagated, projectionKeys, intermediate) = (device[6], device[7], device[8])
+        mirrors = mirrored ? DeviceMirrors(input: device[9], outputs: device[10], params: device[11]) : nil
         hostArena = BufferArena(context: context, placement: .host)
         let host = try hostArena.allocate([
             ("staging", 2 * slotStride),
@@ -110,6 +118,7 @@ public final class Interpolator: FrameSynthesizer {
             ("params", 80),
         ])
         (staging, outputs, params) = (host[0], host[1], host[2])
+        precondition(plan.projectionIndexBits <= 28, "flow too large for projection keys")
     }
 
     // MARK: - Input
@@ -255,11 +264,23 @@ public final class Interpolator: FrameSynthesizer {
                                   push: [.int(finest.flowOffset!), .int(finest.width), .int(finest.height), .float(plan.flowScale)],
                                   groups: (groups(half(finest.width), 8), groups(half(finest.height), 8), 2))
         }
-        let flowPush: [PushValue] = [.int(finest.flowOffset!), .int(finest.width), .int(finest.height), .float(plan.flowScale)]
+        if key.work != .blend {
+            let project = try context.pipeline(.flow_project, bindings: 4)
+            let resolve = try context.pipeline(.flow_resolve, bindings: 5)
+            let levelPush: [PushValue] = [.int(finest.flowOffset!), .int(finest.width), .int(finest.height), .int(plan.projectionIndexBits)]
+            let cells = (groups(half(finest.width), 8), groups(half(finest.height), 8), key.steps)
+            recorder.fill(projectionKeys, word: ~0, byteCount: key.steps * finest.width * finest.height * 4)
+            try recorder.dispatch(project, [.read(flow), .read(consistency), .read(params), .readWrite(projectionKeys)],
+                                  push: levelPush, groups: cells)
+            try recorder.dispatch(resolve, [.read(flow), .read(params), .read(projectionKeys), .write(intermediate), .read(pyramids)],
+                                  push: levelPush + [.float(plan.flowScale), .int(previous * plan.pyramidSize + finest.pyramidOffset!),
+                                                     .int(slot * plan.pyramidSize + finest.pyramidOffset!)], groups: cells)
+        }
+        let flowPush: [PushValue] = [.int(finest.width), .int(finest.height), .float(plan.flowScale)]
         switch key.work {
         case .blend, .flow:
             let fuse = try context.pipeline(.fuse, bindings: 5, specialization: [formatConstant, plan.parameters.warp.rawValue])
-            try recorder.dispatch(fuse, [.read(frames), .read(flow), .read(consistency), .read(params), .write(outputs)],
+            try recorder.dispatch(fuse, [.read(frames), .read(intermediate), .read(consistency), .read(params), .write(outputs)],
                                   push: colorPush + [.int(previous * pixels), .int(slot * pixels)] + flowPush
                                       + [.int(slotStride), .int(key.work == .flow ? 1 : 0), .float(occlusionSigma),
                                          .int(format.width % 4 == 0 && format.height % 2 == 0 ? 1 : 0)],
@@ -267,7 +288,7 @@ public final class Interpolator: FrameSynthesizer {
         case let .visualize(kind):
             let visualize = try context.pipeline(.visualize, bindings: 4, specialization: [formatConstant])
             let maxMotion = Float(max(format.width, format.height)) / 20
-            try recorder.dispatch(visualize, [.read(flow), .read(consistency), .read(params), .write(outputs)],
+            try recorder.dispatch(visualize, [.read(intermediate), .read(consistency), .read(params), .write(outputs)],
                                   push: colorPush + flowPush
                                       + [.int(slotStride), .int(kind == .flow ? 0 : 1), .float(occlusionSigma), .float(maxMotion)],
                                   groups: (blocks.x, blocks.y, key.steps))
@@ -280,7 +301,7 @@ public final class Interpolator: FrameSynthesizer {
     /// Coarse to fine: patch search, then densification, at each level from the coarsest to the finest.
     private func recordFlow(params: GPUBuffer, frame0Slot: Int, frame1Slot: Int, into recorder: inout Recorder) throws {
         let parameters = plan.parameters
-        let search = try context.pipeline(.flow_search, bindings: 4, specialization: [Int32(parameters.patchSize)])
+        let search = try context.pipeline(.flow_search, bindings: 5, specialization: [Int32(parameters.patchSize)])
         let densify = try context.pipeline(.flow_densify, bindings: 3, specialization: [Int32(parameters.patchSize)])
         let prepare = try context.pipeline(.flow_refine_prepare, bindings: 3)
         let refine = try context.pipeline(.flow_refine, bindings: 3)
@@ -299,12 +320,23 @@ public final class Interpolator: FrameSynthesizer {
                 initPush = [.int(coarser.flowOffset!), .int(coarser.width), .int(coarser.height),
                             .float(Float(level.width) / Float(coarser.width)), .int(0)]
             }
+            // Below the coarsest level the previous pair's flow is a second start (the finest level's flow
+            // is only overwritten by its own densification, after every search of this pair).
+            let warmPush: [PushValue] = [.int(finest.flowOffset!), .int(index != plan.coarsest ? finest.width : 0), .int(finest.height),
+                                         .float(Float(level.width) / Float(finest.width))]
             let grid: [PushValue] = [.int(base0), .int(base1), .int(level.width), .int(level.height),
                                      .int(level.columns), .int(level.rows), .int(parameters.stride)]
-            try recorder.dispatch(search, [.read(pyramids), .read(flow), .write(patches), .read(params)],
-                                  push: grid + [.int(parameters.iterations)] + initPush,
+            try recorder.dispatch(search, [.read(pyramids), .read(flow), .write(patches), .read(params), .read(propagated)],
+                                  push: grid + [.int(parameters.iterations)] + initPush + [.int(0)] + warmPush,
                                   groups: (groups(level.columns * level.rows, 64), 2, 1))
-            try recorder.dispatch(densify, [.read(pyramids), .read(patches), .write(flow)],
+            var found = patches
+            if let iterations = parameters.propagationIterations {
+                try recorder.dispatch(search, [.read(pyramids), .read(flow), .write(propagated), .read(params), .read(patches)],
+                                      push: grid + [.int(iterations)] + initPush + [.int(1)] + warmPush,
+                                      groups: (groups(level.columns * level.rows, 64), 2, 1), label: "flow_propagate")
+                found = propagated
+            }
+            try recorder.dispatch(densify, [.read(pyramids), .read(found), .write(flow)],
                                   push: grid + [.int(level.flowOffset!)],
                                   groups: (groups(half(level.width), 8), groups(half(level.height), 8), 2))
             let levelPush: [PushValue] = [.int(base0), .int(base1), .int(level.width), .int(level.height), .int(level.flowOffset!)]
@@ -328,7 +360,7 @@ public final class Interpolator: FrameSynthesizer {
 
 extension Interpolator {
     /// The engine's working buffers, for tests that check each stage against the CPU reference.
-    enum Stage { case frames, pyramids, flow, patches, consistency }
+    enum Stage { case frames, pyramids, flow, patches, propagated, consistency, intermediate }
 
     /// Copies a working buffer to the host. Creates Vulkan objects, so it is kept off the frame path.
     func read(_ stage: Stage) throws -> [Float] {
@@ -338,7 +370,9 @@ extension Interpolator {
         case .pyramids: buffer = pyramids
         case .flow: buffer = flow
         case .patches: buffer = patches
+        case .propagated: buffer = propagated
         case .consistency: buffer = consistency
+        case .intermediate: buffer = intermediate
         }
         let arena = BufferArena(context: context, placement: .host)
         let host = try arena.allocate([("readback", buffer.byteCount)])[0]
