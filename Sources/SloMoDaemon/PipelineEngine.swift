@@ -158,12 +158,12 @@ extension Pipeline {
             var measured: (milliseconds: Double, late: Bool)? = level == .repeat ? (0, false) : nil
             if !times.isEmpty {
                 measured = try synthesize(with: synthesizer, level: level)
-                if measured != nil { plan(readyAfterInstant: MonotonicClock.now() - firstSlot.instant) }
+                if measured != nil { plan(readyAfterInstant: Pipeline.elapsed(since: firstSlot.instant, at: MonotonicClock.now())) }
             } else if interpolating, (controller.quickest[level] ?? 0) <= budget {
                 // Out of reach: the delay was too short for the engine (or the engine is behind).
                 // Not when the level is too slow even for the bound: that is the controller's to
                 // leave, and planning for it would swing the delay to the bound and back.
-                plan(readyAfterInstant: ready - firstSlot.instant)
+                plan(readyAfterInstant: Pipeline.elapsed(since: firstSlot.instant, at: ready))
             }
             if measured == nil, times.isEmpty, interpolating, let quickest = controller.quickest[level], quickest > budget {
                 // Every slot was out of reach because the level itself, at its quickest, is too
@@ -191,6 +191,12 @@ extension Pipeline {
         if let previous = previousFrame { pool.release(previous.buffer) }
         state.unlock()
         previousFrame = frame
+    }
+
+    /// The time from a captured instant to `time`, 0 if the instant is later: a source's stamp
+    /// may lie ahead of this clock (a test source, a driver's schedule), and must not trap.
+    static func elapsed(since instant: UInt64, at time: UInt64) -> UInt64 {
+        time > instant ? time - instant : 0
     }
 
     /// Gives the planner one pair's need; a changed delay takes effect at the next input frame.

@@ -42,7 +42,8 @@ public struct CaptureConfig: Equatable, Sendable {
 /// can leak. When frames wait (the consumer fell behind), only the newest is lent and the older
 /// ones go straight back to the driver, counted in `drainedFrames`; sequence numbers stay the
 /// driver's, so the gap shows. Timestamps are the driver's when it stamps CLOCK_MONOTONIC,
-/// otherwise taken at dequeue. MJPEG is decoded to yuv420p; every other format is lent as the
+/// otherwise taken at dequeue; a driver whose stamps run ahead of the clock is held back to it
+/// (`DriverStamps`). MJPEG is decoded to yuv420p; every other format is lent as the
 /// driver wrote it where that is the engine's packed layout, otherwise copied into it once
 /// (`FramePlanes`: padded rows, planes in buffers of their own, interleaved chroma).
 public final class V4L2Capture: FrameSource {
@@ -74,7 +75,10 @@ public final class V4L2Capture: FrameSource {
     private var planes: FramePlanes?
     /// Where frames go when the driver's layout is not the engine's.
     private var repacked: UnsafeMutableRawBufferPointer?
+    /// When the last frame arrived, or 0 before the first `next` after `open`: a consumer that
+    /// opens and then spends a while before its first read (the daemon's warm-up) is not stalled.
     private var lastFrameAt: UInt64 = 0
+    private var stamps = DriverStamps()
     private var stallLimit: UInt64 = 0
     private var sequenceHigh: UInt64 = 0
     private var lastSequence: UInt32 = 0
@@ -227,7 +231,8 @@ public final class V4L2Capture: FrameSource {
             repacked = .allocate(byteCount: format.byteCount, alignment: 64)
         }
         try device.stream(true, type: bufferType)
-        lastFrameAt = Sys.monotonicNow()
+        lastFrameAt = 0
+        stamps = DriverStamps()
         sequenceHigh = 0
         lastSequence = 0
     }
@@ -235,6 +240,7 @@ public final class V4L2Capture: FrameSource {
     public func next(timeoutNanoseconds: UInt64, _ body: (LentFrame) throws -> Void) throws -> Bool {
         guard let device else { preconditionFailure("V4L2Capture.next before open") }
         let deadline = Sys.monotonicNow() &+ timeoutNanoseconds
+        if lastFrameAt == 0 { lastFrameAt = Sys.monotonicNow() }
         while true {
             let now = Sys.monotonicNow()
             if now - lastFrameAt > stallLimit {
@@ -310,7 +316,9 @@ public final class V4L2Capture: FrameSource {
         timestampMeaning = !driverTimestamps ? .dequeued
             : flags & UInt32(V4L2_BUF_FLAG_TSTAMP_SRC_MASK) == UInt32(V4L2_BUF_FLAG_TSTAMP_SRC_SOE) ? .startOfExposure : .endOfExposure
         let stamp = buffer.buffer.timestamp
-        let timestamp = driverTimestamps ? UInt64(stamp.tv_sec) * 1_000_000_000 + UInt64(stamp.tv_usec) * 1_000 : now
+        let timestamp = driverTimestamps
+            ? stamps.time(stamped: UInt64(stamp.tv_sec) * 1_000_000_000 + UInt64(stamp.tv_usec) * 1_000, dequeuedAt: now)
+            : now
         let sequence = buffer.buffer.sequence
         if sequence < lastSequence { sequenceHigh += 1 << 32 }
         lastSequence = sequence
@@ -358,5 +366,20 @@ public final class V4L2Capture: FrameSource {
         } catch {
             preconditionFailure("unexpected \(error)")
         }
+    }
+}
+
+/// A driver's timestamps, held back to the clock. vivid stamps the end of an exposure by its
+/// schedule when it hands the frame over, up to a frame interval early; a frame cannot have been
+/// exposed after it arrived, and everything downstream measures from the stamp. Subtracting the
+/// largest lead seen this stream keeps the driver's even spacing while no stamp lies in the future.
+public struct DriverStamps: Sendable {
+    public private(set) var lead: UInt64 = 0
+
+    public init() {}
+
+    public mutating func time(stamped: UInt64, dequeuedAt now: UInt64) -> UInt64 {
+        if stamped > now { lead = max(lead, stamped - now) }
+        return min(now, stamped &- lead)
     }
 }
