@@ -7,13 +7,14 @@
 #   swift build -c release --static-swift-stdlib --scratch-path .build-daemon --product slomoctl
 #   scripts/bench-daemon.sh 70
 #
-# Environment: BIN (the binaries, .build-daemon/release), PRESET (fast), BUDGET (auto),
+# Environment: BIN (the binaries, .build-daemon/release), CTL (the control client, $BIN/slomoctl), PRESET (fast), BUDGET (auto),
 # ADAPTIVE (true), WIDTH (640), HEIGHT (360), FPS (30), MODE (flow), SWITCH (a mode to `slomoctl set` half-way,
 # e.g. rife: the report then says how long the answer took and the longest gap between outputs
 # before and after it).
 set -eu
 DURATION=${1:-70}
 BIN=${BIN:-.build-daemon/release}
+CTL=${CTL:-$BIN/slomoctl}
 PRESET=${PRESET:-fast}
 BUDGET=${BUDGET:-auto}
 ADAPTIVE=${ADAPTIVE:-true}
@@ -32,12 +33,12 @@ date +%s.%N > "$OUT.time-launch"
 PID=$!
 trap 'kill $PID 2> /dev/null || true' EXIT
 tries=0
-until "$BIN/slomoctl" --socket "$SOCKET" --json status 2> /dev/null | grep -q '"state":"running"'; do
+until "$CTL" --socket "$SOCKET" --json status 2> /dev/null | grep -q '"state":"running"'; do
     tries=$((tries + 1))
     [ $tries -lt 600 ] || { echo "slomod did not start:"; cat "$LOG"; exit 1; }
     sleep 0.1
 done
-"$BIN/slomoctl" --socket "$SOCKET" --json stats > "$OUT.start"
+"$CTL" --socket "$SOCKET" --json stats > "$OUT.start"
 date +%s.%N > "$OUT.time-start"
 cat /proc/loadavg > "$OUT.load-start"
 # Resident memory every tenth of the run, to show it stays flat.
@@ -46,17 +47,17 @@ for step in 1 2 3 4 5 6 7 8 9 10; do
     sleep "$(python3 -c "print($DURATION / 10)")"
     grep VmRSS /proc/$PID/status | awk '{printf "%.1f ", $2 / 1024}' >> "$OUT.rss"
     if [ -n "$SWITCH" ] && [ $step = 5 ]; then
-        "$BIN/slomoctl" --socket "$SOCKET" --json stats > "$OUT.before-switch"
+        "$CTL" --socket "$SOCKET" --json stats > "$OUT.before-switch"
         began=$(date +%s.%N)
-        "$BIN/slomoctl" --socket "$SOCKET" --json set mode "$SWITCH" > "$OUT.switch"
+        "$CTL" --socket "$SOCKET" --json set mode "$SWITCH" > "$OUT.switch"
         python3 -c "print(round(($(date +%s.%N) - $began) * 1000, 1))" > "$OUT.switch-ms"
     fi
 done
-"$BIN/slomoctl" --socket "$SOCKET" --json stats > "$OUT.end"
-"$BIN/slomoctl" --socket "$SOCKET" --json status > "$OUT.status"
+"$CTL" --socket "$SOCKET" --json stats > "$OUT.end"
+"$CTL" --socket "$SOCKET" --json status > "$OUT.status"
 date +%s.%N > "$OUT.time-end"
 cat /proc/loadavg > "$OUT.load-end"
-top -bn1 | sed -n '7,12p' > "$OUT.top"
+(top -bn1 2> /dev/null || ps aux) | sed -n "7,12p" > "$OUT.top"
 kill -TERM $PID
 wait $PID
 trap - EXIT
