@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "SloMoDRM", dependencies: ["SloMoCore", "SloMoLinux", "CDRM"]),
         // The service: pipeline, scheduler, budget controller, control socket, systemd integration.
         .target(name: "SloMoDaemon", dependencies: [
-            "SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoNeural", "SloMoMedia", "SloMoV4L2", "SloMoDRM",
+            "SloMoCore", "SloMoGPU", "SloMoInterp", "SloMoNeural", "SloMoMedia", "SloMoV4L2", "SloMoDRM", "SloMoLinux",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Speed on the test pattern: no footage and no FFmpeg, so it runs on any machine with a Vulkan device.

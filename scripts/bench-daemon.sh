@@ -10,7 +10,7 @@
 # Environment: BIN (the binaries, .build-daemon/release), CTL (the control client, $BIN/slomoctl), PRESET (fast), BUDGET (auto),
 # ADAPTIVE (true), WIDTH (640), HEIGHT (360), FPS (30), MODE (flow), SWITCH (a mode to `slomoctl set` half-way,
 # e.g. rife: the report then says how long the answer took and the longest gap between outputs
-# before and after it).
+# before and after it), EXTRA (more slomod flags, e.g. "--realtime-priority 0").
 set -eu
 DURATION=${1:-70}
 BIN=${BIN:-.build-daemon/release}
@@ -23,13 +23,14 @@ HEIGHT=${HEIGHT:-360}
 FPS=${FPS:-30}
 SWITCH=${SWITCH:-}
 MODE=${MODE:-flow}
+EXTRA=${EXTRA:-}
 SOCKET=/tmp/slomod-bench-$$.sock
 LOG=/tmp/slomod-bench-$$.log
 OUT=/tmp/slomod-bench-$$
 
 date +%s.%N > "$OUT.time-launch"
 "$BIN/slomod" --input testpattern --width "$WIDTH" --height "$HEIGHT" --fps "$FPS" --scale 2 --mode "$MODE" --preset "$PRESET" \
-    --adaptive="$ADAPTIVE" --latency-budget "$BUDGET" --output null --socket "$SOCKET" 2> "$LOG" &
+    --adaptive="$ADAPTIVE" --latency-budget "$BUDGET" --output null --socket "$SOCKET" $EXTRA 2> "$LOG" &
 PID=$!
 trap 'kill $PID 2> /dev/null || true' EXIT
 tries=0

@@ -20,6 +20,7 @@ public struct DaemonConfig: Equatable, Sendable {
     public var output = "null"
     public var connector = "auto"
     public var displayMode = "auto"
+    public var realtimePriority = 10
     // [interpolation]
     public var scale = 2
     /// Output frames per second; 0 means the input rate × scale.
@@ -210,6 +211,13 @@ extension DaemonConfig {
         key("output.display_mode", "display-mode", .string, "WxH[@HZ]", live: false,
             "DRM display mode, or auto for the connector's preferred one.", { c in c.displayMode }) { c, v in
             c.displayMode = try nonEmpty(v)
+        },
+        key("output.realtime_priority", "realtime-priority", .integer, "N", live: false,
+            "SCHED_FIFO priority of the capture and output threads (1...99), so the output keeps its cadence "
+                + "while GPU work (lavapipe runs on the CPU) or other processes load every core; 0: normal priority. "
+                + "Needs RLIMIT_RTPRIO (the unit's LimitRTPRIO=) or CAP_SYS_NICE; without either the daemon says so once and runs on.",
+            { c in String(c.realtimePriority) }) { c, v in
+            c.realtimePriority = try integer(v, in: 0...99)
         },
         key("interpolation.scale", "scale", .integer, "N", live: true,
             "Output frames per input frame (2...16).", { c in String(c.scale) }) { c, v in

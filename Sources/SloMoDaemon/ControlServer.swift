@@ -1,4 +1,5 @@
 import Foundation
+import SloMoLinux
 import Logging
 
 public enum ControlServerError: Error, CustomStringConvertible {
@@ -121,13 +122,13 @@ public final class ControlServer: @unchecked Sendable {
         listener = fd
         running = true
         let thread = Thread { [self] in
+            Sys.nameThread("slomod-control")
             // Below the pipeline's threads: a flood of requests must not take their CPU. On Linux
             // the nice value is per thread, and who = 0 names the calling thread.
             setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
             serve()
             done.signal()
         }
-        thread.name = "slomod-control"
         thread.start()
     }
 

@@ -84,7 +84,7 @@ public final class Daemon: ControlHandler, @unchecked Sendable {
                 at \(pipeline.inputRate) fps → \(config.output) at \(snapshot.outputRate) fps; \
                 ready in \((MonotonicClock.now() - began) / 1_000_000) ms
                 """)
-            pipeline.start()
+            pipeline.start(realtimePriority: config.realtimePriority)
             lock.withLock {
                 self.context = context
                 self.pipeline = pipeline

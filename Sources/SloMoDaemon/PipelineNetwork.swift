@@ -3,6 +3,7 @@ import Logging
 import SloMoCore
 import SloMoGPU
 import SloMoInterp
+import SloMoLinux
 import SloMoNeural
 
 /// Where a network the settings ask for stands: `status` shows it.
@@ -48,10 +49,10 @@ extension Pipeline {
         loaderRunning = true
         loaderFinished.enter()
         let thread = Thread { [self] in
+            Sys.nameThread("slomod-network")
             loadNetworks()
             loaderFinished.leave()
         }
-        thread.name = "slomod-network"
         thread.start()
         return true
     }

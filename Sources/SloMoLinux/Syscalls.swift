@@ -93,6 +93,29 @@ public enum Sys {
         return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
     }
 
+    /// Names the calling thread as `ps -L`, `top -H` and /proc/PID/task/TID/comm show it (at most 15
+    /// bytes are kept). Foundation's `Thread.name` does not reach the kernel on Linux.
+    public static func nameThread(_ name: String) {
+        // pthread_setname_np needs _GNU_SOURCE, which Swift's Glibc module lacks; this is what it does.
+        let fd = Glibc.open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        let bytes = Array(name.utf8.prefix(15))
+        _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        Glibc.close(fd)
+    }
+
+    /// Puts the calling thread under SCHED_FIFO at `priority` (1...99), or back under SCHED_OTHER
+    /// with 0. Unprivileged processes may use real-time priorities up to RLIMIT_RTPRIO.
+    public static func setRealtimePriority(_ priority: Int32) throws(SystemError) {
+        var parameters = sched_param()
+        parameters.sched_priority = priority
+        let policy = priority > 0 ? SCHED_FIFO : SCHED_OTHER
+        let result = pthread_setschedparam(pthread_self(), policy, &parameters)
+        guard result == 0 else {
+            throw SystemError(call: "pthread_setschedparam(\(priority > 0 ? "SCHED_FIFO, \(priority)" : "SCHED_OTHER"))", errno: result)
+        }
+    }
+
     /// Sleeps until CLOCK_MONOTONIC reaches `deadline` (absolute, so interruptions do not drift).
     public static func sleep(untilMonotonic deadline: UInt64) {
         var time = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))

@@ -21,6 +21,39 @@ final class EndToEndTests: XCTestCase {
         return (delivered / elapsed, delivered / captured, number(after, "max_delivery_gap_ms"))
     }
 
+    /// Each thread of a process by name, with its scheduling policy and real-time priority
+    /// (/proc/PID/task/TID/stat, fields 41 and 40).
+    func scheduling(of pid: Int32) throws -> [String: (policy: Int, priority: Int)] {
+        var threads: [String: (policy: Int, priority: Int)] = [:]
+        for task in try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") {
+            let stat = try String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .ascii)
+            let name = String(stat[stat.index(after: stat.firstIndex(of: "(")!)..<stat.lastIndex(of: ")")!])
+            // After "PID (NAME) ", field 3 (state) comes first.
+            let fields = stat[stat.index(stat.lastIndex(of: ")")!, offsetBy: 2)...].split(separator: " ")
+            threads[name] = (Int(fields[41 - 3])!, Int(fields[40 - 3])!)
+        }
+        return threads
+    }
+
+    func testCaptureAndOutputThreadsRunRealTimeUnlessTurnedOff() throws {
+        for priority in [10, 0] {
+            let directory = try scratchDirectory(self)
+            let daemon = try DaemonProcess(patternArguments + ["--output", "null", "--realtime-priority", "\(priority)"],
+                                           directory: directory)
+            try daemon.waitUntilRunning()
+            let threads = try scheduling(of: daemon.process.processIdentifier)
+            _ = daemon.stop()
+            let fifo = 1
+            for name in ["slomod-capture", "slomod-output"] {
+                let thread = try XCTUnwrap(threads[name], "no thread \(name) in \(threads.keys.sorted())")
+                XCTAssertEqual(thread.policy, priority > 0 ? fifo : 0, "\(name) at realtime_priority \(priority)")
+                XCTAssertEqual(thread.priority, priority, name)
+            }
+            // The engine waits on the GPU, which on lavapipe is the CPU itself: it stays below.
+            XCTAssertEqual(try XCTUnwrap(threads["slomod-engine"]).policy, 0)
+        }
+    }
+
     func testFileOutputAtScaleTwoThenLiveScaleFour() throws {
         let directory = try scratchDirectory(self)
         let output = directory + "/out.y4m"
