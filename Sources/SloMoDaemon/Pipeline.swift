@@ -20,11 +20,13 @@ public final class Pipeline: @unchecked Sendable {
     static let maxSteps = Interpolator.maxStepsLimit - 1
     /// Time the engine keeps between finishing a frame and its slot.
     static let engineMargin = 2.0
-    /// Input frame intervals without a slot after which the input counts as gone quiet (a lost
-    /// camera, not a late frame: slots are queued when their frame arrives, at most one
-    /// interval after the last one shown) and the output repeats its last frame at the output
-    /// rate, so a consumer keeps its cadence through a disconnect.
-    static let holdAfter = 2.0
+    /// How far past its turn (in output intervals) the output waits for a slot before it shows
+    /// the last frame again in that turn: long enough for a slot queued a little late (a camera
+    /// frame's jitter, which the planned delay covers only to its margin) to be shown in time,
+    /// short enough that a consumer sees no gap when no slot comes (a lost camera, or an engine
+    /// held up: a RIFE pair on lavapipe takes half a second). Waiting two input intervals, as
+    /// before, let the output stop for 67 ms at 30 → 60 fps while a network loaded.
+    static let holdTolerance = 0.5
 
     public let format: FrameFormat
     public let inputRate: Rational
@@ -78,8 +80,7 @@ public final class Pipeline: @unchecked Sendable {
     var gpuFrames = 0
     var lastDelivered: Int?
     var lastDeliveryStart: UInt64?
-    /// Presentation time of the last slot shown, and of the last frame shown (a slot or a held one).
-    var lastSlotTime: UInt64?
+    /// Presentation time of the last frame shown (a slot, or a held frame in the turn it took).
     var lastShownTime: UInt64 = 0
     var maxGap: UInt64 = 0
     var captureStopping = false
@@ -224,8 +225,7 @@ public final class Pipeline: @unchecked Sendable {
 
     /// Starts the three threads. Capture and output run at `realtimePriority` (SCHED_FIFO; 0 for
     /// normal): they do little work each but must do it on time, and on a CPU device the engine's
-    /// GPU work runs on every core (measured at 320×180 on 2 cores: the longest gap between
-    /// outputs rose from 21 to 67 ms while RIFE loaded and timed itself beside the flow engine).
+    /// GPU work runs on every core as lavapipe's threads.
     public func start(realtimePriority: Int = 0) {
         state.withLock { started = true }
         let refused = RefusalOnce()

@@ -9,6 +9,8 @@ import SloMoNeural
 extension Pipeline {
     func outputLoop() {
         var consecutiveErrors = 0
+        // A new output rate that rode on a slot the clock dropped: set with the next frame written.
+        var droppedRate: Rational?
         while true {
             state.lock()
             beat(2)
@@ -34,6 +36,15 @@ extension Pipeline {
                 slots.removeFirst()
                 if let next = slots.first, next.time <= now {
                     // Behind: a later slot is already due, so skip this one rather than fall further behind.
+                    droppedRate = front.newRate ?? droppedRate
+                    release(front)
+                    stats.droppedSlots += 1
+                    state.unlock()
+                    continue
+                }
+                if front.time <= lastShownTime {
+                    // Its turn is taken: the last frame was shown again in it, the slot being late.
+                    droppedRate = front.newRate ?? droppedRate
                     release(front)
                     stats.droppedSlots += 1
                     state.unlock()
@@ -51,14 +62,15 @@ extension Pipeline {
                 pool.retain(content)
                 if let lastDelivered { pool.release(lastDelivered) }
                 lastDelivered = content
-                lastSlotTime = front.time
                 lastShownTime = front.time
                 slot = front
             } else if let hold, holding, let last = lastDelivered {
                 // Only this thread replaces the last frame, so it stays valid through the write.
                 content = last
-                // Late by more than an interval (the sink blocked): go on from now, not in a burst.
-                lastShownTime = now - hold > outputInterval ? now : hold
+                // In the turn it stands for; late by more than an interval (the sink blocked, the
+                // thread starved), from now on instead, not in a burst.
+                let turn = hold - holdTolerance(outputInterval)
+                lastShownTime = now - turn > outputInterval ? now : turn
                 slot = nil
             } else {
                 state.unlock()
@@ -72,7 +84,10 @@ extension Pipeline {
             state.unlock()
 
             do {
-                if let rate = slot?.newRate { try sink.setFrameRate(rate) }
+                if let rate = slot?.newRate ?? droppedRate {
+                    try sink.setFrameRate(rate)
+                    droppedRate = nil
+                }
                 try sink.write(UnsafeRawBufferPointer(pool[content]), timestamp: presented)
                 consecutiveErrors = 0
             } catch {
@@ -105,17 +120,19 @@ extension Pipeline {
     /// The output's frame interval now, in nanoseconds. Called under the lock.
     var outputInterval: UInt64 { UInt64(1e9 / stats.outputRate.doubleValue) }
 
-    /// When to show the last frame again, or nil: while no slot is queued near its turn, one
-    /// output interval after the last frame shown, once `holdAfter` input intervals have passed
-    /// since the last slot. Never before the first slot or once stopping (the output then only
-    /// drains its queue). Called under the lock.
+    /// When to show the last frame again, or nil: when the next turn (one output interval after
+    /// the last frame shown) is `holdTolerance` overdue and no slot is queued for it. Never before
+    /// the first slot or once stopping (the output then only drains its queue). Called under the lock.
     func holdTime() -> UInt64? {
-        guard !captureStopping, lastDelivered != nil, let lastSlotTime else { return nil }
+        guard !captureStopping, lastDelivered != nil else { return nil }
         let interval = outputInterval
-        let quiet = UInt64(Pipeline.holdAfter * 1e9 / inputRate.doubleValue)
-        let next = max(lastShownTime + interval, lastSlotTime + quiet)
-        // A slot due by then (the input is back) is shown in its own time instead.
-        if let front = slots.first, front.time < next + interval / 2 { return nil }
-        return next
+        let turn = lastShownTime + interval
+        // A slot due by then is shown in its own time instead.
+        if let front = slots.first, front.time < turn + interval / 2 { return nil }
+        return turn + holdTolerance(interval)
+    }
+
+    func holdTolerance(_ interval: UInt64) -> UInt64 {
+        UInt64(Double(interval) * Pipeline.holdTolerance)
     }
 }

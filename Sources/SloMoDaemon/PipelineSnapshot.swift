@@ -45,7 +45,7 @@ public struct PipelineSnapshot: Sendable {
     /// Why capture stopped (the device failed, vanished or went quiet), until a frame arrives
     /// again; nil while frames arrive. The capture loop keeps reopening the device meanwhile.
     public var signalLost: String?
-    /// Frames the output clock showed again because no slot came (see `Pipeline.holdAfter`).
+    /// Frames the output clock showed again because no slot came (see `Pipeline.holdTolerance`).
     public var held = 0
     public var latencyP50: Double?
     public var latencyP99: Double?
