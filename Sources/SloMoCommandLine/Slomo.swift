@@ -11,7 +11,7 @@ public struct Slomo: ParsableCommand {
     public static let configuration = CommandConfiguration(
         abstract: "Frame-rate upconversion and slow motion on Vulkan compute.",
         version: SloMoVersion.current,
-        subcommands: [Interpolate.self, Demo.self, Bench.self, Devices.self, Models.self])
+        subcommands: [Interpolate.self, FlowCommand.self, Demo.self, Bench.self, Devices.self, Models.self])
 
     public init() {}
 }
@@ -133,6 +133,30 @@ struct Interpolate: ParsableCommand {
     }
 }
 
+struct FlowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flow",
+        abstract: "Write the flow engine's optical flow between two images as a Middlebury .flo file.",
+        discussion: "The flow from the first image to the second (--backward: back), in pixels at full resolution, "
+            + "as the flow mode estimates it for the pair: for scoring the estimator (endpoint error) apart from the synthesis.")
+
+    @Argument(help: "First image (PNG, or anything FFmpeg's libraries decode).") var first: String
+    @Argument(help: "Second image, the same size.") var second: String
+    @Argument(help: "Output flow (.flo).") var output: String
+    @Option(help: "fast or quality.") var preset: FlowPreset = .quality
+    @Flag(help: "The flow from the second image to the first.") var backward = false
+    @OptionGroup var deviceOptions: DeviceOptions
+
+    func run() throws {
+        let size = try reportingErrors {
+            let context = try deviceOptions.context()
+            defer { reportValidation(context) }
+            return try FlowExport.run(first: first, second: second, output: output, preset: preset, backward: backward, context: context)
+        }
+        print("slomo flow: wrote \(size.width)×\(size.height) flow (\(preset.rawValue) preset) to \(output)")
+    }
+}
+
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Interpolate the built-in moving test pattern and score it against the true in-between frames.")
@@ -168,7 +192,7 @@ struct Demo: ParsableCommand {
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Quality and speed against repeat, blend and FFmpeg's minterpolate; writes BENCHMARKS.md and its chart.")
+        abstract: "Quality and speed against repeat, blend, FFmpeg's minterpolate and DIS-medium + fusion; writes BENCHMARKS.md and its chart.")
 
     @Option(help: "Folder with bikes.mp4, carphone_pristine.mp4 and middlebury/.") var data = "../shared/data"
     @Option(help: "Report to write.") var report = "BENCHMARKS.md"
@@ -176,11 +200,14 @@ struct Bench: ParsableCommand {
     @Flag(help: "Skip the 1280×720 speed case and Middlebury.") var quick = false
     @Option(parsing: .upToNextOption, help: "Methods to run (default: all): \(Benchmark.Method.allCases.map(\.rawValue).joined(separator: ", ")).")
     var methods: [Benchmark.Method] = Benchmark.Method.allCases
+    @Option(help: "The DIS-medium + fusion anchor: a Python with NumPy and OpenCV, and ../shared/bench/dis_slomo.py (skipped if it cannot run).")
+    var anchor = Benchmark.defaultAnchorCommand
     @OptionGroup var deviceOptions: DeviceOptions
 
     func run() throws {
         try reportingErrors {
-            try BenchRun.run(data: data, report: report, chart: chart, quick: quick, methods: methods, context: try deviceOptions.context(),
+            try BenchRun.run(data: data, report: report, chart: chart, quick: quick, methods: methods, anchor: anchor,
+                             context: try deviceOptions.context(),
                              command: (["slomo"] + CommandLine.arguments.dropFirst()).joined(separator: " "))
         }
     }

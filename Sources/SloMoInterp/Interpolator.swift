@@ -393,3 +393,31 @@ extension Interpolator {
                                          count: buffer.byteCount / 4))
     }
 }
+
+extension Interpolator {
+    /// The last pair's flow at full resolution, in pixels, row by row: from the earlier frame to the later
+    /// one (`backward` false) or back. The finest level's field, bilinearly upsampled at pixel centres as
+    /// the synthesis samples it. For `slomo flow`, which scores the estimator apart from the fusion.
+    public func fullResolutionFlow(backward: Bool = false) throws -> [SIMD2<Float>] {
+        precondition(lastPairHadFlow, "the last pair was not synthesised with flow")
+        let level = plan.levels[plan.finest], scale = plan.flowScale
+        let flow = try read(.flow)
+        let start = level.flowOffset! + (backward ? level.width * level.height : 0)
+        func at(_ x: Int, _ y: Int) -> SIMD2<Float> {
+            let i = (start + min(max(y, 0), level.height - 1) * level.width + min(max(x, 0), level.width - 1)) * 2
+            return SIMD2(flow[i], flow[i + 1])
+        }
+        var field: [SIMD2<Float>] = []
+        field.reserveCapacity(format.width * format.height)
+        for y in 0..<format.height {
+            let gy = (Float(y) + 0.5) / scale - 0.5, y0 = Int(gy.rounded(.down)), fy = gy - Float(y0)
+            for x in 0..<format.width {
+                let gx = (Float(x) + 0.5) / scale - 0.5, x0 = Int(gx.rounded(.down)), fx = gx - Float(x0)
+                let top = at(x0, y0) * (1 - fx) + at(x0 + 1, y0) * fx
+                let bottom = at(x0, y0 + 1) * (1 - fx) + at(x0 + 1, y0 + 1) * fx
+                field.append((top * (1 - fy) + bottom * fy) * scale)
+            }
+        }
+        return field
+    }
+}

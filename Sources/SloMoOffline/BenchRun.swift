@@ -9,13 +9,18 @@ import SloMoSpeed
 /// they come and written to the report and its chart.
 public enum BenchRun {
     public static func run(data: String, report: String, chart: String, quick: Bool, methods: [Benchmark.Method],
-                           context: GPUContext, command: String) throws {
+                           anchor: String, context: GPUContext, command: String) throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("slomo-bench-\(getpid())")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
         var benchmark = Benchmark(context: context, scratch: scratch)
+        benchmark.anchorCommand = anchor
         let store = ModelStore()
         let methods = methods.filter { method in
+            if method == .disMedium, let reason = DISAnchor(command: anchor).unavailableReason() {
+                print("slomo bench: skipping \(method.rawValue): \(reason) (see --anchor)")
+                return false
+            }
             guard let model = method.model, store.locate(model) == nil else { return true }
             print("slomo bench: skipping \(method.rawValue): \(model.displayName) weights are not installed (run scripts/fetch-models.sh)")
             return false

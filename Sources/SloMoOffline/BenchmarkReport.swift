@@ -30,7 +30,8 @@ public struct BenchmarkReport {
             "- Protocol: first 61 frames of each clip as yuv420p; the 31 even frames are the input, the 30 odd frames",
             "  are synthesised at t = 0.5 and scored against the real ones (PSNR and SSIM on 8-bit luma, averaged).",
             "  Time is wall time per synthesised frame: for slomo, upload + flow + synthesis + conversion back",
-            "  (decoding excluded, pipelines warmed up); for minterpolate, the whole ffmpeg run (Y4M in and out).",
+            "  (decoding excluded, pipelines warmed up); for minterpolate and DIS-medium + fusion",
+            "  (`../shared/bench/dis_slomo.py --preset medium`), the whole process run (Y4M in and out).",
             "",
             "![PSNR against time per frame](\(chartPath))",
             "",
@@ -95,7 +96,7 @@ public struct BenchmarkReport {
         func x(_ ms: Double) -> Double { left + (log10(max(ms, 0.01)) - minX) / max(maxX - minX, 1) * (width - left - right) }
         func y(_ psnr: Double) -> Double { top + (maxY - psnr) / max(maxY - minY, 1) * (height - top - bottom) }
         // The networks take the purples and browns, in table order.
-        var colors: [Benchmark.Method: String] = [.repeat: "#999999", .blend: "#e6a700", .minterpolate: "#d62728",
+        var colors: [Benchmark.Method: String] = [.repeat: "#999999", .blend: "#e6a700", .minterpolate: "#d62728", .disMedium: "#ff7f0e",
                                                   .flowFast: "#1f77b4", .flowQuality: "#2ca02c"]
         for (index, method) in Benchmark.Method.networks.enumerated() {
             colors[method] = ["#9467bd", "#8c564b", "#e377c2", "#17becf"][index % 4]

@@ -197,6 +197,25 @@ final class OfflineTests: XCTestCase {
         }
     }
 
+    /// The DIS-medium + fusion anchor (../shared/bench/dis_slomo.py, with the Python that setup.sh gives
+    /// OpenCV) runs as a whole process on the same inputs as slomo's modes and scores well above blending;
+    /// an anchor that cannot run says why in one line.
+    func testDISAnchorRowOnARealClip() throws {
+        let script = URL(fileURLWithPath: try sharedData("bikes.mp4")).deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("bench/dis_slomo.py").path
+        var benchmark = Benchmark(context: context, scratch: scratch)
+        benchmark.anchorCommand = "/usr/bin/python3 \(script)"
+        XCTAssertNil(DISAnchor(command: benchmark.anchorCommand).unavailableReason(), "run scripts/setup.sh --test")
+        benchmark.methods = [.blend, .disMedium]
+        benchmark.frameCount = 13
+        let results = try benchmark.run(Benchmark.Clip(name: "bikes", path: try sharedData("bikes.mp4")))
+        let blend = try XCTUnwrap(results.first { $0.method == .blend }), dis = try XCTUnwrap(results.first { $0.method == .disMedium })
+        XCTAssertGreaterThan(dis.psnr, blend.psnr + 3, "DIS flow with fusion against blending, bikes")
+        XCTAssertGreaterThan(dis.millisecondsPerFrame, 0)
+        let missing = DISAnchor(command: "/usr/bin/python3 \(scratch.path)/missing.py").unavailableReason() ?? ""
+        XCTAssertTrue(missing.contains("missing.py") && !missing.contains("\n"), missing)
+    }
+
     /// The report and chart carry every result.
     func testReportListsEveryMethodAndChartIsSVG() {
         var report = BenchmarkReport(command: "slomo bench", machine: "test CPU", device: "test device")

@@ -241,6 +241,59 @@ final class CLITests: XCTestCase {
         XCTAssertNotNil(result.output.range(of: pattern, options: .regularExpression), result.output)
     }
 
+    /// `slomo flow` writes the engine's flow as a Middlebury .flo file: on a textured image and its copy
+    /// moved by (3, −2) pixels, both presets find that motion away from the borders, and --backward its
+    /// opposite; bad input is one error line and no file.
+    func testFlowExportFindsAKnownShift() throws {
+        let width = 160, height = 96, shift = SIMD2<Float>(3, -2)
+        // Smooth random texture: values on an 8-pixel grid, bilinearly interpolated, per channel.
+        var generator = SystemRandomNumberGenerator()
+        let grid = (0..<(width / 8 + 3) * (height / 8 + 3) * 3).map { _ in Float.random(in: 0...255, using: &generator) }
+        func texture(_ x: Float, _ y: Float, _ c: Int) -> UInt8 {
+            let gx = x / 8 + 1, gy = y / 8 + 1, x0 = Int(gx), y0 = Int(gy), fx = gx - Float(x0), fy = gy - Float(y0)
+            func g(_ i: Int, _ j: Int) -> Float { grid[((j * (width / 8 + 3)) + i) * 3 + c] }
+            let v = (g(x0, y0) * (1 - fx) + g(x0 + 1, y0) * fx) * (1 - fy) + (g(x0, y0 + 1) * (1 - fx) + g(x0 + 1, y0 + 1) * fx) * fy
+            return UInt8(v.rounded())
+        }
+        func image(_ offset: SIMD2<Float>) -> [UInt8] {
+            (0..<height).flatMap { y in (0..<width).flatMap { x in
+                (0..<3).map { texture(min(max(Float(x) - offset.x, 0), Float(width)), min(max(Float(y) - offset.y, 0), Float(height)), $0) }
+            } }
+        }
+        let first = scratch.appendingPathComponent("a.png").path, second = scratch.appendingPathComponent("b.png").path
+        try writePNG(path: first, width: width, height: height, rgb: image(.zero))
+        try writePNG(path: second, width: width, height: height, rgb: image(shift))
+        for (preset, backward) in [("fast", false), ("quality", false), ("quality", true)] {
+            let output = scratch.appendingPathComponent("\(preset)-\(backward).flo").path
+            let result = try slomo(["flow", first, second, output, "--preset", preset] + (backward ? ["--backward"] : []))
+            XCTAssertEqual(result.status, 0, result.errors)
+            XCTAssertEqual(result.errors, "", "validation is clean")
+            let data = try Data(contentsOf: URL(fileURLWithPath: output))
+            XCTAssertEqual(String(decoding: data.prefix(4), as: UTF8.self), "PIEH")
+            let words = data.dropFirst(4).withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
+            XCTAssertEqual(Array(words.prefix(2)), [Int32(width), Int32(height)])
+            XCTAssertEqual(data.count, 12 + width * height * 8)
+            let field = data.dropFirst(12).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            let expected = backward ? -shift : shift
+            var errors: [Float] = []
+            for y in 16..<height - 16 {
+                for x in 16..<width - 16 {
+                    let d = SIMD2(field[(y * width + x) * 2], field[(y * width + x) * 2 + 1]) - expected
+                    errors.append((d * d).sum().squareRoot())
+                }
+            }
+            let mean = errors.reduce(0, +) / Float(errors.count)
+            XCTAssertLessThan(mean, 0.3, "\(preset) backward \(backward): mean endpoint error")
+        }
+        let small = scratch.appendingPathComponent("small.png").path
+        try writePNG(path: small, width: 64, height: 48, rgb: [UInt8](repeating: 128, count: 64 * 48 * 3))
+        let output = scratch.appendingPathComponent("bad.flo").path
+        assertOneLineError(try slomo(["flow", first, small, output]), contains: "the same size")
+        assertOneLineError(try slomo(["flow", first, scratch.appendingPathComponent("missing.png").path, output]), contains: "missing.png")
+        assertOneLineError(try slomo(["flow", first, second, scratch.appendingPathComponent("flow.png").path]), contains: "flow.png")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output))
+    }
+
     func testNoVulkanDeviceIsOneLine() throws {
         let clip = try makeClip()
         let noDriver = ["VK_ICD_FILENAMES": "/nonexistent/icd.json", "VK_DRIVER_FILES": "/nonexistent/icd.json"]
