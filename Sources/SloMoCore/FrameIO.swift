@@ -31,11 +31,14 @@ public protocol FrameSource: AnyObject {
     var timestampMeaning: CaptureTimestamp { get }
     /// Frames the source skipped to lend the freshest one (the consumer was behind).
     var drainedFrames: Int { get }
+    /// Times the source changed what it sends mid-stream (size, timings) and was taken up again.
+    var sourceChanges: Int { get }
 }
 
 extension FrameSource {
     public var timestampMeaning: CaptureTimestamp { .dequeued }
     public var drainedFrames: Int { 0 }
+    public var sourceChanges: Int { 0 }
 }
 
 /// The instant a capture timestamp stands for. V4L2 drivers flag which end of the exposure they

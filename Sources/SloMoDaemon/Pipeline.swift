@@ -84,6 +84,8 @@ public final class Pipeline: @unchecked Sendable {
     var lastShownTime: UInt64 = 0
     var maxGap: UInt64 = 0
     var captureStopping = false
+    /// Owned by the capture thread: fits frames into `format` after a source change.
+    var fitter: FrameFitter?
     var started = false
     /// The network the engine holds, the one the loader has built for it, and where the last
     /// request stands (see PipelineNetwork.swift).
@@ -171,7 +173,7 @@ public final class Pipeline: @unchecked Sendable {
         planner = LatencyPlanner(bound: bound)
         controller = BudgetController(ceiling: settings.ceiling, adaptive: settings.adaptive, tuning: tuning)
         appliedRatio = ratio
-        stats = PipelineSnapshot(format: format, inputRate: inputRate, outputRate: ratio.outputRate(input: inputRate),
+        stats = PipelineSnapshot(format: format, inputFormat: format, inputRate: inputRate, outputRate: ratio.outputRate(input: inputRate),
                                  ratio: ratio, settings: settings, level: controller.level,
                                  delayMilliseconds: Double(bound) / 1e6)
         stats.timestamp = source.timestampMeaning

@@ -1,9 +1,13 @@
 import Foundation
 import Logging
 import SloMoCore
+import SloMoInterp
 import SloMoV4L2
 
 /// The capture thread: takes frames from the source into pool buffers and the capture queue.
+/// Frames in another format than the pipeline's (after a source change: an HDMI input's new
+/// timings) are fitted into it on the GPU (`FrameFitter`), so the engine and every consumer keep
+/// the format they started with.
 /// A camera that fails, vanishes or goes quiet is `ResilientSource`'s to reopen (the one
 /// reconnect path, with backoff); an error that reaches this loop is one no reopen can mend, and
 /// stops the pipeline.
@@ -17,15 +21,31 @@ extension Pipeline {
             if stopping { break }
             do {
                 _ = try source.next(timeoutNanoseconds: 100_000_000) { frame in
-                    guard frame.format == format, frame.bytes.count >= format.byteCount else {
-                        throw PipelineError.formatChanged(format, frame.format)
+                    guard frame.bytes.count >= frame.format.byteCount else { return }
+                    if frame.format == format {
+                        if fitter != nil { logger.notice("the source sends \(Pipeline.describe(format)) again") }
+                        fitter = nil
+                    } else if fitter?.input != frame.format {
+                        let made = try FrameFitter(context: context, input: frame.format, output: format)
+                        let g = made.geometry
+                        logger.notice("the source now sends \(Pipeline.describe(frame.format)), fitted into \(Pipeline.describe(format)) at \(g.x),\(g.y) size \(g.width)x\(g.height)")
+                        fitter = made
                     }
                     state.lock()
+                    stats.inputFormat = frame.format
+                    stats.sourceChanges = source.sourceChanges
                     let buffer = pool.acquire()
                     if buffer == nil { stats.droppedInput += 1 }
                     state.unlock()
                     guard let buffer else { return }
-                    pool[buffer].copyMemory(from: UnsafeRawBufferPointer(rebasing: frame.bytes[..<format.byteCount]))
+                    if let fitter {
+                        do { try fitter.fit(frame.bytes, into: pool[buffer]) } catch {
+                            state.withLock { pool.release(buffer) }
+                            throw error
+                        }
+                    } else {
+                        pool[buffer].copyMemory(from: UnsafeRawBufferPointer(rebasing: frame.bytes[..<format.byteCount]))
+                    }
                     state.lock()
                     if inputQueue.count >= Pipeline.inputQueueLimit {
                         // The engine is behind: drop the oldest, so what it works on stays fresh.
@@ -48,6 +68,10 @@ extension Pipeline {
         heartbeats[0] = .max
         state.broadcast()
         state.unlock()
+    }
+
+    static func describe(_ format: FrameFormat) -> String {
+        "\(format.width)x\(format.height) \(format.pixelFormat.rawValue)"
     }
 
     /// Follows a resilient source's signal: each loss counts as a capture error and shows in

@@ -46,7 +46,6 @@ public struct PipelineSettings: Equatable, Sendable {
 
 public enum PipelineError: Error, CustomStringConvertible {
     case rateOutOfRange(output: Double, input: Rational)
-    case formatChanged(FrameFormat, FrameFormat)
     case tooSmall(FrameFormat)
     case sinkFailing(String)
     case stopped
@@ -55,8 +54,6 @@ public enum PipelineError: Error, CustomStringConvertible {
         switch self {
         case let .rateOutOfRange(output, input):
             return "output rate \(DaemonConfig.format(output)) must lie between the input rate (\(input)) and 16 times it"
-        case let .formatChanged(old, new):
-            return "the source changed format from \(old.width)x\(old.height) \(old.pixelFormat.rawValue) to \(new.width)x\(new.height) \(new.pixelFormat.rawValue)"
         case let .tooSmall(format):
             return "frames of \(format.width)x\(format.height) are too small to interpolate"
         case let .sinkFailing(reason):

@@ -3,6 +3,11 @@ import SloMoCore
 /// Counters and state, copied out under the lock for `status` and `stats`.
 public struct PipelineSnapshot: Sendable {
     public var format: FrameFormat
+    /// What the source sends now: `format` until a source change, then what it changed to
+    /// (fitted into `format` on the GPU, so the output never changes size).
+    public var inputFormat: FrameFormat
+    /// Source changes the capture took mid-stream.
+    public var sourceChanges = 0
     public var inputRate: Rational
     public var outputRate: Rational
     public var ratio: SlotRatio

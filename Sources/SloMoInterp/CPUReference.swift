@@ -117,6 +117,33 @@ public enum CPUReference {
         return bytes
     }
 
+    // MARK: fit.comp
+
+    /// A frame fitted into another format: scaled bilinearly into `FitGeometry`'s rectangle, black
+    /// around it, a change of matrix through RGB.
+    public static func fit(_ bytes: [UInt8], from input: FrameFormat, to output: FrameFormat) -> [UInt8] {
+        let source = unpack(bytes, input)
+        let geometry = FitGeometry(input: (input.width, input.height), output: (output.width, output.height))
+        let scale = geometry.scale(input: (input.width, input.height))
+        let (ikr, ikb) = input.color.coefficients, (okr, okb) = output.color.coefficients
+        var values = [SIMD3<Float>](repeating: .zero, count: output.width * output.height)
+        for y in 0..<geometry.height {
+            for x in 0..<geometry.width {
+                var v = bilinear(source, (Float(x) + 0.5) * scale.x - 0.5, (Float(y) + 0.5) * scale.y - 0.5)
+                if (ikr, ikb) != (okr, okb) {
+                    let r: Float = v.x + 2 * (1 - ikr) * v.z
+                    let b: Float = v.x + 2 * (1 - ikb) * v.y
+                    let g: Float = (v.x - ikr * r - ikb * b) / (1 - ikr - ikb)
+                    let luma: Float = okr * r + (1 - okr - okb) * g + okb * b
+                    let cb: Float = (b - luma) / (2 * (1 - okb)), cr: Float = (r - luma) / (2 * (1 - okr))
+                    v = SIMD3(luma, cb, cr)
+                }
+                values[(geometry.y + y) * output.width + geometry.x + x] = v
+            }
+        }
+        return pack(Plane(width: output.width, height: output.height, values: values), output)
+    }
+
     // MARK: sampling.glsl, downsample.comp
 
     public static func bilinear<T: SIMDOrFloat>(_ plane: Plane<T>, _ px: Float, _ py: Float) -> T {

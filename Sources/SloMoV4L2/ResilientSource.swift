@@ -98,6 +98,7 @@ public final class ResilientSource: FrameSource {
 
     public var timestampMeaning: CaptureTimestamp { source.timestampMeaning }
     public var drainedFrames: Int { source.drainedFrames }
+    public var sourceChanges: Int { source.sourceChanges }
 
     private func reopen(at now: UInt64) {
         do {

@@ -81,7 +81,8 @@ final class NeuralSettingsTests: XCTestCase, ConfigFileTesting {
     }
 
     func testStatsCountRifeFrames() {
-        var snapshot = PipelineSnapshot(format: FrameFormat(width: 64, height: 48, pixelFormat: .yuv420p, color: ColorSpace(matrix: .bt601, range: .limited)), inputRate: Rational(30),
+        let format = FrameFormat(width: 64, height: 48, pixelFormat: .yuv420p, color: ColorSpace(matrix: .bt601, range: .limited))
+        var snapshot = PipelineSnapshot(format: format, inputFormat: format, inputRate: Rational(30),
                                         outputRate: Rational(60), ratio: SlotRatio(scale: 2), settings: PipelineSettings(config: DaemonConfig()),
                                         level: .rife, delayMilliseconds: 90)
         snapshot.publishedByLevel[QualityLevel.rife.rawValue] = 7
