@@ -7,6 +7,7 @@
 // Measured on bikes (fast preset, ×2): linear only 34.58 dB, the cell's winner 34.64, the winner or
 // the linear pair by warping error 34.96, the 3×3 winners or the linear pair 35.06.
 layout(local_size_x = 8, local_size_y = 8) in;
+layout(constant_id = 0) const int NEIGHBOURS = 9;   // 5: the cell and its 4-neighbours; 9: its 3×3 neighbourhood
 layout(std430, binding = 0) readonly buffer Flow { vec2 flow[]; };
 layout(std430, binding = 1) readonly buffer Params { float times[16]; int warmStart; } params;
 layout(std430, binding = 2) readonly buffer Keys { uint keys[]; };
@@ -45,7 +46,7 @@ void resolve(ivec2 p, int step, float t) {
     float best = warpError(vec2(p), flows);
     const ivec2 offsets[9] = ivec2[](ivec2(0, 0), ivec2(-1, 0), ivec2(1, 0), ivec2(0, -1), ivec2(0, 1),
                                      ivec2(-1, -1), ivec2(1, -1), ivec2(-1, 1), ivec2(1, 1));
-    for (int k = 0; k < 9; k++) {
+    for (int k = 0; k < NEIGHBOURS; k++) {
         ivec2 n = p + offsets[k];
         if (n.x < 0 || n.y < 0 || n.x >= pc.width || n.y >= pc.height) continue;
         uint key = keys[step * plane + n.y * pc.width + n.x];

@@ -395,7 +395,7 @@ public enum CPUReference {
     /// The intermediate flows (F_t→0, F_t→1, full-resolution pixels) flow_resolve.comp chooses from `keys`.
     public static func resolveIntermediate(keys: [UInt32], flow01: Plane<SIMD2<Float>>, flow10: Plane<SIMD2<Float>>,
                                            luma0: Plane<Float>, luma1: Plane<Float>, t: Float, indexBits: Int,
-                                           flowScale: Float) -> Plane<SIMD4<Float>> {
+                                           flowScale: Float, neighbours: Int) -> Plane<SIMD4<Float>> {
         let w = flow01.width, h = flow01.height
         func carried(_ source: Int) -> SIMD4<Float> {
             if source < w * h {
@@ -417,7 +417,7 @@ public enum CPUReference {
                 let f01 = flow01[x, y], f10 = flow10[x, y]
                 let ft0 = -(1 - t) * t * f01 + t * t * f10, ft1 = (1 - t) * (1 - t) * f01 - t * (1 - t) * f10
                 var flows = SIMD4(ft0.x, ft0.y, ft1.x, ft1.y), best = warpError(x, y, flows)
-                for (ox, oy) in [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (1, -1), (-1, 1), (1, 1)] {
+                for (ox, oy) in [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (1, -1), (-1, 1), (1, 1)].prefix(neighbours) {
                     let nx = x + ox, ny = y + oy
                     guard nx >= 0, ny >= 0, nx < w, ny < h, keys[ny * w + nx] != ~0 else { continue }
                     let projected = carried(Int(keys[ny * w + nx] & (UInt32(1) << UInt32(indexBits) - 1)))

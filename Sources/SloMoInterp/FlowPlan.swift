@@ -28,11 +28,17 @@ public enum FlowPreset: String, CaseIterable, Sendable {
         // per frame at 34.44 → 34.45 dB, 1280×720 37.7 → 25.8 ms, Middlebury 33.42 → 33.32 dB.
         // Fast warps bilinearly: Catmull-Rom costs it a quarter more time (bikes 640×360 on lavapipe).
         // Below 320 pixels wide it estimates flow at half resolution (carphone 176×144: 34.29 → 34.51 dB).
+        // Its intermediate flows choose among the 4-neighbours' projections, not the 3×3 ones: bikes ×2
+        // 35.26 → 35.27 dB, ×4 31.14 → 31.13, carphone 34.51 either way, for flow_resolve's time
+        // 13.9 → 6.7 ms a frame (bikes on lavapipe, loaded machine). Without propagation it would save
+        // another 3.4 ms, for bikes 35.16 and carphone 34.44 (below DIS-medium + fusion's 34.46): kept.
         case .fast: return FlowParameters(finestLevel: 2, patchSize: 10, stride: 6, iterations: 3, propagationIterations: 2,
-                                          refinements: 0, sweeps: 0, smoothness: 2, minimumFlowWidth: 80, warp: .bilinear)
+                                          refinements: 0, sweeps: 0, smoothness: 2, minimumFlowWidth: 80, warp: .bilinear,
+                                          resolveNeighbours: 5)
         // DIS "medium"-like: flow at half resolution, denser patches, more variational refinement.
         case .quality: return FlowParameters(finestLevel: 1, patchSize: 10, stride: 5, iterations: 6, propagationIterations: 3,
-                                             refinements: 1, sweeps: 5, smoothness: 2, minimumFlowWidth: 160, warp: .catmullRom)
+                                             refinements: 1, sweeps: 5, smoothness: 2, minimumFlowWidth: 160, warp: .catmullRom,
+                                             resolveNeighbours: 9)
         }
     }
 }
@@ -71,6 +77,9 @@ public struct FlowParameters: Equatable, Sendable {
     /// (measured on the 176×144 carphone clip, flow at full instead of half resolution: +0.14 dB).
     public var minimumFlowWidth: Int?
     public var warp: WarpFilter
+    /// Cells whose projected winners compete in flow_resolve.comp beside the linear pair: 5 (the
+    /// cell and its 4-neighbours) or 9 (its 3×3 neighbourhood).
+    public var resolveNeighbours: Int
 }
 
 /// Sizes and buffer offsets of the luma pyramid, the per-level flow and the patch grids

@@ -266,7 +266,7 @@ public final class Interpolator: FrameSynthesizer {
         }
         if key.work != .blend {
             let project = try context.pipeline(.flow_project, bindings: 4)
-            let resolve = try context.pipeline(.flow_resolve, bindings: 5)
+            let resolve = try context.pipeline(.flow_resolve, bindings: 5, specialization: [Int32(plan.parameters.resolveNeighbours)])
             let levelPush: [PushValue] = [.int(finest.flowOffset!), .int(finest.width), .int(finest.height), .int(plan.projectionIndexBits)]
             let cells = (groups(half(finest.width), 8), groups(half(finest.height), 8), key.steps)
             recorder.fill(projectionKeys, word: ~0, byteCount: key.steps * finest.width * finest.height * 4)

@@ -101,10 +101,12 @@ final class ShaderReferenceTests: XCTestCase {
     /// Pyramid, patch search, densification, consistency and fusion, each checked against the
     /// reference fed with the GPU's own inputs to that stage, on a random smooth moving picture.
     func testFlowStagesMatchReference() throws {
-        for warp in [WarpFilter.catmullRom, .bilinear] { try checkFlowStages(warp: warp) }
+        // The fast preset's filter and neighbourhood of competing projections beside the quality preset's.
+        try checkFlowStages(warp: .catmullRom, resolveNeighbours: 9)
+        try checkFlowStages(warp: .bilinear, resolveNeighbours: 5)
     }
 
-    private func checkFlowStages(warp: WarpFilter) throws {
+    private func checkFlowStages(warp: WarpFilter, resolveNeighbours: Int) throws {
         // Large enough for three pyramid levels with the quality preset's 10-pixel patches.
         let width = 192, height = 128
         let format = FrameFormat(width: width, height: height, pixelFormat: .yuv420p, color: ColorSpace(matrix: .bt601, range: .full))
@@ -116,6 +118,7 @@ final class ShaderReferenceTests: XCTestCase {
         let c = frame(smoothPicture(width: width, height: height, seed: 3, shift: (5.2, -2.6)), seed: 13)
         var parameters = FlowPreset.quality.parameters
         parameters.warp = warp
+        parameters.resolveNeighbours = resolveNeighbours
         let interpolator = try Interpolator(context: sharedContext, format: format, preset: .quality, parameters: parameters, maxSteps: 2)
         let times: [Float] = [0.3, 0.5]
         // Two pairs, so that the second one's search also starts from the first one's flow. Its frame 0
@@ -266,7 +269,7 @@ final class ShaderReferenceTests: XCTestCase {
             XCTAssertGreaterThan(keys.filter { $0 != ~0 }.count, plane * 9 / 10, "projection covers the frame at t=\(t)")
             let expected = CPUReference.resolveIntermediate(keys: keys, flow01: flow01, flow10: flow10, luma0: level(slotOf[0], plan.finest),
                                                             luma1: level(slotOf[1], plan.finest), t: t, indexBits: plan.projectionIndexBits,
-                                                            flowScale: plan.flowScale)
+                                                            flowScale: plan.flowScale, neighbours: plan.parameters.resolveNeighbours)
             let actual = CPUReference.Plane(width: finest.width, height: finest.height, values: (0..<plane).map { i in
                 let at = 4 * (step * plane + i)
                 return SIMD4(intermediateValues[at], intermediateValues[at + 1], intermediateValues[at + 2], intermediateValues[at + 3])
