@@ -30,8 +30,9 @@ public enum FlowPreset: String, CaseIterable, Sendable {
         // Below 320 pixels wide it estimates flow at half resolution (carphone 176×144: 34.29 → 34.51 dB).
         // Its intermediate flows choose among the 4-neighbours' projections, not the 3×3 ones: bikes ×2
         // 35.26 → 35.27 dB, ×4 31.14 → 31.13, carphone 34.51 either way, for flow_resolve's time
-        // 13.9 → 6.7 ms a frame (bikes on lavapipe, loaded machine). Without propagation it would save
-        // another 3.4 ms, for bikes 35.16 and carphone 34.44 (below DIS-medium + fusion's 34.46): kept.
+        // 13.9 → 6.7 ms a frame (bikes on lavapipe, two runs under different load: BENCHMARKS-quality.md).
+        // Without propagation it would save another 3.4 ms, for bikes 35.16 and carphone 34.44 (below
+        // DIS-medium + fusion's 34.46): propagation stays.
         case .fast: return FlowParameters(finestLevel: 2, patchSize: 10, stride: 6, iterations: 3, propagationIterations: 2,
                                           refinements: 0, sweeps: 0, smoothness: 2, minimumFlowWidth: 80, warp: .bilinear,
                                           resolveNeighbours: 5)
