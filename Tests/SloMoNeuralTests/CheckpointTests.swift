@@ -143,6 +143,12 @@ final class CheckpointTests: XCTestCase {
         }
     }
 
+    func testNamesFromTheFileCannotBreakTheOneLineMessage() {
+        // A damaged record name once carried a newline into the message (the fuzz test below found it).
+        let error = CheckpointError.truncated(path: "/tmp/x.pt", detail: "storage '4' has no record f\nxture/data/4\u{7F}")
+        XCTAssertEqual(error.description, "checkpoint /tmp/x.pt is truncated: storage '4' has no record f\\u{a}xture/data/4\\u{7f}")
+    }
+
     func testCorruptedFilesThrowInsteadOfCrashing() throws {
         // Every kind of damage must end in a CheckpointError (or, where the damage misses what is read, a load).
         var generator = SystemRandomNumberGenerator()

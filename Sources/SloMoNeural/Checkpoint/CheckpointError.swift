@@ -12,6 +12,12 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case wrongShape(name: String, expected: [Int], actual: [Int])
 
     public var description: String {
+        // Names and details come from the file itself, which may hold any byte: escaped, the
+        // message stays one line.
+        message.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
+    }
+
+    private var message: String {
         switch self {
         case .unreadable(let path, let reason):
             return "cannot read checkpoint \(path): \(reason)"
