@@ -29,22 +29,12 @@ struct DISAnchor {
     }
 
     private func run(_ arguments: [String]) throws -> Double {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
         // The arguments travel as the shell's positional parameters, unquoted by nothing.
-        process.arguments = ["-c", command + " \"$@\"", "sh"] + arguments
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        let start = Date()
-        try process.run()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let elapsed = Date().timeIntervalSince(start)
-        guard process.terminationStatus == 0 else {
-            let lines = String(decoding: message, as: UTF8.self).split(separator: "\n")
-            throw Failure(command: command, message: lines.last.map(String.init) ?? "exit status \(process.terminationStatus)")
+        let result = try TimedProcess.run("/bin/sh", ["-c", command + " \"$@\"", "sh"] + arguments)
+        guard result.status == 0 else {
+            let lines = result.errors.split(separator: "\n")
+            throw Failure(command: command, message: lines.last.map(String.init) ?? "exit status \(result.status)")
         }
-        return elapsed
+        return result.seconds
     }
 }

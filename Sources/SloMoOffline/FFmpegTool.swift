@@ -12,21 +12,11 @@ enum FFmpegTool {
     /// Runs ffmpeg and returns its wall time in seconds.
     @discardableResult
     static func run(_ arguments: [String]) throws -> Double {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"] + arguments
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        let start = Date()
-        try process.run()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let elapsed = Date().timeIntervalSince(start)
-        guard process.terminationStatus == 0 else {
-            throw Failure(arguments: arguments, message: String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        let result = try TimedProcess.run("/usr/bin/env", ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"] + arguments)
+        guard result.status == 0 else {
+            throw Failure(arguments: arguments, message: result.errors.trimmingCharacters(in: .whitespacesAndNewlines))
         }
-        return elapsed
+        return result.seconds
     }
 
     /// The motion-compensated interpolation users reach for today.
