@@ -34,16 +34,10 @@ extension Pipeline {
             let content: Int
             if let front = slots.first, front.time <= now {
                 slots.removeFirst()
-                if let next = slots.first, next.time <= now {
-                    // Behind: a later slot is already due, so skip this one rather than fall further behind.
-                    droppedRate = front.newRate ?? droppedRate
-                    release(front)
-                    stats.droppedSlots += 1
-                    state.unlock()
-                    continue
-                }
-                if front.time <= lastShownTime {
-                    // Its turn is taken: the last frame was shown again in it, the slot being late.
+                // Dropped when behind (a later slot is already due: skip this one rather than fall
+                // further behind), or when its turn is taken (the last frame was shown again in it,
+                // the slot being late).
+                if slots.first.map({ $0.time <= now }) ?? false || front.time <= lastShownTime {
                     droppedRate = front.newRate ?? droppedRate
                     release(front)
                     stats.droppedSlots += 1
