@@ -21,20 +21,37 @@ layout(push_constant) uniform Push {
 } pc;
 
 #include "projection.glsl"
-#define SAMPLE_FUNCTION sampleLevel
-#define SAMPLE_BUFFER pyramid
-#define SAMPLE_TYPE float
-#include "sampling.glsl"
+// One frame's bilinear samples at the five cells of a cross centred on q (flow-level units). The
+// five share q's fractional part, so one 4×4 window of taps less its corners and one set of weights
+// serve them all: 12 reads instead of 20. Clamping each tap to the level gives the same values as
+// clamping each sample point.
+void sampleCross(int base, vec2 q, out float samples[5]) {
+    ivec2 a = ivec2(floor(q));
+    vec2 f = q - vec2(a);
+    float taps[16];
+    for (int j = 0; j < 4; j++) {
+        int row = base + clamp(a.y - 1 + j, 0, pc.height - 1) * pc.width;
+        for (int i = 0; i < 4; i++) {
+            bool corner = (i == 0 || i == 3) && (j == 0 || j == 3);
+            taps[j * 4 + i] = corner ? 0.0 : pyramid[row + clamp(a.x - 1 + i, 0, pc.width - 1)];
+        }
+    }
+    // The cross's cells as the top-left tap of each sample's 2×2 in the window.
+    const int topLeft[5] = int[](5, 4, 6, 1, 9);
+    for (int k = 0; k < 5; k++) {
+        int t = topLeft[k];
+        samples[k] = mix(mix(taps[t], taps[t + 1], f.x), mix(taps[t + 4], taps[t + 5], f.x), f.y);
+    }
+}
 
 // How badly the two frames disagree along a pair of intermediate flows (flow-level units), summed
 // over a cross of five cells so that one lucky match does not decide.
 float warpError(vec2 p, vec4 flows) {
+    float samples0[5], samples1[5];
+    sampleCross(pc.base0, p + flows.xy, samples0);
+    sampleCross(pc.base1, p + flows.zw, samples1);
     float sum = 0.0;
-    const vec2 offsets[5] = vec2[](vec2(0, 0), vec2(-1, 0), vec2(1, 0), vec2(0, -1), vec2(0, 1));
-    for (int k = 0; k < 5; k++) {
-        vec2 q = p + offsets[k];
-        sum += abs(sampleLevel(pc.base0, pc.width, pc.height, q + flows.xy) - sampleLevel(pc.base1, pc.width, pc.height, q + flows.zw));
-    }
+    for (int k = 0; k < 5; k++) sum += abs(samples0[k] - samples1[k]);
     return sum;
 }
 

@@ -62,20 +62,24 @@ void warpPatch(int imageBase, ivec2 origin, vec2 u) {
 // Mean-normalised sum of squared differences between the template and `warped`, in one pass:
 // Σ((v − v̄) − t')² = Σd² − (Σd)²/N − 2·Σd·t' + Σt'², with t' the zero-mean template and
 // d = v − (template mean). The shift keeps Σd² small, so float32 does not cancel the answer away.
-float warpedCost(float templateMean, float templateEnergy) {
+// In the same pass, the Gauss–Newton right-hand side b = Σ grad·v − Σ grad·t' at this warp, so a
+// start chosen by its cost needs no second warp for its first step.
+float warpedCost(float templateMean, float templateEnergy, vec2 templateTerm, out vec2 b) {
     float sum = 0.0, squares = 0.0, cross = 0.0;
+    b = -templateTerm;
     for (int i = 0; i < N; i++) {
         float d = warped[i] - templateMean;
         sum += d;
         squares += d * d;
         cross += d * templ[i];
+        b += grad[i] * warped[i];
     }
     return squares - sum * sum / float(N) - 2.0 * cross + templateEnergy;
 }
 
-float cost(int imageBase, ivec2 origin, vec2 u, float templateMean, float templateEnergy) {
+float cost(int imageBase, ivec2 origin, vec2 u, float templateMean, float templateEnergy, vec2 templateTerm, out vec2 b) {
     warpPatch(imageBase, origin, u);
-    return warpedCost(templateMean, templateEnergy);
+    return warpedCost(templateMean, templateEnergy, templateTerm, b);
 }
 
 void main() {
@@ -124,14 +128,16 @@ void main() {
     mat2 inverse = det > 1e-12 ? inverse(hessian) : mat2(0.0);
 
     vec2 u = vec2(0.0);
-    // The start's cost comes with the first iteration's warp, unless a test below measured it.
+    // The start's cost and first right-hand side come with the first iteration's warp, unless a test
+    // below measured them.
     float startCost = 0.0;
+    vec2 startB = vec2(0.0), b;
     bool startMeasured = false;
     if (pc.propagate != 0) {
         int plane = direction * pc.columns * pc.rows;
         ivec2 cell = ivec2(index % pc.columns, index / pc.columns);
         u = previous[plane + index];
-        startCost = cost(imageBase, origin, u, templateMean, templateEnergy);
+        startCost = cost(imageBase, origin, u, templateMean, templateEnergy, templateTerm, startB);
         startMeasured = true;
         const ivec2 offsets[4] = ivec2[](ivec2(-1, 0), ivec2(1, 0), ivec2(0, -1), ivec2(0, 1));
         for (int k = 0; k < 4; k++) {
@@ -139,10 +145,11 @@ void main() {
             if (n.x < 0 || n.y < 0 || n.x >= pc.columns || n.y >= pc.rows) continue;
             vec2 candidate = previous[plane + n.y * pc.columns + n.x];
             if (candidate == u) continue;
-            float c = cost(imageBase, origin, candidate, templateMean, templateEnergy);
+            float c = cost(imageBase, origin, candidate, templateMean, templateEnergy, templateTerm, b);
             if (c < startCost) {
                 u = candidate;
                 startCost = c;
+                startB = b;
             }
         }
     } else if (pc.initWidth > 0 && (pc.initIsWarm == 0 || params.warmStart != 0)) {
@@ -155,21 +162,23 @@ void main() {
     if (pc.propagate == 0 && pc.initIsWarm == 0 && pc.warmWidth > 0 && params.warmStart != 0) {
         vec2 at = (vec2(origin) + 0.5 * float(PATCH - 1) + 0.5) / pc.warmScale - 0.5;
         vec2 warm = pc.warmScale * sampleFlow(pc.warmOffset + direction * pc.warmWidth * pc.warmHeight, pc.warmWidth, pc.warmHeight, at);
-        startCost = cost(imageBase, origin, u, templateMean, templateEnergy);
-        float warmCost = cost(imageBase, origin, warm, templateMean, templateEnergy);
+        startCost = cost(imageBase, origin, u, templateMean, templateEnergy, templateTerm, startB);
+        float warmCost = cost(imageBase, origin, warm, templateMean, templateEnergy, templateTerm, b);
         if (warmCost < startCost) {
             u = warm;
             startCost = warmCost;
+            startB = b;
         }
         startMeasured = true;
     }
     if (pc.propagate == 0 && pc.initIsWarm != 0 && u != vec2(0.0)) {
         // The previous pair's motion is only a guess: keep it only where it beats standing still.
-        startCost = cost(imageBase, origin, u, templateMean, templateEnergy);
-        float stillCost = cost(imageBase, origin, vec2(0.0), templateMean, templateEnergy);
+        startCost = cost(imageBase, origin, u, templateMean, templateEnergy, templateTerm, startB);
+        float stillCost = cost(imageBase, origin, vec2(0.0), templateMean, templateEnergy, templateTerm, b);
         if (stillCost <= startCost) {
             u = vec2(0.0);
             startCost = stillCost;
+            startB = b;
         }
         startMeasured = true;
     }
@@ -179,21 +188,24 @@ void main() {
     vec2 best = u;
     float bestCost = startCost;
     for (int iteration = 0; iteration < pc.iterations; iteration++) {
-        warpPatch(imageBase, origin, u);
-        float c = warpedCost(templateMean, templateEnergy);
-        if (iteration == 0 && !startMeasured) bestCost = c;
+        float c;
+        if (iteration == 0 && startMeasured) {
+            c = startCost;
+            b = startB;
+        } else {
+            c = cost(imageBase, origin, u, templateMean, templateEnergy, templateTerm, b);
+            if (iteration == 0) bestCost = c;
+        }
         if (c > bestCost) {
             u = best;
             break;
         }
         best = u;
         bestCost = c;
-        vec2 b = -templateTerm;
-        for (int i = 0; i < N; i++) b += grad[i] * warped[i];
         vec2 step = inverse * b;
         u -= step;
         if (dot(step, step) < 1e-4) break;
     }
-    if (u != best && cost(imageBase, origin, u, templateMean, templateEnergy) > bestCost) u = best;
+    if (u != best && cost(imageBase, origin, u, templateMean, templateEnergy, templateTerm, b) > bestCost) u = best;
     patches[direction * pc.columns * pc.rows + index] = u;
 }

@@ -98,6 +98,7 @@ struct Interpolate: ParsableCommand {
     @Option(help: "Output frame rate (default: input rate × scale).") var fps: Double?
     @Flag(help: "Keep the input frame rate: slow motion.") var slowmo = false
     @Option(help: "Write pictures of the flow or visibility maps instead of frames.") var visualize: Visualization?
+    @Flag(help: "Also print the flow engine's GPU time per synthesised frame by shader.") var profile = false
     @OptionGroup var deviceOptions: DeviceOptions
 
     /// Checked in `run`, so a bad value gets the same one-line error as any other failure.
@@ -116,6 +117,7 @@ struct Interpolate: ParsableCommand {
         options.slowMotion = slowmo
         options.frameRate = fps.map(Rational.approximating)
         options.visualization = visualize
+        options.profile = profile
         let progress = ProgressBar()
         let summary = try reportingErrors {
             let vulkanStarted = Date()
@@ -130,6 +132,7 @@ struct Interpolate: ParsableCommand {
             return summary
         }
         print("slomo: " + summary.line(label: options.synthesis.label))
+        if let stages = summary.stageLine { print("slomo: " + stages) }
     }
 }
 

@@ -16,6 +16,8 @@ public struct ConversionOptions: Sendable {
     /// Keep the input rate, so the clip lasts `scale` times longer.
     public var slowMotion = false
     public var visualization: Visualization?
+    /// Time every dispatch of the flow engine, for the summary's stage line (costs a little speed).
+    public var profile = false
 
     public init(scale: Int) { self.scale = scale }
 }
@@ -39,6 +41,8 @@ public struct ConversionSummary: Sendable {
     public var vulkanSeconds = 0.0
     public var outputRate = Rational(0)
     public var keptAudio = false
+    /// With `ConversionOptions.profile`: the engine's GPU milliseconds by shader, summed after start-up.
+    public var stageMilliseconds: [(stage: String, milliseconds: Double)] = []
 
     public var millisecondsPerSynthesisedFrame: Double { synthesised == 0 ? 0 : synthesisMilliseconds / Double(synthesised) }
 
@@ -65,6 +69,15 @@ public struct ConversionSummary: Sendable {
             }
         }
         return line
+    }
+
+    /// Where the engine's time went after start-up, per synthesised frame by shader; nil without a profile.
+    public var stageLine: String? {
+        let frames = Double(synthesised - startupFrames)
+        guard !stageMilliseconds.isEmpty, frames > 0 else { return nil }
+        let total = stageMilliseconds.reduce(0) { $0 + $1.milliseconds } / frames
+        return String(format: "then GPU ms per synthesised frame by shader, %.1f in all: ", total)
+            + stageMilliseconds.map { String(format: "%@ %.2f", $0.stage, $0.milliseconds / frames) }.joined(separator: ", ")
     }
 }
 
@@ -115,7 +128,9 @@ public enum FileConverter {
                                          chromaSiting: reader.chromaSiting)
         summary.keptAudio = (writer as? LibavWriter)?.copiesAudio ?? false
         let interpolator = try Synthesizers.make(options.synthesis, context: context, format: format, maxSteps: options.scale - 1)
-        (interpolator as? Interpolator)?.visualization = options.visualization
+        let engine = interpolator as? Interpolator
+        engine?.visualization = options.visualization
+        engine?.profiling = options.profile
         let times = (1..<options.scale).map { Float($0) / Float(options.scale) }
         // Visualisations replace every frame, so real frames are not written.
         let realCopies = options.visualization == nil ? 1 : 0
@@ -155,6 +170,11 @@ public enum FileConverter {
                 summary.synthesised += synthesis.count
                 summary.sceneCuts += synthesis.sceneCut ? 1 : 0
                 summary.synthesisMilliseconds += synthesis.gpuMilliseconds
+                // The first pair builds the pipelines: its time is start-up's. A cut runs no engine.
+                for (stage, milliseconds) in try engine?.lastProfile() ?? [] where summary.framesIn > 1 && synthesis.gpuMilliseconds > 0 {
+                    if let i = summary.stageMilliseconds.firstIndex(where: { $0.stage == stage }) { summary.stageMilliseconds[i].milliseconds += milliseconds }
+                    else { summary.stageMilliseconds.append((stage, milliseconds)) }
+                }
                 if summary.framesIn == 2 {
                     // Pipelines are built during the first synthesis: everything up to here is start-up.
                     summary.startupSeconds = Date().timeIntervalSince(started)

@@ -239,6 +239,21 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.errors)
         let pattern = #"; start-up [0-9.]+ s \(Vulkan [0-9.]+ s, files, engine and pipelines [0-9.]+ s, the first pair [0-9.]+ s\), then [0-9.]+ ms per synthesised frame, [0-9.]+× the engine's [0-9.]+ ms\n$"#
         XCTAssertNotNil(result.output.range(of: pattern, options: .regularExpression), result.output)
+
+        // --profile adds where the engine's time went, by shader, and the stages add up to the line's total.
+        let profiled = try slomo(["interpolate", try makeClip(frames: 5), scratch.appendingPathComponent("profiled.y4m").path,
+                                  "--scale", "2", "--preset", "fast", "--profile"])
+        XCTAssertEqual(profiled.status, 0, profiled.errors)
+        let stageLine = try XCTUnwrap(profiled.output.split(separator: "\n").last.map(String.init))
+        let prefix = "slomo: then GPU ms per synthesised frame by shader, "
+        XCTAssertTrue(stageLine.hasPrefix(prefix), profiled.output)
+        let parts = stageLine.dropFirst(prefix.count).components(separatedBy: " in all: ")
+        let total = try XCTUnwrap(Double(parts[0]), stageLine)
+        let stages = parts[1].components(separatedBy: ", ").map { $0.split(separator: " ") }
+        XCTAssertEqual(Set(stages.map { String($0[0]) }).isSuperset(of: ["unpack", "flow_search", "flow_resolve", "fuse"]), true, stageLine)
+        let sum = stages.compactMap { Double($0[1]) }.reduce(0, +)
+        XCTAssertEqual(sum, total, accuracy: 0.01 * Double(stages.count) + 0.1, stageLine)
+        XCTAssertNil(result.output.range(of: "by shader"), "no stage line without --profile")
     }
 
     /// `slomo flow` writes the engine's flow as a Middlebury .flo file: on a textured image and its copy
