@@ -238,7 +238,9 @@ final class DaemonEndToEndTests: XCTestCase {
 
 /// ffmpeg's recording: the luma of every frame it read (`-pix_fmt gray`), with the pts and
 /// size its showinfo filter logged for each. With -copyts the pts are v4l2loopback's
-/// timestamps: CLOCK_MONOTONIC at each write, the guest's EVENT clock.
+/// timestamps: CLOCK_MONOTONIC at each write, the guest's EVENT clock. The integer pts is read
+/// with showinfo's time base, not its pts_time, which has six significant digits: once a slow
+/// guest has been up 1000 s it steps by 10 ms, and two frames 4 ms apart would look simultaneous.
 struct Recording {
     let times: [Double]
     let sizes: [String]
@@ -249,9 +251,16 @@ struct Recording {
 
     init(log: URL, frames: URL, width: Int, height: Int) throws {
         var times: [Double] = [], sizes: [String] = []
+        var timeBase: Double?
         for line in try String(contentsOf: log, encoding: .utf8).components(separatedBy: "\n") where line.contains("Parsed_showinfo") {
-            guard let pts = Recording.field("pts_time:", in: line).flatMap(Double.init), let size = Recording.field(" s:", in: line) else { continue }
-            times.append(pts)
+            if let base = Recording.field("config in time_base:", in: line) {
+                let parts = base.trimmingCharacters(in: CharacterSet(charactersIn: ",")).split(separator: "/").compactMap { Double($0) }
+                if parts.count == 2, parts[1] > 0 { timeBase = parts[0] / parts[1] }
+                continue
+            }
+            guard let pts = Recording.field(" pts:", in: line).flatMap(Double.init), let size = Recording.field(" s:", in: line) else { continue }
+            guard let timeBase else { throw VMError("\(log.lastPathComponent): showinfo logged a frame before its time base") }
+            times.append(pts * timeBase)
             sizes.append(size)
         }
         self.times = times
