@@ -90,8 +90,9 @@ public final class V4L2Capture: FrameSource {
     private var planes: FramePlanes?
     /// Where frames go when the driver's layout is not the engine's.
     private var repacked: UnsafeMutableRawBufferPointer?
-    /// When the last frame arrived, or 0 before the first `next` after `open`: a consumer that
-    /// opens and then spends a while before its first read (the daemon's warm-up) is not stalled.
+    /// When the stall clock started: the last frame's (or source change's) arrival while waiting,
+    /// or the consumer's return to `next`. 0 until that return, after `open` and after each lent
+    /// frame: a consumer that spends a while before its next read (the daemon's warm-up) is not stalled.
     private var lastFrameAt: UInt64 = 0
     private var stamps = DriverStamps()
     private var stallLimit: UInt64 = 0
@@ -338,9 +339,10 @@ public final class V4L2Capture: FrameSource {
             if let lent = lend(buffer) {
                 var failure: Error?
                 do { try body(lent) } catch { failure = error }
-                // The stall clock measures the device's silence while we wait on it: however long
-                // the consumer kept the frame (a GPU set-up, a slow pair), the driver was not quiet.
-                lastFrameAt = Sys.monotonicNow()
+                // The stall clock restarts when the consumer next waits: the time it keeps a frame
+                // or spends before its next read (a GPU set-up, the daemon's warm-up) is not the
+                // device's silence.
+                lastFrameAt = 0
                 try requeue(&buffer, on: device)
                 if let failure { throw failure }
                 return true
