@@ -84,8 +84,11 @@ struct Capture: ParsableCommand {
                 lastSequence = frame.sequence
                 last = frame.timestamp
                 maxSkew = max(maxSkew, now > frame.timestamp ? now - frame.timestamp : frame.timestamp - now)
-                // A frame must be as large as its format, and its format the one the capture negotiated.
-                if frame.bytes.count != frame.format.byteCount || frame.format != capture.format { wrongSize += 1 }
+                // A frame must be as large as its format, and of the size and layout the capture
+                // negotiated (its colour may differ: a JPEG says its own range).
+                let negotiated = capture.format
+                if frame.bytes.count != frame.format.byteCount || frame.format.width != negotiated.width
+                    || frame.format.height != negotiated.height || frame.format.pixelFormat != negotiated.pixelFormat { wrongSize += 1 }
                 let size = "\(frame.format.width)x\(frame.format.height)"
                 if sizes.last?.size == size { sizes[sizes.count - 1].frames += 1 } else { sizes.append((size, 1)) }
                 if announce && frames == 0 { report("STREAMING device=\(device) size=\(size)") }

@@ -217,7 +217,8 @@ final class CaptureHardwareTests: XCTestCase {
         let longest = gaps.max() ?? .infinity
         print("hdmi: \(times.count) frames from the change to the end (\(String(format: "%.1f", end - change)) s), "
               + "\(times.filter { $0 >= takenUp }.count) after slomod took it up, longest gap \(Int(longest * 1000)) ms")
-        XCTAssertEqual(zip(times, times.dropFirst()).filter { $1 <= $0 }.count, 0, "timestamps rise")
+        // (No check that timestamps rise: showinfo prints pts_time to 10 ms, and at 120 fps two
+        // frames can print the same.)
         XCTAssertGreaterThan(times.filter { $0 >= takenUp }.count, 50, "frames keep coming after the change")
         XCTAssertLessThan(longest, 1.0, "the output keeps its cadence across the change (held frames fill the restart)")
     }
