@@ -153,6 +153,11 @@ public final class Pipeline: @unchecked Sendable {
             for preset in FlowPreset.allCases {
                 made[preset] = try Interpolator(context: context, format: format, preset: preset, maxSteps: Pipeline.maxSteps)
             }
+            // A source change (an HDMI source's new timings) makes a FrameFitter on the capture
+            // thread while frames wait. Its shaders are compiled now, before the first frame (on
+            // lavapipe under emulation that takes many seconds), so a change costs only the
+            // fitter's buffers and one recording.
+            try FrameFitter.compileShaders(context: context, input: format.pixelFormat, output: format.pixelFormat)
             if let wanted = settings.neuralSource {
                 let loaded = try weights.flatMap { $0.source == wanted ? $0 : nil } ?? NeuralWeights.load(wanted, mode: settings.mode.rawValue)
                 neural = (wanted, try loaded.makeSynthesizer(context: context, format: format, maxSteps: Pipeline.maxSteps))

@@ -7,7 +7,9 @@ import SloMoV4L2
 /// The capture thread: takes frames from the source into pool buffers and the capture queue.
 /// Frames in another format than the pipeline's (after a source change: an HDMI input's new
 /// timings) are fitted into it on the GPU (`FrameFitter`), so the engine and every consumer keep
-/// the format they started with.
+/// the format they started with. The fitter's shaders are compiled at start (`Pipeline.init`),
+/// so making one here, on the first frame of a new format, costs only its buffers and one
+/// recording, not a shader build that would freeze the picture for seconds.
 /// A camera that fails, vanishes or goes quiet is `ResilientSource`'s to reopen (the one
 /// reconnect path, with backoff); an error that reaches this loop is one no reopen can mend, and
 /// stops the pipeline.

@@ -49,8 +49,7 @@ public final class FrameFitter {
         let host = try hostArena.allocate([("fit input", input.byteCount), ("fit output", output.byteCount)])
         (staging, packed) = (host[0], host[1])
         sequence = try GPUSequence(context: context)
-        let unpack = try context.pipeline(.unpack, bindings: 3, specialization: [Self.constant(input.pixelFormat)])
-        let fit = try context.pipeline(.fit, bindings: 2, specialization: [Self.constant(output.pixelFormat)])
+        let (unpack, fit) = try Self.compileShaders(context: context, input: input.pixelFormat, output: output.pixelFormat)
         let (input, output, geometry) = (input, output, geometry)
         let scale = geometry.scale(input: (input.width, input.height))
         let (inKr, inKb) = input.color.coefficients
@@ -65,6 +64,15 @@ public final class FrameFitter {
                                                                   .int(geometry.height), .float(scale.x), .float(scale.y)],
                                   groups: ((output.width + 15) / 16, (output.height + 15) / 16, 1))
         }
+    }
+
+    /// Builds the two pipelines a fitter between these pixel formats runs; the context caches
+    /// them, so a caller can compile them ahead of the first fitter.
+    @discardableResult
+    public static func compileShaders(context: GPUContext, input: PixelFormat, output: PixelFormat) throws
+        -> (unpack: ComputePipeline, fit: ComputePipeline) {
+        (try context.pipeline(.unpack, bindings: 3, specialization: [constant(input)]),
+         try context.pipeline(.fit, bindings: 2, specialization: [constant(output)]))
     }
 
     /// Fits one frame (`input.byteCount` bytes) into `target` (`output.byteCount` bytes).

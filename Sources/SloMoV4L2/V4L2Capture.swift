@@ -46,6 +46,12 @@ public struct CaptureConfig: Equatable, Sendable {
 /// (`DriverStamps`). MJPEG is decoded to yuv420p; every other format is lent as the
 /// driver wrote it where that is the engine's packed layout, otherwise copied into it once
 /// (`FramePlanes`: padded rows, planes in buffers of their own, interleaved chroma).
+///
+/// A source that changes mid-stream (V4L2_EVENT_SOURCE_CHANGE: an HDMI source switching
+/// timings) is taken up in place: the stream stops, the format is negotiated again (for an
+/// HDMI-like input after setting the timings the receiver detects), the buffers are made anew
+/// and the stream restarts. Each frame carries its own format, so no frame is lent in a format
+/// that is not its own.
 public final class V4L2Capture: FrameSource {
     public let config: CaptureConfig
     public private(set) var format = FrameFormat(width: 0, height: 0, pixelFormat: .yuyv, color: .guess(height: 0))
@@ -63,8 +69,17 @@ public final class V4L2Capture: FrameSource {
     public private(set) var corruptFrames = 0
     /// Frames handed straight back to the driver because a newer one was already waiting.
     public private(set) var drainedFrames = 0
+    /// Times the source changed mid-stream and the stream was renegotiated and restarted.
+    public private(set) var sourceChanges = 0
+    /// The timings set on an HDMI-like input (one that takes DV timings); nil for other inputs.
+    public private(set) var dvTimings: DVTimings?
 
     private var bufferType = V4L2_BUF_TYPE_VIDEO_CAPTURE
+    /// The buffer types the node offers, for negotiating again after a source change.
+    private var captureTypes: [v4l2_buf_type] = []
+    private var dvInput = false
+    /// Whether the driver sends this input's source changes (then poll waits for POLLPRI too).
+    private var watchingSourceChanges = false
     /// Entries in each v4l2_buffer's plane array: 0 for the single-planar API.
     private var apiPlanes = 0
     private var device: V4L2Device?
@@ -75,8 +90,9 @@ public final class V4L2Capture: FrameSource {
     private var planes: FramePlanes?
     /// Where frames go when the driver's layout is not the engine's.
     private var repacked: UnsafeMutableRawBufferPointer?
-    /// When the last frame arrived, or 0 before the first `next` after `open`: a consumer that
-    /// opens and then spends a while before its first read (the daemon's warm-up) is not stalled.
+    /// When the stall clock started: the last frame's (or source change's) arrival while waiting,
+    /// or the consumer's return to `next`. 0 until that return, after `open` and after each lent
+    /// frame: a consumer that spends a while before its next read (the daemon's warm-up) is not stalled.
     private var lastFrameAt: UInt64 = 0
     private var stamps = DriverStamps()
     private var stallLimit: UInt64 = 0
@@ -119,10 +135,59 @@ public final class V4L2Capture: FrameSource {
             guard caps & UInt32(V4L2_CAP_STREAMING) != 0 else {
                 throw CaptureError.notACaptureDevice(path: device.path, reason: "\(driver) (\(card)) cannot stream")
             }
+            captureTypes = types
+            try prepareInput(device)
             let mode = try chooseMode(device, types: types)
             try apply(mode, on: device)
             try startStreaming(device)
         }
+    }
+
+    /// Finds the input the node captures from; for an HDMI-like one sets the timings the receiver
+    /// detects (it keeps the last ones set, which need not be the signal's), and subscribes to the
+    /// input's source changes (their id is the input's index: vivid's HDMI input is 3).
+    private func prepareInput(_ device: V4L2Device) throws {
+        let input = try device.currentInput()
+        dvInput = try input.map(device.inputTakesDVTimings) ?? false
+        dvTimings = nil
+        if dvInput {
+            let set = DVTimings(try device.dvTimings())
+            if let detected = try device.queryDVTimings(), DVTimings(detected) != set {
+                try device.setDVTimings(detected)
+                dvTimings = DVTimings(detected)
+            } else {
+                dvTimings = set
+            }
+        }
+        watchingSourceChanges = try device.subscribeSourceChanges(input: input ?? 0)
+    }
+
+    /// Takes the pending events; on a source change that calls for it, stops the stream,
+    /// negotiates the new format, makes new buffers and streams again. Returns whether it did.
+    private func takeSourceChanges(_ device: V4L2Device) throws -> Bool {
+        var changes: UInt32 = 0
+        var changed = false
+        while let event = try device.dequeueEvent() {
+            guard event.type == UInt32(V4L2_EVENT_SOURCE_CHANGE) else { continue }
+            changes |= event.u.src_change.changes
+            changed = true
+        }
+        guard changed else { return false }
+        let detected = dvInput ? try device.queryDVTimings() : nil
+        let response = SourceChangeResponse.decide(changes: changes, dvInput: dvInput, current: dvTimings,
+                                                   detected: detected.map(DVTimings.init))
+        guard case let .renegotiate(timings) = response else { return false }
+        try device.stream(false, type: bufferType)
+        releaseBuffers(device)
+        if let detected, timings != nil {
+            try device.setDVTimings(detected)
+            dvTimings = timings
+        }
+        let mode = try chooseMode(device, types: captureTypes)
+        try apply(mode, on: device)
+        try startStreaming(device)
+        sourceChanges += 1
+        return true
     }
 
     private func chooseMode(_ device: V4L2Device, types: [v4l2_buf_type]) throws -> CaptureMode {
@@ -241,6 +306,7 @@ public final class V4L2Capture: FrameSource {
         guard let device else { preconditionFailure("V4L2Capture.next before open") }
         let deadline = Sys.monotonicNow() &+ timeoutNanoseconds
         if lastFrameAt == 0 { lastFrameAt = Sys.monotonicNow() }
+        let waitFor = Int16(POLLIN) | (watchingSourceChanges ? Int16(POLLPRI) : 0)
         while true {
             let now = Sys.monotonicNow()
             if now - lastFrameAt > stallLimit {
@@ -248,9 +314,14 @@ public final class V4L2Capture: FrameSource {
             }
             // Wake in time to notice a stall even when the caller waits longer.
             let wait = min(deadline > now ? deadline - now : 0, lastFrameAt + stallLimit + 1 - now)
-            let events = try mapErrors(device.path) { try Sys.poll(device.fd, events: Int16(POLLIN), timeoutNanoseconds: wait) }
+            let events = try mapErrors(device.path) { try Sys.poll(device.fd, events: waitFor, timeoutNanoseconds: wait) }
             if events == 0 {
                 if Sys.monotonicNow() >= deadline { return false }
+                continue
+            }
+            // An event first: frames still queued were made before the change and go with the old buffers.
+            if events & Int16(POLLPRI) != 0, try mapErrors(device.path, { try takeSourceChanges(device) }) {
+                lastFrameAt = Sys.monotonicNow()
                 continue
             }
             guard var buffer = try dequeue(device) else {
@@ -268,6 +339,10 @@ public final class V4L2Capture: FrameSource {
             if let lent = lend(buffer) {
                 var failure: Error?
                 do { try body(lent) } catch { failure = error }
+                // The stall clock restarts when the consumer next waits: the time it keeps a frame
+                // or spends before its next read (a GPU set-up, the daemon's warm-up) is not the
+                // device's silence.
+                lastFrameAt = 0
                 try requeue(&buffer, on: device)
                 if let failure { throw failure }
                 return true
@@ -332,14 +407,19 @@ public final class V4L2Capture: FrameSource {
     public func close() {
         if let device {
             try? device.stream(false, type: bufferType)
-        }
-        buffers.joined().forEach(Sys.munmap)
-        buffers = []
-        // The buffers are freed only once unmapped; then the driver can take new ones.
-        if let device {
-            _ = try? device.requestBuffers(0, type: bufferType)
+            releaseBuffers(device)
         }
         device = nil
+        dvTimings = nil
+        watchingSourceChanges = false
+    }
+
+    /// Unmaps and frees the buffer ring and what was sized for the format (stream stopped first).
+    private func releaseBuffers(_ device: V4L2Device) {
+        buffers.joined().forEach(Sys.munmap)
+        buffers = []
+        // The buffers are freed only once unmapped; then the driver can take new ones (and new timings).
+        _ = try? device.requestBuffers(0, type: bufferType)
         decoder = nil
         planes = nil
         repacked?.deallocate()

@@ -180,6 +180,76 @@ extension DeviceNode {
         buffer = V4L2Buffer(buffer: header, planes: planes)
     }
 
+    /// The input this node captures from (VIDIOC_G_INPUT); nil where the driver has no inputs.
+    func currentInput() throws(SystemError) -> Int? {
+        var index: Int32 = 0
+        do throws(SystemError) {
+            try ioctl(UInt(slomo_vidioc_g_input()), &index, "VIDIOC_G_INPUT")
+        } catch let error where error.errno == ENOTTY || error.errno == EINVAL {
+            return nil
+        }
+        return Int(index)
+    }
+
+    /// Whether input `index` takes DV timings (VIDIOC_ENUMINPUT: HDMI, DVI, DisplayPort, SDI).
+    func inputTakesDVTimings(_ index: Int) throws(SystemError) -> Bool {
+        var input = v4l2_input()
+        input.index = UInt32(index)
+        guard try enumerate(UInt(slomo_vidioc_enuminput()), &input, "VIDIOC_ENUMINPUT") else { return false }
+        return input.capabilities & UInt32(V4L2_IN_CAP_DV_TIMINGS) != 0
+    }
+
+    /// Asks for V4L2_EVENT_SOURCE_CHANGE of input `input` (the event's id is the input's index);
+    /// false where the driver sends no such events.
+    func subscribeSourceChanges(input: Int) throws(SystemError) -> Bool {
+        var subscription = v4l2_event_subscription()
+        subscription.type = UInt32(V4L2_EVENT_SOURCE_CHANGE)
+        subscription.id = UInt32(input)
+        do throws(SystemError) {
+            try ioctl(UInt(slomo_vidioc_subscribe_event()), &subscription, "VIDIOC_SUBSCRIBE_EVENT")
+        } catch let error where error.errno == ENOTTY || error.errno == EINVAL {
+            return false
+        }
+        return true
+    }
+
+    /// Takes the next pending event (VIDIOC_DQEVENT); nil when none waits (ENOENT).
+    func dequeueEvent() throws(SystemError) -> v4l2_event? {
+        var event = v4l2_event()
+        do throws(SystemError) {
+            try ioctl(UInt(slomo_vidioc_dqevent()), &event, "VIDIOC_DQEVENT")
+        } catch let error where error.errno == ENOENT {
+            return nil
+        }
+        return event
+    }
+
+    /// The DV timings set on the current input (VIDIOC_G_DV_TIMINGS).
+    func dvTimings() throws(SystemError) -> v4l2_dv_timings {
+        var timings = v4l2_dv_timings()
+        try ioctl(UInt(slomo_vidioc_g_dv_timings()), &timings, "VIDIOC_G_DV_TIMINGS")
+        return timings
+    }
+
+    /// The timings the receiver detects on its input (VIDIOC_QUERY_DV_TIMINGS); nil while it has
+    /// no signal (ENOLINK), cannot lock (ENOLCK) or the signal is out of range (ERANGE).
+    func queryDVTimings() throws(SystemError) -> v4l2_dv_timings? {
+        var timings = v4l2_dv_timings()
+        do throws(SystemError) {
+            try ioctl(UInt(slomo_vidioc_query_dv_timings()), &timings, "VIDIOC_QUERY_DV_TIMINGS")
+        } catch let error where error.errno == ENOLINK || error.errno == ENOLCK || error.errno == ERANGE {
+            return nil
+        }
+        return timings
+    }
+
+    /// Sets the input's DV timings (VIDIOC_S_DV_TIMINGS); the driver refuses (EBUSY) while
+    /// buffers are allocated.
+    func setDVTimings(_ timings: v4l2_dv_timings) throws(SystemError) {
+        var timings = timings
+        try ioctl(UInt(slomo_vidioc_s_dv_timings()), &timings, "VIDIOC_S_DV_TIMINGS")
+    }
+
     func stream(_ on: Bool, type: v4l2_buf_type) throws(SystemError) {
         var value = Int32(bitPattern: type.rawValue)
         if on {

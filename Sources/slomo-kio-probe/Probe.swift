@@ -33,6 +33,7 @@ struct Capture: ParsableCommand {
     @Option(help: "Comma-separated V4L2 formats; none: the best the device offers.") var formats: String?
     @Option var seconds: Double = 2
     @Option(help: "Milliseconds to hold each frame: a consumer that falls behind, to make the capture drain.") var holdMs = 0
+    @Flag(help: "Print STREAMING at the first frame, for a scenario to change the source mid-stream.") var announce = false
 
     func run() throws {
         guard let formats else { return try capture(nil) }
@@ -67,6 +68,8 @@ struct Capture: ParsableCommand {
         var skipped: UInt64 = 0
         var ages: [Int64] = []
         var bars = ""
+        // The frame sizes in the order they came, each with its count: a source change shows as a second run.
+        var sizes: [(size: String, frames: Int)] = []
         while Sys.monotonicNow() < end {
             _ = try capture.next(timeoutNanoseconds: 500_000_000) { frame in
                 let now = Sys.monotonicNow()
@@ -81,7 +84,14 @@ struct Capture: ParsableCommand {
                 lastSequence = frame.sequence
                 last = frame.timestamp
                 maxSkew = max(maxSkew, now > frame.timestamp ? now - frame.timestamp : frame.timestamp - now)
-                if frame.bytes.count != frame.format.byteCount { wrongSize += 1 }
+                // A frame must be as large as its format, and of the size and layout the capture
+                // negotiated (its colour may differ: a JPEG says its own range).
+                let negotiated = capture.format
+                if frame.bytes.count != frame.format.byteCount || frame.format.width != negotiated.width
+                    || frame.format.height != negotiated.height || frame.format.pixelFormat != negotiated.pixelFormat { wrongSize += 1 }
+                let size = "\(frame.format.width)x\(frame.format.height)"
+                if sizes.last?.size == size { sizes[sizes.count - 1].frames += 1 } else { sizes.append((size, 1)) }
+                if announce && frames == 0 { report("STREAMING device=\(device) size=\(size)") }
                 // The first byte of each luma sample's plane: enough to see a picture, not a blank.
                 let step = frame.format.pixelFormat == .yuyv ? 2 : frame.format.pixelFormat == .uyvy ? 2 : 1
                 let offset = frame.format.pixelFormat == .uyvy ? 1 : 0
@@ -110,7 +120,9 @@ struct Capture: ParsableCommand {
                + "matrix=\(capture.format.color.matrix.rawValue) range=\(capture.format.color.range.rawValue) "
                + "rowspread=\(lumaMax - lumaMin) numbers=\(firstNumber)..\(lastNumber) "
                + "api=\(capture.multiPlanar ? "mplane" : "single") drained=\(capture.drainedFrames) skipped=\(skipped) "
-               + "medianagems=\(ages.isEmpty ? "none" : String(ages.sorted()[ages.count / 2] / 1_000_000)) bars=\(bars)")
+               + "medianagems=\(ages.isEmpty ? "none" : String(ages.sorted()[ages.count / 2] / 1_000_000)) bars=\(bars) "
+               + "changes=\(capture.sourceChanges) timings=\(capture.dvTimings?.description ?? "none") "
+               + "sizes=\(sizes.map { "\($0.size):\($0.frames)" }.joined(separator: ","))")
     }
 }
 

@@ -53,21 +53,6 @@ final class DaemonEndToEndTests: XCTestCase {
         try XCTUnwrap(try events()[name], "no EVENT \(name) in the VM output")
     }
 
-    /// The result of slomoctl's JSON reply on the line starting with `key`.
-    private func reply(_ key: String, in lines: [String]) throws -> [String: Any] {
-        let line = try XCTUnwrap(lines.first { $0.hasPrefix(key + " ") }, "no \(key) line in:\n\(lines.joined(separator: "\n"))")
-        let json = try JSONSerialization.jsonObject(with: Data(line.dropFirst(key.count + 1).utf8)) as? [String: Any]
-        XCTAssertEqual(json?["ok"] as? Bool, true, line)
-        return try XCTUnwrap(json?["result"] as? [String: Any], line)
-    }
-
-    private func number(_ reply: [String: Any], _ key: String) -> Double {
-        guard let value = reply[key] as? NSNumber else {
-            XCTFail("no number \(key) in \(reply)")
-            return .nan
-        }
-        return value.doubleValue
-    }
 
     // MARK: - Scenario 1: vivid → slomod → v4l2loopback → ffmpeg
 
@@ -250,27 +235,32 @@ struct Recording {
     let backwards: Int
 
     init(log: URL, frames: URL, width: Int, height: Int) throws {
-        var times: [Double] = [], sizes: [String] = []
-        var timeBase: Double?
-        for line in try String(contentsOf: log, encoding: .utf8).components(separatedBy: "\n") where line.contains("Parsed_showinfo") {
-            if let base = Recording.field("config in time_base:", in: line) {
-                let parts = base.trimmingCharacters(in: CharacterSet(charactersIn: ",")).split(separator: "/").compactMap { Double($0) }
-                if parts.count == 2, parts[1] > 0 { timeBase = parts[0] / parts[1] }
-                continue
-            }
-            guard let pts = Recording.field(" pts:", in: line).flatMap(Double.init), let size = Recording.field(" s:", in: line) else { continue }
-            guard let timeBase else { throw VMError("\(log.lastPathComponent): showinfo logged a frame before its time base") }
-            times.append(pts * timeBase)
-            sizes.append(size)
-        }
-        self.times = times
-        self.sizes = sizes
+        let logged = try Recording.frames(log: log)
+        times = logged.map(\.time)
+        sizes = logged.map(\.size)
         luma = [UInt8](try Data(contentsOf: frames))
         frameBytes = width * height
         backwards = zip(times, times.dropFirst()).filter { $1 <= $0 }.count
         guard !times.isEmpty, luma.count == times.count * frameBytes else {
             throw VMError("\(frames.lastPathComponent): \(luma.count) bytes for \(times.count) logged frames of \(frameBytes)")
         }
+    }
+
+    /// Each frame ffmpeg's showinfo logged: its timestamp (seconds) and size (WIDTHxHEIGHT).
+    static func frames(log: URL) throws -> [(time: Double, size: String)] {
+        var frames: [(time: Double, size: String)] = []
+        var timeBase: Double?
+        for line in try String(contentsOf: log, encoding: .utf8).components(separatedBy: "\n") where line.contains("Parsed_showinfo") {
+            if let base = field("config in time_base:", in: line) {
+                let parts = base.trimmingCharacters(in: CharacterSet(charactersIn: ",")).split(separator: "/").compactMap { Double($0) }
+                if parts.count == 2, parts[1] > 0 { timeBase = parts[0] / parts[1] }
+                continue
+            }
+            guard let pts = field(" pts:", in: line).flatMap(Double.init), let size = field(" s:", in: line) else { continue }
+            guard let timeBase else { throw VMError("\(log.lastPathComponent): showinfo logged a frame before its time base") }
+            frames.append((pts * timeBase, size))
+        }
+        return frames
     }
 
     private static func field(_ name: String, in line: String) -> String? {

@@ -115,6 +115,25 @@ struct ResultLine {
     }
 }
 
+/// slomoctl's replies as the guest prints them (`control KEY ...`: KEY and the JSON on one line).
+extension XCTestCase {
+    /// The result of slomoctl's JSON reply on the line starting with `key`.
+    func reply(_ key: String, in lines: [String]) throws -> [String: Any] {
+        let line = try XCTUnwrap(lines.first { $0.hasPrefix(key + " ") }, "no \(key) line in:\n\(lines.joined(separator: "\n"))")
+        let json = try JSONSerialization.jsonObject(with: Data(line.dropFirst(key.count + 1).utf8)) as? [String: Any]
+        XCTAssertEqual(json?["ok"] as? Bool, true, line)
+        return try XCTUnwrap(json?["result"] as? [String: Any], line)
+    }
+
+    func number(_ reply: [String: Any], _ key: String) -> Double {
+        guard let value = reply[key] as? NSNumber else {
+            XCTFail("no number \(key) in \(reply)")
+            return .nan
+        }
+        return value.doubleValue
+    }
+}
+
 struct VMError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }

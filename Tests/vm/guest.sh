@@ -432,6 +432,73 @@ scenario_daemon_mjpeg() {
     ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=320x180:rate=2 -frames:v 40 -pix_fmt gray -f rawvideo -y "$out/testsrc2.gray"
 }
 
+# vivid's HDMI input (input 3) as the HDMI receiver of a capture card without a scaler
+# (ccs_cap_mode=0: frames are the size the timings say), its source sending preset $1.
+hdmi_input() {
+    vivid_reload ccs_cap_mode=0 || return 1
+    v4l2-ctl -d "$vivid" --set-input 3 > /dev/null || return 1
+    hdmi_source "$1"
+}
+
+# The HDMI source switches to preset $1 (as vivid's "DV Timings" menu names it, 720x480p59):
+# the receiver detects it (QUERY_DV_TIMINGS) and sends V4L2_EVENT_SOURCE_CHANGE. The timings
+# set (S_DV_TIMINGS) stay the reader's to change; vivid refuses that (EBUSY) while it streams.
+hdmi_source() {
+    index=$(v4l2-ctl -d "$vivid" --list-ctrls-menus | awk -v name="$1" '
+        $1 == "dv_timings" { menu = 1; next }
+        menu && $1 ~ /^[0-9]+:$/ { if ($2 == name) { sub(":", "", $1); print $1; exit } next }
+        menu { exit }')
+    [ -n "$index" ] || { echo "guest: vivid's HDMI source has no timings $1"; return 1; }
+    # Signal mode 4: the source sends the timings selected in the dv_timings menu.
+    v4l2-ctl -d "$vivid" --set-ctrl dv_timings_signal_mode=4,dv_timings="$index"
+}
+
+# An HDMI source changing timings mid-stream (640x480p59 -> 720x480p59) under V4L2Capture:
+# it must take the change up once, in place, and lend no frame in a format not its own.
+scenario_capture_source_change() {
+    hdmi_input 640x480p59 || return 1
+    "$probe" capture --device "$vivid" --seconds 8 --announce > "$out/source-change.log" 2>&1 &
+    reader=$!
+    wait_for STREAMING "$out/source-change.log" 60 $reader || { cat "$out/source-change.log"; kill $reader; return 1; }
+    sleep 1
+    hdmi_source 720x480p59
+    wait $reader
+    rc=$?
+    cat "$out/source-change.log"
+    vivid_reload || rc=1
+    return $rc
+}
+
+# The same change through slomod (HDMI presets run at 59.94 fps: x2 makes 120 fps) into
+# /dev/video10, which ffmpeg reads (showinfo's sizes, timestamps and checksums only, no
+# recording: at this rate that would be most of the guest's time). The output must keep its size
+# and keep coming, and the capture must go on. Under TCG the fit of each new frame takes about a
+# second on lavapipe, so those frames reach the output later than any latency bound allows and
+# it holds its last frame: that the fitted picture moves is SourceChangeTests' to show, on the host.
+scenario_daemon_source_change() {
+    daemon_warmup || return 1
+    hdmi_input 640x480p59 || return 1
+    "$bin/slomod" --input "$vivid" --width 640 --height 480 --fps 60 --scale 2 --preset fast \
+        --output /dev/video10 --socket "$daemon_socket" > "$out/hdmi-slomod.log" 2>&1 &
+    daemon=$!
+    wait_running $daemon "$daemon_socket" "$out/hdmi-slomod.log" "$start_limit" || return 1
+    ffmpeg -nostdin -nostats -hide_banner -f v4l2 -i /dev/video10 -copyts -fps_mode passthrough -vf showinfo \
+        -f null - > "$out/hdmi-ffmpeg.log" 2>&1 &
+    consumer=$!
+    wait_for "n:   8 " "$out/hdmi-ffmpeg.log" 120 $consumer || { cat "$out/hdmi-ffmpeg.log"; return 1; }
+    control STATUS_BEFORE status
+    event hdmi_change
+    hdmi_source 720x480p59 || return 1
+    wait_for "the source now sends 720x480" "$out/hdmi-slomod.log" 60 $daemon || return 1
+    event hdmi_taken_up
+    control STATS_TAKEN_UP stats
+    sleep 5
+    event hdmi_end
+    control STATUS_AFTER status
+    end_daemon_run hdmi
+    vivid_reload
+}
+
 # Ends this script's background processes (gently, then not) and waits for them.
 end_children() {
     children=$(pgrep -P $$)
