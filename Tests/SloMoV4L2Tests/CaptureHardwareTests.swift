@@ -150,8 +150,7 @@ final class CaptureHardwareTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(count, 20)
         let fixed = (0..<frameBytes).filter { i in (1..<count).allSatisfy { source[$0 * frameBytes + i] == source[i] } }
         XCTAssertGreaterThan(fixed.count, frameBytes / 5, "testsrc2 has fixed parts")
-        var far: [String] = []
-        for frame in recording.window {
+        let errors = recording.window.map { frame -> (frame: Int, error: Double) in
             let base = frame * recording.recording.frameBytes
             var same = 0.0, expanded = 0.0
             for i in fixed {
@@ -159,10 +158,21 @@ final class CaptureHardwareTests: XCTestCase {
                 same += abs(got - want)
                 expanded += abs(got - ((want - 16) * 255 / 219).clamped(0, 255))
             }
-            let error = min(same, expanded) / Double(fixed.count)
-            if error > 4 { far.append("\(frame): \(String(format: "%.1f", error))") }
+            return (frame, min(same, expanded) / Double(fixed.count))
         }
-        XCTAssertEqual(far, [], "frames whose fixed parts differ from testsrc2's (frame: mean absolute luma difference)")
+        // At ×2 the camera's frames and the synthesised ones alternate. The camera's show its fixed
+        // parts as they are (JPEG's loss only: about 1 level); a motion-compensated frame may lay a
+        // moving part over them on its way (testsrc2 at 2 fps moves its band by a third of the
+        // picture a frame: measured up to 12 levels with flow/fast), so it gets a looser bound
+        // that a wrong picture or range still fails.
+        let phases = [errors.filter { $0.frame % 2 == 0 }, errors.filter { $0.frame % 2 == 1 }]
+        let worst = phases.map { $0.map(\.error).max() ?? 0 }
+        let camera = worst[0] <= worst[1] ? 0 : 1
+        func far(_ phase: Int, _ limit: Double) -> [String] {
+            phases[phase].filter { $0.error > limit }.map { "\($0.frame): \(String(format: "%.1f", $0.error))" }
+        }
+        XCTAssertEqual(far(camera, 4), [], "camera frames whose fixed parts differ from testsrc2's (frame: mean absolute luma difference)")
+        XCTAssertEqual(far(1 - camera, 16), [], "synthesised frames far from testsrc2's fixed parts (frame: mean absolute luma difference)")
     }
 
     // MARK: - An HDMI source that changes timings
