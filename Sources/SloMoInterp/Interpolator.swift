@@ -186,11 +186,16 @@ public final class Interpolator: FrameSynthesizer {
     /// GPU milliseconds per shader in the last synthesis, summed over its dispatches (needs `profiling`).
     public func lastProfile() throws -> [(stage: String, milliseconds: Double)] {
         var totals: [(stage: String, milliseconds: Double)] = []
-        for (stage, milliseconds) in try lastSequence?.stageMilliseconds() ?? [] {
+        Interpolator.add(try lastSequence?.stageMilliseconds() ?? [], to: &totals)
+        return totals
+    }
+
+    /// Adds per-stage times to running totals by stage name, keeping the order stages first came in.
+    public static func add(_ times: [(stage: String, milliseconds: Double)], to totals: inout [(stage: String, milliseconds: Double)]) {
+        for (stage, milliseconds) in times {
             if let index = totals.firstIndex(where: { $0.stage == stage }) { totals[index].milliseconds += milliseconds }
             else { totals.append((stage, milliseconds)) }
         }
-        return totals
     }
 
     /// Frame `index` of the last synthesis, in the input's format.

@@ -176,10 +176,7 @@ public struct Benchmark {
                 elapsed += DispatchTime.now().uptimeNanoseconds - start
                 if synthesis.sceneCut { cuts.append(made.count) }
                 made.append(Array(interpolator.output(0)))
-                for (stage, milliseconds) in try engine?.lastProfile() ?? [] {
-                    if let i = stages.firstIndex(where: { $0.stage == stage }) { stages[i].milliseconds += milliseconds }
-                    else { stages.append((stage, milliseconds)) }
-                }
+                Interpolator.add(try engine?.lastProfile() ?? [], to: &stages)
             }
         }
         let pairs = Double(made.count)

@@ -171,9 +171,8 @@ public enum FileConverter {
                 summary.sceneCuts += synthesis.sceneCut ? 1 : 0
                 summary.synthesisMilliseconds += synthesis.gpuMilliseconds
                 // The first pair builds the pipelines: its time is start-up's. A cut runs no engine.
-                for (stage, milliseconds) in try engine?.lastProfile() ?? [] where summary.framesIn > 1 && synthesis.gpuMilliseconds > 0 {
-                    if let i = summary.stageMilliseconds.firstIndex(where: { $0.stage == stage }) { summary.stageMilliseconds[i].milliseconds += milliseconds }
-                    else { summary.stageMilliseconds.append((stage, milliseconds)) }
+                if let engine, summary.framesIn > 1 && synthesis.gpuMilliseconds > 0 {
+                    Interpolator.add(try engine.lastProfile(), to: &summary.stageMilliseconds)
                 }
                 if summary.framesIn == 2 {
                     // Pipelines are built during the first synthesis: everything up to here is start-up.
