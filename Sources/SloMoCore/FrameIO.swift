@@ -27,6 +27,10 @@ public protocol FrameSource: AnyObject {
     /// Returns false on timeout; throws when the device fails or disappears.
     func next(timeoutNanoseconds: UInt64, _ body: (LentFrame) throws -> Void) throws -> Bool
     func close()
+    /// Stops until the next read, dropping the frames made meanwhile: a consumer that will not
+    /// read for long (the daemon's warm-up) would otherwise find them waiting, the newest as old
+    /// as its pause.
+    func pause() throws
     /// What the last frame's timestamp marks: latency is measured from it.
     var timestampMeaning: CaptureTimestamp { get }
     /// Frames the source skipped to lend the freshest one (the consumer was behind).
@@ -36,6 +40,8 @@ public protocol FrameSource: AnyObject {
 }
 
 extension FrameSource {
+    /// Sources that make frames on demand keep none waiting.
+    public func pause() throws {}
     public var timestampMeaning: CaptureTimestamp { .dequeued }
     public var drainedFrames: Int { 0 }
     public var sourceChanges: Int { 0 }

@@ -1,3 +1,5 @@
+import SloMoGPU
+
 /// Frame buffers allocated up front and shared by reference count: a captured frame is held by
 /// the engine and by every output slot that shows it (as itself or as a stand-in for a late
 /// synthesised frame), a synthesised frame by its slot. A buffer returns to the free list when
@@ -5,36 +7,43 @@
 /// themselves are written only by a buffer's single owner before it is shared.
 final class FramePool {
     let frameBytes: Int
-    private var buffers: [UnsafeMutableRawBufferPointer] = []
+    /// Host-visible GPU memory: the capture's one copy of a frame is the one the engine reads.
+    private var frames: [HostFrame] = []
+    private var arenas: [BufferArena] = []
     private var references: [Int] = []
     private var free: [Int] = []
+
+    /// Buffers made by `allocate`, not yet in a pool.
+    struct Block {
+        fileprivate let arenas: [BufferArena]
+        fileprivate let frames: [HostFrame]
+        var isEmpty: Bool { frames.isEmpty }
+    }
 
     init(frameBytes: Int) {
         self.frameBytes = frameBytes
     }
 
-    deinit {
-        for buffer in buffers { buffer.deallocate() }
-    }
-
-    var capacity: Int { buffers.count }
+    var capacity: Int { frames.count }
 
     /// `count` new buffers (none if it is not positive), made outside the lock so that no
-    /// thread on the frame path waits on malloc.
-    static func allocate(_ count: Int, frameBytes: Int) -> [UnsafeMutableRawBufferPointer] {
-        (0..<max(0, count)).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: frameBytes, alignment: 64) }
+    /// thread on the frame path waits on an allocation.
+    static func allocate(_ count: Int, frameBytes: Int, context: GPUContext) throws -> Block {
+        let (arenas, frames) = try HostFrame.allocate(count, byteCount: frameBytes, context: context)
+        return Block(arenas: arenas, frames: frames)
     }
 
-    /// Adds buffers made by `allocate`; the pool frees them.
-    func add(_ made: [UnsafeMutableRawBufferPointer]) {
+    /// Adds buffers made by `allocate`; the pool keeps their memory.
+    func add(_ made: Block) {
         // Reserving first keeps later pushes to the free list from allocating.
-        references.reserveCapacity(buffers.count + made.count)
-        free.reserveCapacity(buffers.count + made.count)
-        for buffer in made {
-            free.append(buffers.count)
-            buffers.append(buffer)
+        references.reserveCapacity(frames.count + made.frames.count)
+        free.reserveCapacity(frames.count + made.frames.count)
+        for frame in made.frames {
+            free.append(frames.count)
+            frames.append(frame)
             references.append(0)
         }
+        arenas += made.arenas
     }
 
     /// A free buffer with one reference, or nil when all are in use.
@@ -55,7 +64,10 @@ final class FramePool {
         if references[index] == 0 { free.append(index) }
     }
 
-    subscript(index: Int) -> UnsafeMutableRawBufferPointer { buffers[index] }
+    subscript(index: Int) -> UnsafeMutableRawBufferPointer { frames[index].bytes }
+
+    /// Where the GPU finds buffer `index`.
+    func frame(_ index: Int) -> HostFrame { frames[index] }
 }
 
 /// Capture-to-output latencies in 0.1 ms buckets up to 2 s, counted without allocating.

@@ -187,10 +187,14 @@ public final class Pipeline: @unchecked Sendable {
         intermediates.reserveCapacity(64)
         times.reserveCapacity(64)
         pendingIDs.reserveCapacity(64)
-        pool.add(FramePool.allocate(poolSize(ratio: ratio, budget: settings.latencyBoundMilliseconds), frameBytes: format.byteCount))
         watchSignal(of: source)
         do {
+            pool.add(try FramePool.allocate(poolSize(ratio: ratio, budget: settings.latencyBoundMilliseconds), frameBytes: format.byteCount,
+                                           context: context))
             try warmUp(ratio: ratio)
+            // The warm-up read two frames, then ran for seconds (minutes under emulation): frames
+            // made since would come first, with that age.
+            try source.pause()
             replan(ratio: ratio)
             try sink.open(format: format, frameRate: ratio.outputRate(input: inputRate))
         } catch {

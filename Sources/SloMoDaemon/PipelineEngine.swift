@@ -63,8 +63,8 @@ extension Pipeline {
         // Grow (never shrink) the pool for the new ratio and delay; allocating here, off the lock,
         // is per settings change, not per frame.
         let capacity = state.withLock { pool.capacity }
-        let made = FramePool.allocate(poolSize(ratio: ratio, budget: settings.latencyBoundMilliseconds) - capacity,
-                                      frameBytes: format.byteCount)
+        let made = try FramePool.allocate(poolSize(ratio: ratio, budget: settings.latencyBoundMilliseconds) - capacity,
+                                          frameBytes: format.byteCount, context: context)
         state.lock()
         pool.add(made)
         stats.ratio = ratio
@@ -262,14 +262,19 @@ extension Pipeline {
             interpolatorStale = true
         }
         let interpolator: FrameSynthesizer
+        // The flow engine reads a pool buffer where the capture put it (the frame's one copy);
+        // a network takes a copy into its own input.
+        let append: (Int) throws -> Void
         switch active {
         case let .flow(preset):
             guard let flow = interpolators[preset] else { preconditionFailure("an interpolator for every preset") }
             flow.mode = level.flowMode ?? .flow
             interpolator = flow
+            append = { try flow.append(resident: self.pool.frame($0)) }
         case .neural:
             guard let neural else { preconditionFailure("the network is loaded before a neural level is used") }
             interpolator = neural.synthesizer
+            append = { try neural.synthesizer.append(UnsafeRawBufferPointer(self.pool[$0])) }
         }
         if !interpolating {
             // Repeat-only pairs skip the GPU entirely: appending would ingest on it.
@@ -278,12 +283,10 @@ extension Pipeline {
         }
         if interpolatorStale || !continuous {
             interpolator.reset()
-            if let previous = previousFrame, continuous {
-                try interpolator.append(UnsafeRawBufferPointer(pool[previous.buffer]))
-            }
+            if let previous = previousFrame, continuous { try append(previous.buffer) }
             interpolatorStale = false
         }
-        try interpolator.append(UnsafeRawBufferPointer(pool[frame.buffer]))
+        try append(frame.buffer)
         return interpolator
     }
 }

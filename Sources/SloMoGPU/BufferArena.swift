@@ -12,6 +12,42 @@ public struct GPUBuffer: Hashable {
     public func hash(into hasher: inout Hasher) { hasher.combine(handle) }
 }
 
+/// A frame in host-visible GPU memory: the buffer a shader binds and the byte offset where the
+/// frame starts in it, and the same bytes as the host sees them.
+public struct HostFrame {
+    public let buffer: GPUBuffer
+    public let offset: Int
+    public let byteCount: Int
+
+    public init(buffer: GPUBuffer, offset: Int, byteCount: Int) {
+        precondition(buffer.contents != nil && offset >= 0 && offset + byteCount <= buffer.byteCount, "a frame inside a host-visible buffer")
+        self.buffer = buffer
+        self.offset = offset
+        self.byteCount = byteCount
+    }
+
+    public var bytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: buffer.contents! + offset, count: byteCount) }
+
+    /// `count` frames of `byteCount` bytes in host-visible memory, in as many arenas as the
+    /// device's largest storage binding needs (each arena one buffer, bound whole by a shader).
+    public static func allocate(_ count: Int, byteCount: Int, context: GPUContext) throws -> (arenas: [BufferArena], frames: [HostFrame]) {
+        let stride = (byteCount + 63) / 64 * 64
+        // Shaders index bytes with 32-bit signed integers.
+        let perArena = max(1, min(context.maxStorageBufferRange, Int(Int32.max)) / stride)
+        var arenas: [BufferArena] = [], frames: [HostFrame] = []
+        var left = max(0, count)
+        while left > 0 {
+            let here = min(left, perArena)
+            let arena = BufferArena(context: context, placement: .host)
+            let buffer = try arena.allocate([("frames", here * stride)])[0]
+            arenas.append(arena)
+            frames += (0..<here).map { HostFrame(buffer: buffer, offset: $0 * stride, byteCount: byteCount) }
+            left -= here
+        }
+        return (arenas, frames)
+    }
+}
+
 /// Owns a set of buffers and the single allocation behind them: buffers are planned first,
 /// then bound at offsets into one VkDeviceMemory, so the frame path never allocates.
 public final class BufferArena {

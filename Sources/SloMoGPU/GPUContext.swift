@@ -202,6 +202,8 @@ public final class GPUContext: @unchecked Sendable {
 
     /// The most bytes one uniform-buffer binding may cover (BufferUse.uniform).
     public var maxUniformBufferRange: Int { Int(limits.maxUniformBufferRange) }
+    /// The most bytes one storage-buffer binding may cover.
+    public var maxStorageBufferRange: Int { Int(limits.maxStorageBufferRange) }
 
     /// Waits until the device has finished all submitted work.
     public func waitIdle() {

@@ -46,8 +46,10 @@ public final class FrameFitter {
         deviceArena = BufferArena(context: context, placement: .device)
         let device = try deviceArena.allocate([("fit frame", input.width * input.height * 4), ("fit pyramid", 16)])
         hostArena = BufferArena(context: context, placement: .host)
-        let host = try hostArena.allocate([("fit input", input.byteCount), ("fit output", output.byteCount)])
+        // unpack.comp reads its input's offset from the engine's parameter layout: 0 for slot 0.
+        let host = try hostArena.allocate([("fit input", input.byteCount), ("fit output", output.byteCount), ("fit params", 80)])
         (staging, packed) = (host[0], host[1])
+        host[2].contents!.initializeMemory(as: UInt8.self, repeating: 0, count: 80)
         sequence = try GPUSequence(context: context)
         let (unpack, fit) = try Self.compileShaders(context: context, input: input.pixelFormat, output: output.pixelFormat)
         let (input, output, geometry) = (input, output, geometry)
@@ -55,7 +57,7 @@ public final class FrameFitter {
         let (inKr, inKb) = input.color.coefficients
         try sequence.record { recorder in
             // Neither pyramid level is wanted: offsets of -1.
-            try recorder.dispatch(unpack, [.read(host[0]), .write(device[0]), .write(device[1])],
+            try recorder.dispatch(unpack, [.read(host[0]), .write(device[0]), .write(device[1]), .read(host[2])],
                                   push: Self.colorPush(input) + [.int(0), .int(0), .int(-1), .int(-1), .int(0)],
                                   groups: ((input.width + 15) / 16, (input.height + 15) / 16, 1))
             try recorder.dispatch(fit, [.read(device[0]), .write(host[1])],
@@ -71,7 +73,7 @@ public final class FrameFitter {
     @discardableResult
     public static func compileShaders(context: GPUContext, input: PixelFormat, output: PixelFormat) throws
         -> (unpack: ComputePipeline, fit: ComputePipeline) {
-        (try context.pipeline(.unpack, bindings: 3, specialization: [constant(input)]),
+        (try context.pipeline(.unpack, bindings: 4, specialization: [constant(input)]),
          try context.pipeline(.fit, bindings: 2, specialization: [constant(output)]))
     }
 

@@ -53,6 +53,10 @@ public final class Interpolator: FrameSynthesizer {
     private let slotStride: Int
     private var sequences: [SequenceKey: GPUSequence] = [:]
     private var thumbnails: [LumaThumbnail?] = [nil, nil]
+    /// Where each slot's frame lies: in `staging`, or where `append(resident:)` found it.
+    private var inputs: [HostFrame?] = [nil, nil]
+    /// `params` holds the times (16 floats), the warm-start flag, then each slot's input offset.
+    private static let warmStartByte = 64, inputOffsetsByte = 68
     private var lastSequence: GPUSequence?
 
     /// Slot of the newest frame; the one before it is in the other slot.
@@ -67,6 +71,8 @@ public final class Interpolator: FrameSynthesizer {
         var slot: Int
         var work: Work
         var steps: Int
+        /// The buffer the slot's frame is unpacked from (its offset is a parameter).
+        var input: GPUBuffer
     }
 
     public convenience init(context: GPUContext, format: FrameFormat, preset: FlowPreset = .quality, maxSteps: Int = 15) throws {
@@ -128,17 +134,40 @@ public final class Interpolator: FrameSynthesizer {
     public func append(_ fill: (UnsafeMutableRawBufferPointer) throws -> Bool) throws -> Bool {
         if ingestPending { try ingest() }
         let slot = 1 - newest
-        let target = UnsafeMutableRawBufferPointer(start: staging.contents! + slot * slotStride, count: frameBytes)
-        guard try fill(target) else { return false }
+        let target = HostFrame(buffer: staging, offset: slot * slotStride, byteCount: frameBytes)
+        guard try fill(target.bytes) else { return false }
+        take(target, into: slot)
+        return true
+    }
+
+    /// Appends a frame that already lies in host-visible GPU memory (the daemon's frame pool),
+    /// unpacking it from there: no copy on a device that reads host memory where it lies (lavapipe,
+    /// integrated GPUs). A discrete GPU takes frames through `append(_:)` into its staging, from
+    /// where one transfer moves them to device memory. The frame must stay unchanged until the
+    /// next `synthesize`, or, when two frames are appended without one, the next `append`; it is
+    /// also what `output` returns for a repeated frame.
+    public func append(resident frame: HostFrame) throws {
+        precondition(frame.byteCount >= frameBytes, "a frame has \(frameBytes) bytes")
+        if mirrors != nil {
+            try append(UnsafeRawBufferPointer(frame.bytes))
+            return
+        }
+        if ingestPending { try ingest() }
+        take(frame, into: 1 - newest)
+    }
+
+    private func take(_ frame: HostFrame, into slot: Int) {
+        inputs[slot] = frame
+        (params.contents! + Interpolator.inputOffsetsByte + 4 * slot).storeBytes(of: UInt32(frame.offset), as: UInt32.self)
         newest = slot
         appended += 1
         ingestPending = true
+        let bytes = UnsafeRawBufferPointer(frame.bytes)
         if thumbnails[slot] == nil {
-            thumbnails[slot] = LumaThumbnail(frame: UnsafeRawBufferPointer(target), format: format)
+            thumbnails[slot] = LumaThumbnail(frame: bytes, format: format)
         } else {
-            thumbnails[slot]!.update(frame: UnsafeRawBufferPointer(target), format: format, plane: firstPlane)
+            thumbnails[slot]!.update(frame: bytes, format: format, plane: firstPlane)
         }
-        return true
     }
 
     /// Forgets the previous frame, so the next pair starts without a warm start (after a seek or a gap).
@@ -171,8 +200,8 @@ public final class Interpolator: FrameSynthesizer {
         let writesFlow = work != .blend
         let parameterWords = params.contents!.bindMemory(to: Float.self, capacity: 20)
         for (index, t) in times.enumerated() { parameterWords[index] = t }
-        (params.contents! + 64).storeBytes(of: Int32(writesFlow && lastPairHadFlow ? 1 : 0), as: Int32.self)
-        let sequence = try self.sequence(SequenceKey(slot: newest, work: work, steps: times.count))
+        (params.contents! + Interpolator.warmStartByte).storeBytes(of: Int32(writesFlow && lastPairHadFlow ? 1 : 0), as: Int32.self)
+        let sequence = try self.sequence(SequenceKey(slot: newest, work: work, steps: times.count, input: inputs[newest]!.buffer))
         let start = DispatchTime.now().uptimeNanoseconds
         try sequence.run()
         lastSequence = sequence
@@ -201,15 +230,16 @@ public final class Interpolator: FrameSynthesizer {
     /// Frame `index` of the last synthesis, in the input's format.
     public func output(_ index: Int) -> UnsafeRawBufferPointer {
         precondition(index < lastOutcome.steps, "output \(index) was not synthesised")
-        let base = lastOutcome.repeatFrom.map { staging.contents! + $0[index] * slotStride }
-            ?? outputs.contents! + index * slotStride
-        return UnsafeRawBufferPointer(start: base, count: frameBytes)
+        if let repeated = lastOutcome.repeatFrom?[index], let input = inputs[repeated] {
+            return UnsafeRawBufferPointer(rebasing: input.bytes[..<frameBytes])
+        }
+        return UnsafeRawBufferPointer(start: outputs.contents! + index * slotStride, count: frameBytes)
     }
 
     // MARK: - Recording
 
     private func ingest() throws {
-        try sequence(SequenceKey(slot: newest, work: .ingest, steps: 0)).run()
+        try sequence(SequenceKey(slot: newest, work: .ingest, steps: 0, input: inputs[newest]!.buffer)).run()
         ingestPending = false
         lastPairHadFlow = false
     }
@@ -236,7 +266,7 @@ public final class Interpolator: FrameSynthesizer {
         let blocks = (x: groups(half(format.width), 8), y: groups(half(format.height), 8))
 
         // Ingest: unpack the new frame and build its pyramid (unpacking writes the first levels).
-        let unpack = try context.pipeline(.unpack, bindings: 3, specialization: [formatConstant])
+        let unpack = try context.pipeline(.unpack, bindings: 4, specialization: [formatConstant])
         let pyramidBase = slot * plan.pyramidSize
         let level1: [PushValue] = plan.coarsest >= 1
             ? [.int(pyramidBase + plan.levels[1].pyramidOffset!), .int(plan.levels[1].width)] : [.int(-1), .int(0)]
@@ -244,8 +274,8 @@ public final class Interpolator: FrameSynthesizer {
             recorder.copy(from: staging, to: mirrors.input, sourceOffset: slot * slotStride, destinationOffset: slot * slotStride,
                           byteCount: frameBytes)
         }
-        try recorder.dispatch(unpack, [.read(mirrors?.input ?? staging), .write(frames), .write(pyramids)],
-                              push: colorPush + [.int(slot * slotStride), .int(slot * pixels),
+        try recorder.dispatch(unpack, [.read(mirrors?.input ?? key.input), .write(frames), .write(pyramids), .read(self.params)],
+                              push: colorPush + [.int(slot), .int(slot * pixels),
                                                  .int(plan.levels[0].pyramidOffset.map { pyramidBase + $0 } ?? -1)] + level1,
                               groups: (blocks.x, blocks.y, 1))
         let downsample = try context.pipeline(.downsample, bindings: 1)

@@ -96,6 +96,14 @@ public final class ResilientSource: FrameSource {
         source.close()
     }
 
+    public func pause() throws {
+        guard signal == .present else { return }
+        do { try source.pause() } catch let error as CaptureError {
+            source.close()
+            lose(error, at: Sys.monotonicNow())
+        }
+    }
+
     public var timestampMeaning: CaptureTimestamp { source.timestampMeaning }
     public var drainedFrames: Int { source.drainedFrames }
     public var sourceChanges: Int { source.sourceChanges }

@@ -94,6 +94,8 @@ public final class V4L2Capture: FrameSource {
     /// or the consumer's return to `next`. 0 until that return, after `open` and after each lent
     /// frame: a consumer that spends a while before its next read (the daemon's warm-up) is not stalled.
     private var lastFrameAt: UInt64 = 0
+    /// Whether VIDIOC_STREAMON was issued for the current ring (see `makeBuffers`).
+    private var streaming = false
     private var stamps = DriverStamps()
     private var stallLimit: UInt64 = 0
     private var sequenceHigh: UInt64 = 0
@@ -139,7 +141,7 @@ public final class V4L2Capture: FrameSource {
             try prepareInput(device)
             let mode = try chooseMode(device, types: types)
             try apply(mode, on: device)
-            try startStreaming(device)
+            try makeBuffers(device)
         }
     }
 
@@ -185,7 +187,7 @@ public final class V4L2Capture: FrameSource {
         }
         let mode = try chooseMode(device, types: captureTypes)
         try apply(mode, on: device)
-        try startStreaming(device)
+        try makeBuffers(device)
         sourceChanges += 1
         return true
     }
@@ -280,26 +282,43 @@ public final class V4L2Capture: FrameSource {
         stallLimit = max(config.minimumStallNanoseconds, UInt64(config.stallIntervals) * intervalNanoseconds)
     }
 
-    private func startStreaming(_ device: V4L2Device) throws {
+    /// Maps and queues the ring. The stream starts on the next read (`next`), not here: a consumer
+    /// that sets up for long after opening (the daemon's warm-up: seconds on a GPU, minutes under
+    /// emulation) would otherwise find the ring full of frames made meanwhile, the newest of them
+    /// as old as the set-up, and show it.
+    private func makeBuffers(_ device: V4L2Device) throws {
         let count = try device.requestBuffers(config.bufferCount, type: bufferType)
         guard count >= 2 else {
             throw CaptureError.driver(SystemError(call: "VIDIOC_REQBUFS on \(device.path) granted \(count) buffers", errno: ENOMEM))
         }
         for index in 0..<count {
             buffers.append(try device.mapBuffer(index, type: bufferType, planes: apiPlanes))
-            var buffer = V4L2Buffer(index: index, type: bufferType, planes: apiPlanes)
-            try device.queue(&buffer)
         }
+        try queueAll(device)
         if deviceFormat.isCompressed {
             decoder = try MJPEGDecoder(width: format.width, height: format.height, maxCompressedBytes: buffers.map { $0[0].count }.max()!)
         } else if planes?.inPlace == false {
             repacked = .allocate(byteCount: format.byteCount, alignment: 64)
         }
-        try device.stream(true, type: bufferType)
-        lastFrameAt = 0
-        stamps = DriverStamps()
-        sequenceHigh = 0
-        lastSequence = 0
+        streaming = false
+    }
+
+    /// Hands every buffer of the ring to the driver (after REQBUFS or STREAMOFF, which takes them all back).
+    private func queueAll(_ device: V4L2Device) throws {
+        for index in buffers.indices {
+            var buffer = V4L2Buffer(index: index, type: bufferType, planes: apiPlanes)
+            try device.queue(&buffer)
+        }
+    }
+
+    /// Stops the stream and requeues the ring, so the next read starts it afresh (see `FrameSource.pause`).
+    public func pause() throws {
+        guard let device, streaming else { return }
+        try mapErrors(device.path) {
+            try device.stream(false, type: bufferType)
+            try queueAll(device)
+        }
+        streaming = false
     }
 
     public func next(timeoutNanoseconds: UInt64, _ body: (LentFrame) throws -> Void) throws -> Bool {
@@ -308,6 +327,15 @@ public final class V4L2Capture: FrameSource {
         if lastFrameAt == 0 { lastFrameAt = Sys.monotonicNow() }
         let waitFor = Int16(POLLIN) | (watchingSourceChanges ? Int16(POLLPRI) : 0)
         while true {
+            if !streaming {
+                try mapErrors(device.path) { try device.stream(true, type: bufferType) }
+                streaming = true
+                lastFrameAt = Sys.monotonicNow()
+                // A new stream counts its frames from 0 again.
+                stamps = DriverStamps()
+                sequenceHigh = 0
+                lastSequence = 0
+            }
             let now = Sys.monotonicNow()
             if now - lastFrameAt > stallLimit {
                 throw CaptureError.noSignal(path: device.path, stalledNanoseconds: now - lastFrameAt)
@@ -409,6 +437,7 @@ public final class V4L2Capture: FrameSource {
             try? device.stream(false, type: bufferType)
             releaseBuffers(device)
         }
+        streaming = false
         device = nil
         dvTimings = nil
         watchingSourceChanges = false

@@ -1,4 +1,5 @@
 import SloMoCore
+import SloMoGPU
 @testable import SloMoDaemon
 import XCTest
 
@@ -240,9 +241,10 @@ final class BudgetControllerTests: XCTestCase {
 }
 
 final class FramePoolTests: XCTestCase {
-    func testBuffersReturnWhenTheLastHolderReleases() {
+    func testBuffersReturnWhenTheLastHolderReleases() throws {
+        let context = try GPUContext(options: GPUOptions())
         let pool = FramePool(frameBytes: 64)
-        pool.add(FramePool.allocate(2, frameBytes: 64))
+        pool.add(try FramePool.allocate(2, frameBytes: 64, context: context))
         XCTAssertEqual(pool.capacity, 2)
         let a = pool.acquire(), b = pool.acquire()
         XCTAssertNotNil(a)
@@ -255,7 +257,12 @@ final class FramePoolTests: XCTestCase {
         pool.release(a)
         XCTAssertEqual(pool.acquire(), a)
         XCTAssertEqual(pool[a].count, 64)
-        XCTAssertTrue(FramePool.allocate(-3, frameBytes: 8).isEmpty)
+        // The bytes the host writes are where the GPU reads them, and no two buffers overlap.
+        let (frameA, frameB) = (pool.frame(0), pool.frame(1))
+        XCTAssertEqual(pool[0].baseAddress, frameA.buffer.contents.map { UnsafeMutableRawPointer($0) + frameA.offset })
+        XCTAssertEqual(frameA.buffer, frameB.buffer)
+        XCTAssertGreaterThanOrEqual(abs(frameA.offset - frameB.offset), 64)
+        XCTAssertTrue(try FramePool.allocate(-3, frameBytes: 8, context: context).isEmpty)
     }
 
     func testLatencyPercentiles() {

@@ -135,6 +135,52 @@ final class EngineTests: XCTestCase {
         }
     }
 
+    /// Frames appended where they lie (the daemon's pool: host-visible buffers, at offsets, in more
+    /// than one buffer) give the same frames as frames copied into staging: for every kind of work,
+    /// with two frames appended without a synthesis between them, and through device mirrors.
+    /// A repeated frame is the appended frame itself, not a copy.
+    func testFramesAppendedWhereTheyLieGiveTheSameFrames() throws {
+        let pattern = TestPattern(width: 96, height: 64)
+        let bytes = pattern.format.byteCount
+        // Two pools of three frames, so the frames lie at several offsets in two buffers.
+        let pools = try (0..<2).map { _ in try HostFrame.allocate(3, byteCount: bytes, context: sharedContext) }
+        let resident = pools.flatMap(\.frames)
+        for (i, frame) in resident.enumerated() { pattern.render(time: Double(i), into: frame.bytes) }
+        let order = [0, 4, 1, 2, 5, 3, 0]
+        func run(resident appendResident: Bool, mirrored: Bool, mode: InterpolationMode) throws -> [[UInt8]] {
+            let interpolator = try Interpolator(context: sharedContext, format: pattern.format, preset: .fast,
+                                                parameters: FlowPreset.fast.parameters, maxSteps: 3, deviceMirrors: mirrored)
+            interpolator.mode = mode
+            interpolator.sceneCuts.enabled = false
+            var outputs: [[UInt8]] = []
+            for (step, index) in order.enumerated() {
+                if appendResident {
+                    try interpolator.append(resident: resident[index])
+                } else {
+                    try interpolator.append(UnsafeRawBufferPointer(resident[index].bytes))
+                }
+                // The third frame comes straight after the second: the second is ingested on its own.
+                guard step > 0, step != 2 else { continue }
+                try interpolator.synthesize(times: [0.25, 0.5, 0.75])
+                outputs += (0..<3).map { Array(interpolator.output($0)) }
+                if mode == .repeat, appendResident, !mirrored {
+                    XCTAssertEqual(interpolator.output(0).baseAddress, UnsafeRawPointer(resident[order[step - 1]].bytes.baseAddress))
+                    XCTAssertEqual(interpolator.output(2).baseAddress, UnsafeRawPointer(resident[index].bytes.baseAddress))
+                }
+            }
+            return outputs
+        }
+        func differing(_ a: [[UInt8]], _ b: [[UInt8]]) -> Int {
+            zip(a.joined(), b.joined()).filter { $0 != $1 }.count + abs(a.joined().count - b.joined().count)
+        }
+        for mode in [InterpolationMode.flow, .blend, .repeat] {
+            let copied = try run(resident: false, mirrored: false, mode: mode)
+            XCTAssertEqual(differing(try run(resident: true, mirrored: false, mode: mode), copied), 0, "\(mode): bytes differ")
+            XCTAssertEqual(differing(try run(resident: true, mirrored: true, mode: mode), copied), 0, "\(mode) through mirrors: bytes differ")
+            XCTAssertGreaterThan(Set(copied.flatMap { $0 }).count, 10, "frames were produced")
+        }
+    }
+
     /// Across a cut nothing is warped or blended: every slot repeats its nearest real frame.
     func testSceneCutsRepeatInsteadOfGhosting() throws {
         let pattern = TestPattern(width: 176, height: 144)
