@@ -41,6 +41,8 @@ until "$CTL" --socket "$SOCKET" --json status 2> /dev/null | grep -q '"state":"r
 done
 "$CTL" --socket "$SOCKET" --json stats > "$OUT.start"
 date +%s.%N > "$OUT.time-start"
+# Each thread's CPU time (/proc/PID/task/*/stat), to tell the frame path's own work from lavapipe's.
+cat /proc/$PID/task/*/stat > "$OUT.threads-start" 2> /dev/null || true
 cat /proc/loadavg > "$OUT.load-start"
 # Resident memory every tenth of the run, to show it stays flat.
 : > "$OUT.rss"
@@ -55,6 +57,7 @@ for step in 1 2 3 4 5 6 7 8 9 10; do
     fi
 done
 "$CTL" --socket "$SOCKET" --json stats > "$OUT.end"
+cat /proc/$PID/task/*/stat > "$OUT.threads-end" 2> /dev/null || true
 "$CTL" --socket "$SOCKET" --json status > "$OUT.status"
 date +%s.%N > "$OUT.time-end"
 cat /proc/loadavg > "$OUT.load-end"
@@ -88,6 +91,18 @@ print(f"| dropped (input + slots) | {d('dropped')} ({d('dropped_input')} + {d('d
 print(f"| latency p50 / p99 / max (whole run) | {b['latency_p50_ms']} / {b['latency_p99_ms']} / {b['latency_max_ms']} ms (bound {b['latency_bound_ms']:g} ms) |")
 print(f"| delay in effect / floor / planned need / margin | {b['delay_ms']} / {b['latency_floor_ms']} / {b['delay_need_ms']} / {b['delay_margin_ms']} ms |")
 print(f"| GPU time per synthesised frame (mean, whole run) | {b['gpu_ms_per_frame']} ms (GPU budget per pair {b['gpu_budget_ms']} ms) |")
+def thread_seconds(path):
+    """CPU seconds by thread name (utime + stime; names repeat for lavapipe's threads)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals = {}
+    for line in open(path):
+        name, rest = line[line.index("(") + 1:line.rindex(")")], line[line.rindex(")") + 2:].split()
+        totals[name] = totals.get(name, 0) + (int(rest[11]) + int(rest[12])) / ticks
+    return totals
+t0, t1 = thread_seconds(out + ".threads-start"), thread_seconds(out + ".threads-end")
+per_frame = lambda name: 1000 * (t1.get(name, 0) - t0.get(name, 0)) / max(d("captured"), 1)
+print(f"| CPU per captured frame: capture / engine / output thread / whole process | {per_frame('slomod-capture'):.2f} / {per_frame('slomod-engine'):.2f} / "
+      f"{per_frame('slomod-output'):.2f} / {1000 * (sum(t1.values()) - sum(t0.values())) / max(d('captured'), 1):.1f} ms |")
 print(f"| mode at the end, level changes | {b['mode']}, {b['level_changes']} |")
 print(f"| longest gap between outputs | {b['max_delivery_gap_ms']} ms |")
 if os.path.exists(out + ".switch"):
