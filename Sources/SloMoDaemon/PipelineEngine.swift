@@ -159,6 +159,10 @@ extension Pipeline {
             if !times.isEmpty {
                 measured = try synthesize(with: synthesizer, level: level)
                 if measured != nil { plan(readyAfterInstant: Pipeline.elapsed(since: firstSlot.instant, at: MonotonicClock.now())) }
+            } else if level == .repeat {
+                // Real frames only: the pair is ready when its frame is in, so the delay still has
+                // to cover the capture's lag (a camera's delivery), which only these samples teach.
+                plan(readyAfterInstant: Pipeline.elapsed(since: firstSlot.instant, at: arrival))
             } else if interpolating, (controller.quickest[level] ?? 0) <= budget {
                 // Out of reach: the delay was too short for the engine (or the engine is behind).
                 // Not when the level is too slow even for the bound: that is the controller's to

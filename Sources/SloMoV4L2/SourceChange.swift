@@ -56,9 +56,15 @@ enum SourceChangeResponse: Equatable {
     /// renegotiate whenever the driver says the resolution changed.
     static func decide(changes: UInt32, dvInput: Bool, current: DVTimings?, detected: DVTimings?) -> SourceChangeResponse {
         if dvInput {
-            guard let detected, detected != current else { return .keep }
-            return .renegotiate(timings: detected)
+            return timingsToSet(current: current, detected: detected).map { .renegotiate(timings: $0) } ?? .keep
         }
         return changes & UInt32(V4L2_EVENT_SRC_CH_RESOLUTION) != 0 ? .renegotiate(timings: nil) : .keep
+    }
+
+    /// The timings to set on a DV input: those detected, when they differ from those set (a
+    /// receiver keeps the last timings set, which need not be the signal's); nil to keep them.
+    static func timingsToSet(current: DVTimings?, detected: DVTimings?) -> DVTimings? {
+        guard let detected, detected != current else { return nil }
+        return detected
     }
 }

@@ -154,9 +154,10 @@ public final class V4L2Capture: FrameSource {
         dvTimings = nil
         if dvInput {
             let set = DVTimings(try device.dvTimings())
-            if let detected = try device.queryDVTimings(), DVTimings(detected) != set {
+            let detected = try device.queryDVTimings()
+            if let detected, let wanted = SourceChangeResponse.timingsToSet(current: set, detected: DVTimings(detected)) {
                 try device.setDVTimings(detected)
-                dvTimings = DVTimings(detected)
+                dvTimings = wanted
             } else {
                 dvTimings = set
             }

@@ -9,8 +9,8 @@ import XCTest
 final class FutureStampTests: XCTestCase {
     func testStampsAheadOfTheClockNeitherStopNorStallThePipeline() throws {
         let rate = 20
-        let source = FutureStampedSource(TestPatternSource(width: 160, height: 96, frameRate: Rational(rate), loopFrames: 30),
-                                         lead: UInt64(0.9e9 / Double(rate)))
+        let source = ShiftedStampSource(TestPatternSource(width: 160, height: 96, frameRate: Rational(rate), loopFrames: 30),
+                                        shift: Int64(0.9e9 / Double(rate)))
         let registry = IORegistry()
         registry.registerSource("v4l2") { _, _ in source }
         registry.registerSink("null") { _, _ in RecordingSink() }
@@ -29,14 +29,15 @@ final class FutureStampTests: XCTestCase {
     }
 }
 
-/// Adds a fixed lead to every timestamp of the source it wraps.
-final class FutureStampedSource: FrameSource {
+/// Shifts every timestamp of the source it wraps: ahead of the clock (a skewed driver schedule),
+/// or behind it (a camera whose frames reach the daemon some time after their exposure).
+final class ShiftedStampSource: FrameSource {
     private let source: FrameSource
-    private let lead: UInt64
+    private let shift: Int64
 
-    init(_ source: FrameSource, lead: UInt64) {
+    init(_ source: FrameSource, shift: Int64) {
         self.source = source
-        self.lead = lead
+        self.shift = shift
     }
 
     var format: FrameFormat { source.format }
@@ -46,9 +47,9 @@ final class FutureStampedSource: FrameSource {
 
     func next(timeoutNanoseconds: UInt64, _ body: (LentFrame) throws -> Void) throws -> Bool {
         try source.next(timeoutNanoseconds: timeoutNanoseconds) { frame in
-            var ahead = frame
-            ahead.timestamp += lead
-            try body(ahead)
+            var shifted = frame
+            shifted.timestamp = UInt64(Int64(frame.timestamp) + shift)
+            try body(shifted)
         }
     }
 }
