@@ -11,14 +11,8 @@ final class CaptureLagTests: XCTestCase {
         let rate = 20, lag: Int64 = 40_000_000
         let source = ShiftedStampSource(TestPatternSource(width: 160, height: 96, frameRate: Rational(rate), loopFrames: 30),
                                         shift: -lag)
-        let registry = IORegistry()
-        registry.registerSource("v4l2") { _, _ in source }
-        registry.registerSink("null") { _, _ in RecordingSink() }
-        let directory = try scratchDirectory(self)
-        let overrides = [("input", "v4l2:/dev/late"), ("output", "null"), ("fps", "\(rate)"), ("scale", "2"), ("mode", "repeat"),
-                         ("socket", directory + "/slomod.sock")].map { DaemonCommandLine.Override(flag: $0.0, value: $0.1) }
-        let daemon = try Daemon(configFile: nil, overrides: overrides, registry: registry)
-        try daemon.start()
+        let daemon = try startDaemon(self, source: { source }, sink: RecordingSink(),
+                                     flags: [("fps", "\(rate)"), ("scale", "2"), ("mode", "repeat")])
         Thread.sleep(forTimeInterval: 3)
         let stats = try daemon.handle(.stats)
         daemon.stop()

@@ -11,14 +11,8 @@ final class FutureStampTests: XCTestCase {
         let rate = 20
         let source = ShiftedStampSource(TestPatternSource(width: 160, height: 96, frameRate: Rational(rate), loopFrames: 30),
                                         shift: Int64(0.9e9 / Double(rate)))
-        let registry = IORegistry()
-        registry.registerSource("v4l2") { _, _ in source }
-        registry.registerSink("null") { _, _ in RecordingSink() }
-        let directory = try scratchDirectory(self)
-        let overrides = [("input", "v4l2:/dev/ahead"), ("output", "null"), ("fps", "\(rate)"), ("scale", "2"), ("mode", "blend"),
-                         ("socket", directory + "/slomod.sock")].map { DaemonCommandLine.Override(flag: $0.0, value: $0.1) }
-        let daemon = try Daemon(configFile: nil, overrides: overrides, registry: registry)
-        try daemon.start()
+        let daemon = try startDaemon(self, source: { source }, sink: RecordingSink(),
+                                     flags: [("fps", "\(rate)"), ("scale", "2"), ("mode", "blend")])
         Thread.sleep(forTimeInterval: 2.5)
         let status = try daemon.handle(.status)
         let stats = try daemon.handle(.stats)

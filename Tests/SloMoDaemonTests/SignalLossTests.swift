@@ -15,17 +15,10 @@ final class SignalLossTests: XCTestCase {
     func testOutputHoldsTheLastFrameWhileTheCameraIsGoneAndCaptureResumes() throws {
         let source = UnpluggableSource(TestPatternSource(width: 160, height: 96, frameRate: Rational(Int(Self.rate)), loopFrames: 30))
         let sink = RecordingSink()
-        let registry = IORegistry()
-        registry.registerSource("v4l2") { _, _ in
+        let daemon = try startDaemon(self, source: {
             ResilientSource(source, fallbackFormat: source.format, fallbackRate: source.frameRate,
                             backoff: .init(initialNanoseconds: 100_000_000, maximumNanoseconds: 400_000_000))
-        }
-        registry.registerSink("null") { _, _ in sink }
-        let directory = try scratchDirectory(self)
-        let overrides = [("input", "v4l2:/dev/unpluggable"), ("output", "null"), ("fps", "20"), ("scale", "2"),
-                         ("socket", directory + "/slomod.sock")].map { DaemonCommandLine.Override(flag: $0.0, value: $0.1) }
-        let daemon = try Daemon(configFile: nil, overrides: overrides, registry: registry)
-        try daemon.start()
+        }, sink: sink, flags: [("fps", "20"), ("scale", "2")])
         Thread.sleep(forTimeInterval: 1.5)
         XCTAssertEqual(try daemon.handle(.status)["signal"], .string("present"))
 

@@ -14,14 +14,7 @@ final class SourceChangeTests: XCTestCase {
         let source = ResizingSource(TestPatternSource(width: 160, height: 96, frameRate: Rational(20), loopFrames: 30),
                                     then: TestPatternSource(width: 64, height: 64, frameRate: Rational(20), loopFrames: 30))
         let sink = RecordingSink()
-        let registry = IORegistry()
-        registry.registerSource("v4l2") { _, _ in source }
-        registry.registerSink("null") { _, _ in sink }
-        let directory = try scratchDirectory(self)
-        let overrides = [("input", "v4l2:/dev/resizing"), ("output", "null"), ("fps", "20"), ("scale", "2"),
-                         ("socket", directory + "/slomod.sock")].map { DaemonCommandLine.Override(flag: $0.0, value: $0.1) }
-        let daemon = try Daemon(configFile: nil, overrides: overrides, registry: registry)
-        try daemon.start()
+        let daemon = try startDaemon(self, source: { source }, sink: sink, flags: [("fps", "20"), ("scale", "2")])
         Thread.sleep(forTimeInterval: 1.5)
         let before = try daemon.handle(.status)
         let changedAt = MonotonicClock.now()

@@ -110,6 +110,19 @@ extension JSONValue {
     }
 }
 
+/// A started daemon whose camera is `source` (made when the daemon opens its input) and whose
+/// output is `sink`, with `flags` (fps, scale, mode, ...) and its control socket in a scratch folder.
+func startDaemon(_ test: XCTestCase, source: @escaping () -> FrameSource, sink: FrameSink, flags: [(String, String)]) throws -> Daemon {
+    let registry = IORegistry()
+    registry.registerSource("v4l2") { _, _ in source() }
+    registry.registerSink("null") { _, _ in sink }
+    let overrides = ([("input", "v4l2:/dev/test-camera"), ("output", "null"), ("socket", try scratchDirectory(test) + "/slomod.sock")] + flags)
+        .map { DaemonCommandLine.Override(flag: $0.0, value: $0.1) }
+    let daemon = try Daemon(configFile: nil, overrides: overrides, registry: registry)
+    try daemon.start()
+    return daemon
+}
+
 func number(_ value: JSONValue, _ key: String, file: StaticString = #filePath, line: UInt = #line) -> Double {
     guard let result = value[key]?.number else {
         XCTFail("no number \(key) in \(value.serialized)", file: file, line: line)
