@@ -130,9 +130,12 @@ final class KernelDriverTests: XCTestCase {
         XCTAssertLessThanOrEqual(overwritten.count, 3, "\(name): frames overwritten by the driver's ring: \(overwritten)")
         // A reader joining a running stream first gets the latest frame at once, then waits for
         // the next; ffmpeg also probes the stream on its first frame (seconds under TCG), and it
-        // has been seen to get the joined frame twice (a first step of 0). So the first step may
-        // be anything but backwards; the rest must rise, and steadily.
-        XCTAssertGreaterThanOrEqual(steps.first ?? 0, 0, "\(name): frame numbers must not go back, got steps \(steps)")
+        // has been seen to get the joined frame twice (a first step of 0). ffmpeg keeps that
+        // first buffer mapped, not copied, while it probes, and the writer may fill it again
+        // meanwhile (a newer whole frame: the first step goes back, -3 seen on 0.13, by no more
+        // than the two rings of 8 the writer can be ahead). So the first step may be anything
+        // but further back than that; the rest must rise, and steadily.
+        XCTAssertGreaterThanOrEqual(steps.first ?? 0, -16, "\(name): frame numbers must not go back, got steps \(steps)")
         if !steps.isEmpty { steps.removeFirst() }
         XCTAssertTrue(steps.allSatisfy { $0 > 0 }, "\(name): frame numbers must rise, got steps \(steps)")
         let mean = Double(steps.reduce(0, +)) / Double(max(steps.count, 1))
