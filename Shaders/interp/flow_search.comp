@@ -15,6 +15,9 @@ layout(std430, binding = 1) readonly buffer Flow { vec2 flow[]; };
 layout(std430, binding = 2) writeonly buffer Patches { vec2 patches[]; };
 layout(std430, binding = 3) readonly buffer Params { float times[16]; int warmStart; } params;
 layout(std430, binding = 4) readonly buffer Previous { vec2 previous[]; };  // the first pass's patches
+// The first pass's cost and Gauss–Newton right-hand side at each patch's result, so the second pass
+// starts from its own patch without warping it again (one warp of a propagation's six or seven).
+layout(std430, binding = 5) buffer Measured { vec4 measured[]; };
 layout(push_constant) uniform Push {
     int base0; int base1;          // pyramid offsets of the two frames' levels
     int width; int height;         // this level's size
@@ -137,7 +140,9 @@ void main() {
         int plane = direction * pc.columns * pc.rows;
         ivec2 cell = ivec2(index % pc.columns, index / pc.columns);
         u = previous[plane + index];
-        startCost = cost(imageBase, origin, u, templateMean, templateEnergy, templateTerm, startB);
+        vec4 own = measured[plane + index];
+        startCost = own.x;
+        startB = own.yz;
         startMeasured = true;
         const ivec2 offsets[4] = ivec2[](ivec2(-1, 0), ivec2(1, 0), ivec2(0, -1), ivec2(0, 1));
         for (int k = 0; k < 4; k++) {
@@ -185,7 +190,7 @@ void main() {
     // Descent that stops where the cost rises, keeping the last point that lowered it (as OpenCV's
     // DIS does): plain Gauss–Newton walks off large displacements once it overshoots (bikes, fast
     // preset, before projection and propagation: 34.45 dB without this test, 34.59 with it).
-    vec2 best = u;
+    vec2 best = u, bestB = startB;
     float bestCost = startCost;
     for (int iteration = 0; iteration < pc.iterations; iteration++) {
         float c;
@@ -202,10 +207,20 @@ void main() {
         }
         best = u;
         bestCost = c;
+        bestB = b;
         vec2 step = inverse * b;
         u -= step;
         if (dot(step, step) < 1e-4) break;
     }
-    if (u != best && cost(imageBase, origin, u, templateMean, templateEnergy, templateTerm, b) > bestCost) u = best;
-    patches[direction * pc.columns * pc.rows + index] = u;
+    if (u != best) {
+        float c = cost(imageBase, origin, u, templateMean, templateEnergy, templateTerm, b);
+        if (c <= bestCost) {
+            best = u;
+            bestCost = c;
+            bestB = b;
+        }
+    }
+    int at = direction * pc.columns * pc.rows + index;
+    patches[at] = best;
+    if (pc.propagate == 0) measured[at] = vec4(bestCost, bestB, 0.0);
 }

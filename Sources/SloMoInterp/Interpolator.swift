@@ -38,8 +38,9 @@ public final class Interpolator: FrameSynthesizer {
     private let deviceArena: BufferArena
     private let hostArena: BufferArena
     private let frames: GPUBuffer, pyramids: GPUBuffer, flow: GPUBuffer, patches: GPUBuffer, consistency: GPUBuffer, linear: GPUBuffer
-    /// The patches after spatial propagation (a placeholder when the preset has none).
-    private let propagated: GPUBuffer
+    /// The patches after spatial propagation (a placeholder when the preset has none), and the
+    /// search's cost at each patch, where propagation starts.
+    private let propagated: GPUBuffer, patchCosts: GPUBuffer
     /// Per time step at the finest flow level: flow_project.comp's keys, and the intermediate flows.
     private let projectionKeys: GPUBuffer, intermediate: GPUBuffer
     private let staging: GPUBuffer, outputs: GPUBuffer, params: GPUBuffer
@@ -107,6 +108,7 @@ public final class Interpolator: FrameSynthesizer {
             // Only the variational refinement uses the linearisation (the fast preset has none).
             ("linearisation", parameters.refinements > 0 ? 2 * finest.width * finest.height * 16 : 16),
             ("propagated", parameters.propagationIterations != nil ? plan.patchSize * 8 : 16),
+            ("patch costs", plan.patchSize * 16),
             ("projection keys", maxSteps * finest.width * finest.height * 4),
             ("intermediate flows", maxSteps * finest.width * finest.height * 16),
         ] + (mirrored ? [
@@ -115,8 +117,8 @@ public final class Interpolator: FrameSynthesizer {
             ("params", 80),
         ] : []))
         (frames, pyramids, flow, patches, consistency, linear) = (device[0], device[1], device[2], device[3], device[4], device[5])
-        (propagated, projectionKeys, intermediate) = (device[6], device[7], device[8])
-        mirrors = mirrored ? DeviceMirrors(input: device[9], outputs: device[10], params: device[11]) : nil
+        (propagated, patchCosts, projectionKeys, intermediate) = (device[6], device[7], device[8], device[9])
+        mirrors = mirrored ? DeviceMirrors(input: device[10], outputs: device[11], params: device[12]) : nil
         hostArena = BufferArena(context: context, placement: .host)
         let host = try hostArena.allocate([
             ("staging", 2 * slotStride),
@@ -277,7 +279,7 @@ public final class Interpolator: FrameSynthesizer {
         try recorder.dispatch(unpack, [.read(mirrors?.input ?? key.input), .write(frames), .write(pyramids), .read(self.params)],
                               push: colorPush + [.int(slot), .int(slot * pixels),
                                                  .int(plan.levels[0].pyramidOffset.map { pyramidBase + $0 } ?? -1)] + level1,
-                              groups: (blocks.x, blocks.y, 1))
+                              groups: (groups(format.width, 32), blocks.y, 1))
         let downsample = try context.pipeline(.downsample, bindings: 1)
         for level in 2...max(plan.coarsest, 2) where level <= plan.coarsest {
             let source = plan.levels[level - 1], target = plan.levels[level]
@@ -336,7 +338,7 @@ public final class Interpolator: FrameSynthesizer {
     /// Coarse to fine: patch search, then densification, at each level from the coarsest to the finest.
     private func recordFlow(params: GPUBuffer, frame0Slot: Int, frame1Slot: Int, into recorder: inout Recorder) throws {
         let parameters = plan.parameters
-        let search = try context.pipeline(.flow_search, bindings: 5, specialization: [Int32(parameters.patchSize)])
+        let search = try context.pipeline(.flow_search, bindings: 6, specialization: [Int32(parameters.patchSize)])
         let densify = try context.pipeline(.flow_densify, bindings: 3, specialization: [Int32(parameters.patchSize)])
         let prepare = try context.pipeline(.flow_refine_prepare, bindings: 3)
         let refine = try context.pipeline(.flow_refine, bindings: 3)
@@ -361,12 +363,12 @@ public final class Interpolator: FrameSynthesizer {
                                          .float(Float(level.width) / Float(finest.width))]
             let grid: [PushValue] = [.int(base0), .int(base1), .int(level.width), .int(level.height),
                                      .int(level.columns), .int(level.rows), .int(parameters.stride)]
-            try recorder.dispatch(search, [.read(pyramids), .read(flow), .write(patches), .read(params), .read(propagated)],
+            try recorder.dispatch(search, [.read(pyramids), .read(flow), .write(patches), .read(params), .read(propagated), .write(patchCosts)],
                                   push: grid + [.int(parameters.iterations)] + initPush + [.int(0)] + warmPush,
                                   groups: (groups(level.columns * level.rows, 64), 2, 1))
             var found = patches
             if let iterations = parameters.propagationIterations {
-                try recorder.dispatch(search, [.read(pyramids), .read(flow), .write(propagated), .read(params), .read(patches)],
+                try recorder.dispatch(search, [.read(pyramids), .read(flow), .write(propagated), .read(params), .read(patches), .read(patchCosts)],
                                       push: grid + [.int(iterations)] + initPush + [.int(1)] + warmPush,
                                       groups: (groups(level.columns * level.rows, 64), 2, 1), label: "flow_propagate")
                 found = propagated

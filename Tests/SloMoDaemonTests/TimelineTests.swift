@@ -206,10 +206,54 @@ final class BudgetControllerTests: XCTestCase {
         for _ in 0..<3 { _ = controller.record(milliseconds: 40, late: false, budget: 30) }
         XCTAssertEqual(controller.level, .blend)
         var climbed = false
-        for _ in 0..<60 where !climbed {
+        // Twice the lifetime: flow/fast failed once.
+        for _ in 0..<110 where !climbed {
             climbed = controller.record(milliseconds: 2, late: false, budget: 30) == .flowFast
         }
         XCTAssertTrue(climbed, "a cost measured long ago (maybe under load) is probed again")
+    }
+
+    func testALevelThatKeepsFailingIsProbedEverMoreRarely() {
+        var tuning = BudgetController.Tuning()
+        tuning.climbHold = 5
+        tuning.maxHold = 20
+        tuning.costLifetime = 50
+        tuning.maxBackoff = 2
+        var controller = BudgetController(ceiling: .flowFast, adaptive: true, tuning: tuning)
+        // flow/fast costs 45 ms a pair against a 33 ms budget, every time it is tried.
+        var probes: [Int] = []
+        for pair in 1...1_000 {
+            let cost = controller.level == .flowFast ? 45.0 : 3.0
+            if controller.record(milliseconds: cost, late: false, budget: 33) == .flowFast { probes.append(pair) }
+        }
+        // Each failure doubles how long the 45 ms is trusted (50 pairs, then 100, 200, and 200 at
+        // most): a probe (3 pairs) follows once it is stale. Without the backoff, every 53 pairs.
+        XCTAssertEqual(probes.count, 5, "probes at \(probes)")
+        let gaps = zip(probes, [0] + probes).map { $0 - $1 }
+        for (gap, lifetime) in zip(gaps, [100, 200, 200, 200, 200]) {
+            XCTAssertGreaterThan(gap, lifetime, "probes at \(probes)")
+            XCTAssertLessThanOrEqual(gap, lifetime + 5, "probes at \(probes)")
+        }
+        XCTAssertEqual(controller.costLifetime(of: .flowFast), 200)
+    }
+
+    func testALevelThatHoldsIsTrustedAgainAfterItsFailures() {
+        var tuning = BudgetController.Tuning()
+        tuning.climbHold = 5
+        tuning.maxHold = 20
+        tuning.costLifetime = 50
+        var controller = BudgetController(ceiling: .flowFast, adaptive: true, tuning: tuning)
+        for _ in 0..<3 { _ = controller.record(milliseconds: 45, late: false, budget: 33) }
+        XCTAssertEqual(controller.costLifetime(of: .flowFast), 100)
+        // The load goes away: flow/fast fits when next probed, holds, and its failures are forgiven.
+        var pairs = 0
+        while controller.level != .flowFast, pairs < 500 {
+            _ = controller.record(milliseconds: 3, late: false, budget: 33)
+            pairs += 1
+        }
+        XCTAssertEqual(controller.level, .flowFast)
+        for _ in 0..<tuning.maxHold { XCTAssertNil(controller.record(milliseconds: 20, late: false, budget: 33)) }
+        XCTAssertEqual(controller.costLifetime(of: .flowFast), 50)
     }
 
     func testStartsAtTheBestLevelItsSeededCostsFit() {
