@@ -446,7 +446,11 @@ public enum CPUReference {
         let flows = bilinear(intermediate, gx, gy)
         let ft0 = SIMD2(flows.x, flows.y), ft1 = SIMD2(flows.z, flows.w)
         let (g0x, g0y) = grid(center + ft0), (g1x, g1y) = grid(center + ft1)
-        let c0 = bilinear(consistency0, g0x, g0y), c1 = bilinear(consistency1, g1x, g1y)
+        func nearest(_ plane: Plane<Float>, _ px: Float, _ py: Float) -> Float {
+            plane[Int(min(max((px + 0.5).rounded(.down), 0), Float(plane.width - 1))),
+                  Int(min(max((py + 0.5).rounded(.down), 0), Float(plane.height - 1)))]
+        }
+        let c0 = nearest(consistency0, g0x, g0y), c1 = nearest(consistency1, g1x, g1y)
         func inside(_ p: SIMD2<Float>) -> Bool {
             p.x >= -0.5 && p.y >= -0.5 && p.x <= Float(w) - 0.5 && p.y <= Float(h) - 0.5
         }

@@ -262,7 +262,6 @@ final class ShaderReferenceTests: XCTestCase {
         let c1 = CPUReference.Plane(width: finest.width, height: finest.height, values: Array(consistency[plane..<2 * plane]))
         let flow01 = flowPlane(plan.finest, 0), flow10 = flowPlane(plan.finest, 1)
         let intermediateValues = try interpolator.read(.intermediate)
-        var intermediates: [CPUReference.Plane<SIMD4<Float>>] = []
         for (step, t) in times.enumerated() {
             let keys = CPUReference.projectionKeys(flow01: flow01, flow10: flow10, consistency0: c0, consistency1: c1, t: t,
                                                    indexBits: plan.projectionIndexBits)
@@ -276,9 +275,19 @@ final class ShaderReferenceTests: XCTestCase {
             })
             let agreeing = zip(expected.values, actual.values).filter { e, g in max((e - g).max(), (g - e).max()) < 1e-3 }.count
             XCTAssertGreaterThan(agreeing, plane * 99 / 100, "intermediate flows at t=\(t): \(plane - agreeing) of \(plane) cells differ")
-            intermediates.append(actual)
         }
-        // Fusion, from the GPU's frames, intermediate flows and consistency.
+        try checkFusion(interpolator, format: format, times: times, slotOf: slotOf, warp: warp)
+    }
+
+    /// Fusion, from the GPU's frames, intermediate flows and consistency, against the reference.
+    private func checkFusion(_ interpolator: Interpolator, format: FrameFormat, times: [Float], slotOf: [Int], warp: WarpFilter) throws {
+        let width = format.width, height = format.height
+        let finest = interpolator.plan.levels[interpolator.plan.finest]
+        let plane = finest.width * finest.height
+        let consistency = try interpolator.read(.consistency)
+        let c0 = CPUReference.Plane(width: finest.width, height: finest.height, values: Array(consistency[0..<plane]))
+        let c1 = CPUReference.Plane(width: finest.width, height: finest.height, values: Array(consistency[plane..<2 * plane]))
+        let intermediateValues = try interpolator.read(.intermediate)
         let frames = try interpolator.read(.frames)
         func framePlane(_ slot: Int) -> CPUReference.Plane<SIMD3<Float>> {
             let values = (0..<width * height).map { i in SIMD3(frames[(slot * width * height + i) * 4], frames[(slot * width * height + i) * 4 + 1], frames[(slot * width * height + i) * 4 + 2]) }
@@ -286,12 +295,17 @@ final class ShaderReferenceTests: XCTestCase {
         }
         let frame0 = framePlane(slotOf[0]), frame1 = framePlane(slotOf[1])
         for (step, t) in times.enumerated() {
+            let intermediate = CPUReference.Plane(width: finest.width, height: finest.height, values: (0..<plane).map { i in
+                let at = 4 * (step * plane + i)
+                return SIMD4(intermediateValues[at], intermediateValues[at + 1], intermediateValues[at + 2], intermediateValues[at + 3])
+            })
             var fused = [SIMD3<Float>](repeating: .zero, count: width * height)
             for by in stride(from: 0, to: height, by: 2) {
                 for bx in stride(from: 0, to: width, by: 2) {
                     let block = CPUReference.fuseBlock(origin: (bx, by), t: t, frame0: frame0, frame1: frame1,
-                                                       intermediate: intermediates[step], consistency0: c0, consistency1: c1,
-                                                       flowScale: plan.flowScale, sigma: interpolator.occlusionSigma, useFlow: true, warp: warp)
+                                                       intermediate: intermediate, consistency0: c0, consistency1: c1,
+                                                       flowScale: interpolator.plan.flowScale, sigma: interpolator.occlusionSigma,
+                                                       useFlow: true, warp: warp)
                     for (i, value) in block.enumerated() where bx + i & 1 < width && by + i >> 1 < height {
                         fused[(by + i >> 1) * width + bx + i & 1] = value
                     }
@@ -301,6 +315,33 @@ final class ShaderReferenceTests: XCTestCase {
             let actual = Array(interpolator.output(step))
             let worst = zip(expected, actual).map { abs(Int($0) - Int($1)) }.max()!
             XCTAssertLessThanOrEqual(worst, 1, "fusion (\(warp) warp) at t=\(t)")
+        }
+    }
+
+    /// A textured square moving against the background uncovers and covers it, so the flows there
+    /// are inconsistent and the fusion's visibility weights decide what is shown: they must be the
+    /// reference's (a global shift, as above, leaves them all near 1).
+    func testFusionWeighsVisibilityAsTheReference() throws {
+        let width = 128, height = 96
+        let format = FrameFormat(width: width, height: height, pixelFormat: .yuv420p, color: ColorSpace(matrix: .bt601, range: .full))
+        let background = smoothPicture(width: width, height: height, seed: 5)
+        func frame(square: (x: Int, y: Int), seed: UInt64) -> [UInt8] {
+            let texture = smoothPicture(width: width, height: height, seed: 9, shift: (Double(square.x), Double(square.y)))
+            var luma = background
+            for y in square.y..<square.y + 40 { for x in square.x..<square.x + 40 { luma[y * width + x] = texture[y * width + x] &+ 60 } }
+            return luma + randomBytes(format.byteCount - luma.count, seed: seed)
+        }
+        let a = frame(square: (30, 30), seed: 21), b = frame(square: (42, 24), seed: 22)
+        for preset in FlowPreset.allCases {
+            let interpolator = try Interpolator(context: sharedContext, format: format, preset: preset, maxSteps: 2)
+            let times: [Float] = [0.25, 0.5]
+            try a.withUnsafeBytes { try interpolator.append($0) }
+            try b.withUnsafeBytes { try interpolator.append($0) }
+            try interpolator.synthesize(times: times)
+            let consistency = try interpolator.read(.consistency)
+            let occluded = consistency.filter { $0 > interpolator.occlusionSigma }.count
+            XCTAssertGreaterThan(occluded, consistency.count / 50, "\(preset): the square's edges are inconsistent")
+            try checkFusion(interpolator, format: format, times: times, slotOf: [0, 1], warp: preset.parameters.warp)
         }
     }
 }
