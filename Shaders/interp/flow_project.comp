@@ -6,25 +6,45 @@
 // forward–backward inconsistency (the depth order: a point that is occluded in the other frame has no
 // consistent flow, so where it lands on a visible one it loses), then its index, which makes the
 // winner unique and the result deterministic. flow_resolve.comp reads the winners.
+// The inconsistency is computed here, where the keys need it, and kept for the fusion's visibility
+// (step 0 writes it): one pass over the flow instead of two, and one dispatch fewer.
 // gl_GlobalInvocationID.z = step; keys start at ~0 (filled before each use), and stay so where nothing landed.
 layout(local_size_x = 8, local_size_y = 8) in;
 layout(std430, binding = 0) readonly buffer Flow { vec2 flow[]; };
-layout(std430, binding = 1) readonly buffer Consistency { float consistency[]; };
+layout(std430, binding = 1) writeonly buffer Consistency { float consistency[]; };
 layout(std430, binding = 2) readonly buffer Params { float times[16]; int warmStart; } params;
 layout(std430, binding = 3) buffer Keys { uint keys[]; };
 layout(push_constant) uniform Push {
     int flowOffset; int width; int height;
     int indexBits;                 // bits of the key that hold the source index (2·width·height sources)
+    float flowScale;               // full resolution over flow resolution
 } pc;
 
 #include "projection.glsl"
+#define SAMPLE_FUNCTION sampleFlow
+#define SAMPLE_BUFFER flow
+#define SAMPLE_TYPE vec2
+#include "sampling.glsl"
+
+// Forward–backward consistency: how far |F_a→b(x) + F_b→a(x + F_a→b(x))|² exceeds the tolerance of
+// Sundaram et al. (ECCV 2010), 0.01·(|F|² + |B|²) + 0.5, in full-resolution pixels². Positive where
+// a cell of frame a has no counterpart in frame b (it becomes occluded).
+float inconsistency(ivec2 p, int direction, vec2 u) {
+    int other = pc.flowOffset + (1 - direction) * pc.width * pc.height;
+    vec2 back = sampleFlow(other, pc.width, pc.height, vec2(p) + u);
+    vec2 f = u * pc.flowScale, b = back * pc.flowScale;
+    float excess = dot(f + b, f + b) - 0.01 * (dot(f, f) + dot(b, b)) - 0.5;
+    return max(excess, 0.0);
+}
 
 void splat(ivec2 p, int direction, float t, int step) {
     int plane = pc.width * pc.height;
     int source = direction * plane + p.y * pc.width + p.x;
     vec2 u = flow[pc.flowOffset + source];
+    float occlusion = inconsistency(p, direction, u);
+    if (step == 0) consistency[source] = occlusion;
     vec2 q = vec2(p) + (direction == 0 ? t : 1.0 - t) * u;
-    uint key = (depthLevel(consistency[source], pc.indexBits) << pc.indexBits) | uint(source);
+    uint key = (depthLevel(occlusion, pc.indexBits) << pc.indexBits) | uint(source);
     ivec2 a = ivec2(floor(q));
     for (int i = 0; i < 4; i++) {
         ivec2 c = a + ivec2(i & 1, i >> 1);

@@ -311,7 +311,7 @@ public enum CPUReference {
         return Plane(width: template.width, height: template.height, values: values)
     }
 
-    // MARK: consistency.comp
+    // MARK: flow_project.comp's consistency
 
     public static func consistency(_ forward: Plane<SIMD2<Float>>, _ backward: Plane<SIMD2<Float>>, scale: Float) -> Plane<Float> {
         var values = [Float](repeating: 0, count: forward.width * forward.height)

@@ -296,19 +296,13 @@ public final class Interpolator: FrameSynthesizer {
         if let mirrors { recorder.copy(from: self.params, to: mirrors.params) }
         if key.work != .blend {
             try recordFlow(params: params, frame0Slot: previous, frame1Slot: slot, into: &recorder)
-            let consistencyPipeline = try context.pipeline(.consistency, bindings: 2)
-            try recorder.dispatch(consistencyPipeline, [.read(flow), .write(consistency)],
-                                  push: [.int(finest.flowOffset!), .int(finest.width), .int(finest.height), .float(plan.flowScale)],
-                                  groups: (groups(half(finest.width), 8), groups(half(finest.height), 8), 2))
-        }
-        if key.work != .blend {
             let project = try context.pipeline(.flow_project, bindings: 4)
             let resolve = try context.pipeline(.flow_resolve, bindings: 5, specialization: [Int32(plan.parameters.resolveNeighbours)])
             let levelPush: [PushValue] = [.int(finest.flowOffset!), .int(finest.width), .int(finest.height), .int(plan.projectionIndexBits)]
             let cells = (groups(half(finest.width), 8), groups(half(finest.height), 8), key.steps)
             recorder.fill(projectionKeys, word: ~0, byteCount: key.steps * finest.width * finest.height * 4)
-            try recorder.dispatch(project, [.read(flow), .read(consistency), .read(params), .readWrite(projectionKeys)],
-                                  push: levelPush, groups: cells)
+            try recorder.dispatch(project, [.read(flow), .write(consistency), .read(params), .readWrite(projectionKeys)],
+                                  push: levelPush + [.float(plan.flowScale)], groups: cells)
             try recorder.dispatch(resolve, [.read(flow), .read(params), .read(projectionKeys), .write(intermediate), .read(pyramids)],
                                   push: levelPush + [.float(plan.flowScale), .int(previous * plan.pyramidSize + finest.pyramidOffset!),
                                                      .int(slot * plan.pyramidSize + finest.pyramidOffset!)], groups: cells)
