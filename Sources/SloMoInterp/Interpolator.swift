@@ -280,14 +280,16 @@ public final class Interpolator: FrameSynthesizer {
                               push: colorPush + [.int(slot), .int(slot * pixels),
                                                  .int(plan.levels[0].pyramidOffset.map { pyramidBase + $0 } ?? -1)] + level1,
                               groups: (groups(format.width, 32), blocks.y, 1))
+        // Levels 2 and coarser, from level 1: up to seven levels a dispatch (downsample.comp).
         let downsample = try context.pipeline(.downsample, bindings: 1)
-        for level in 2...max(plan.coarsest, 2) where level <= plan.coarsest {
-            let source = plan.levels[level - 1], target = plan.levels[level]
-            let base = slot * plan.pyramidSize
+        let maxLevels = 8
+        for source in stride(from: 1, to: plan.coarsest, by: maxLevels - 1) {
+            let levels = plan.levels[source...min(plan.coarsest, source + maxLevels - 1)]
+            func padded(_ values: [Int]) -> [PushValue] { (values + Array(repeating: 0, count: maxLevels - values.count)).map { .int($0) } }
             try recorder.dispatch(downsample, [.readWrite(pyramids)],
-                                  push: [.int(base + source.pyramidOffset!), .int(source.width), .int(source.height),
-                                         .int(base + target.pyramidOffset!), .int(target.width), .int(target.height)],
-                                  groups: (groups(half(target.width), 8), groups(half(target.height), 8), 1))
+                                  push: [.int(levels.count)] + padded(levels.map { pyramidBase + $0.pyramidOffset! })
+                                      + padded(levels.map(\.width)) + padded(levels.map(\.height)),
+                                  groups: (groups(levels.last!.width, 8), groups(levels.last!.height, 8), 1))
         }
         if key.work == .ingest { return }
 
