@@ -6,9 +6,9 @@
 // forward–backward inconsistency (the depth order: a point that is occluded in the other frame has no
 // consistent flow, so where it lands on a visible one it loses), then its index, which makes the
 // winner unique and the result deterministic. flow_resolve.comp reads the winners.
-// The inconsistency is computed here, where the keys need it, and kept for the fusion's visibility
-// (step 0 writes it): one pass over the flow instead of two, and one dispatch fewer.
-// gl_GlobalInvocationID.z = step; keys start at ~0 (filled before each use), and stay so where nothing landed.
+// The inconsistency is computed here, where the keys need it, once per cell for every step, and
+// kept for the fusion's visibility: one pass over the flow instead of two, and one dispatch fewer.
+// Keys start at ~0 (filled before each use), and stay so where nothing landed.
 layout(local_size_x = 8, local_size_y = 8) in;
 layout(std430, binding = 0) readonly buffer Flow { vec2 flow[]; };
 layout(std430, binding = 1) writeonly buffer Consistency { float consistency[]; };
@@ -18,6 +18,7 @@ layout(push_constant) uniform Push {
     int flowOffset; int width; int height;
     int indexBits;                 // bits of the key that hold the source index (2·width·height sources)
     float flowScale;               // full resolution over flow resolution
+    int steps;                     // time steps of the pair, each with its own keys
 } pc;
 
 #include "projection.glsl"
@@ -37,31 +38,31 @@ float inconsistency(ivec2 p, int direction, vec2 u) {
     return max(excess, 0.0);
 }
 
-void splat(ivec2 p, int direction, float t, int step) {
+void splat(ivec2 p, int direction) {
     int plane = pc.width * pc.height;
     int source = direction * plane + p.y * pc.width + p.x;
     vec2 u = flow[pc.flowOffset + source];
     float occlusion = inconsistency(p, direction, u);
-    if (step == 0) consistency[source] = occlusion;
-    vec2 q = vec2(p) + (direction == 0 ? t : 1.0 - t) * u;
+    consistency[source] = occlusion;
     uint key = (depthLevel(occlusion, pc.indexBits) << pc.indexBits) | uint(source);
-    ivec2 a = ivec2(floor(q));
-    for (int i = 0; i < 4; i++) {
-        ivec2 c = a + ivec2(i & 1, i >> 1);
-        if (c.x < 0 || c.y < 0 || c.x >= pc.width || c.y >= pc.height) continue;
-        atomicMin(keys[step * plane + c.y * pc.width + c.x], key);
+    for (int step = 0; step < pc.steps; step++) {
+        float t = params.times[step];
+        ivec2 a = ivec2(floor(vec2(p) + (direction == 0 ? t : 1.0 - t) * u));
+        for (int i = 0; i < 4; i++) {
+            ivec2 c = a + ivec2(i & 1, i >> 1);
+            if (c.x < 0 || c.y < 0 || c.x >= pc.width || c.y >= pc.height) continue;
+            atomicMin(keys[step * plane + c.y * pc.width + c.x], key);
+        }
     }
 }
 
 // A 2×2 block of source cells per invocation, both directions: lavapipe pays per invocation.
 void main() {
     ivec2 origin = ivec2(gl_GlobalInvocationID.xy) * 2;
-    int step = int(gl_GlobalInvocationID.z);
-    float t = params.times[step];
     for (int i = 0; i < 4; i++) {
         ivec2 p = origin + ivec2(i & 1, i >> 1);
         if (p.x >= pc.width || p.y >= pc.height) continue;
-        splat(p, 0, t, step);
-        splat(p, 1, t, step);
+        splat(p, 0);
+        splat(p, 1);
     }
 }

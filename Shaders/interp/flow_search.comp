@@ -17,7 +17,7 @@ layout(std430, binding = 3) readonly buffer Params { float times[16]; int warmSt
 layout(std430, binding = 4) readonly buffer Previous { vec2 previous[]; };  // the first pass's patches
 // The first pass's cost and Gauss–Newton right-hand side at each patch's result, so the second pass
 // starts from its own patch without warping it again (one warp of a propagation's six or seven).
-layout(std430, binding = 5) buffer Measured { vec4 measured[]; };
+layout(std430, binding = 5) buffer PatchCosts { vec4 patchCosts[]; };
 layout(push_constant) uniform Push {
     int base0; int base1;          // pyramid offsets of the two frames' levels
     int width; int height;         // this level's size
@@ -140,7 +140,7 @@ void main() {
         int plane = direction * pc.columns * pc.rows;
         ivec2 cell = ivec2(index % pc.columns, index / pc.columns);
         u = previous[plane + index];
-        vec4 own = measured[plane + index];
+        vec4 own = patchCosts[plane + index];
         startCost = own.x;
         startB = own.yz;
         startMeasured = true;
@@ -222,5 +222,5 @@ void main() {
     }
     int at = direction * pc.columns * pc.rows + index;
     patches[at] = best;
-    if (pc.propagate == 0) measured[at] = vec4(bestCost, bestB, 0.0);
+    if (pc.propagate == 0) patchCosts[at] = vec4(bestCost, bestB, 0.0);
 }

@@ -304,7 +304,7 @@ public final class Interpolator: FrameSynthesizer {
             let cells = (groups(half(finest.width), 8), groups(half(finest.height), 8), key.steps)
             recorder.fill(projectionKeys, word: ~0, byteCount: key.steps * finest.width * finest.height * 4)
             try recorder.dispatch(project, [.read(flow), .write(consistency), .read(params), .readWrite(projectionKeys)],
-                                  push: levelPush + [.float(plan.flowScale)], groups: cells)
+                                  push: levelPush + [.float(plan.flowScale), .int(key.steps)], groups: (cells.0, cells.1, 1))
             try recorder.dispatch(resolve, [.read(flow), .read(params), .read(projectionKeys), .write(intermediate), .read(pyramids)],
                                   push: levelPush + [.float(plan.flowScale), .int(previous * plan.pyramidSize + finest.pyramidOffset!),
                                                      .int(slot * plan.pyramidSize + finest.pyramidOffset!)], groups: cells)
