@@ -6,14 +6,13 @@
 //
 // One invocation computes PX horizontally adjacent output pixels × OCB output channels. lavapipe
 // charges per invocation, and every input sample loaded here feeds K·OCB multiply-adds instead of
-// one. On lavapipe each dispatch computes one block of output channels, whose weights it reads as a
-// uniform buffer: every invocation reads the same weight at the same time, which a uniform buffer
-// serves once (lavapipe otherwise gathers it per SIMD lane: 60% of the time, measured). A GPU
-// instead runs all blocks of a layer in one dispatch (block = pc.ocBlock + gl_GlobalInvocationID.z)
-// reading weights from storage: small low-resolution layers then fill the GPU instead of running
-// block after block on a few hundred threads. Weights are packed on the host per block (float32 or
-// float16: weights.glsl, zero-padded); bias and PReLU slopes as float32 vec4s of 4 channels.
-layout(local_size_x = 16, local_size_y = 4) in;
+// one. Blocks of output channels lie along z (block = pc.ocBlock + gl_GlobalInvocationID.z). On
+// lavapipe each workgroup reads its block's weights from a uniform window of its own: every
+// invocation reads the same weight at the same time, which a uniform buffer serves once (lavapipe
+// otherwise gathers it per SIMD lane: 60% of the time, measured). A GPU reads them from storage.
+// Weights are packed on the host per block (float32 or float16: weights.glsl, zero-padded); bias
+// and PReLU slopes as float32 vec4s of 4 channels.
+layout(local_size_x = 64) in;
 layout(constant_id = 0) const int K = 3;        // kernel size
 layout(constant_id = 1) const int STRIDE = 1;
 layout(constant_id = 2) const int PX = 5;       // output pixels per invocation (along x)
@@ -21,6 +20,7 @@ layout(constant_id = 3) const int OCB4 = 4;     // output channels per invocatio
 layout(constant_id = 4) const int ACT = 0;      // 0 none, 1 PReLU, 2 LeakyReLU
 layout(constant_id = 5) const int RESIDUAL = 0; // 1: add the residual tensor after the activation, 2: before it
 layout(constant_id = 6) const int UNIFORM_WEIGHTS = 1;  // 0: the block is too big for the window
+layout(constant_id = 7) const int WINDOWS = 1;  // blocks a dispatch computes from uniform windows
 
 layout(std430, binding = 0) readonly buffer Input { float src[]; };
 layout(std430, binding = 2) writeonly buffer Output { float dst[]; };
@@ -40,10 +40,14 @@ layout(push_constant) uniform Push {
 const int WINDOW = (PX - 1) * STRIDE + K;
 
 void main() {
-    int ox0 = int(gl_GlobalInvocationID.x) * PX;
-    int oy = int(gl_GlobalInvocationID.y);
+    // Invocations are numbered along rows, row after row, so that a narrow layer's lanes still
+    // fill lavapipe's SIMD vectors (a 16-wide row of a 2-invocation layer left 14 of 16 idle).
+    int chunksPerRow = (pc.outWidth + PX - 1) / PX;
+    int n = int(gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x + gl_GlobalInvocationID.x);
+    int oy = n / chunksPerRow;
+    int ox0 = (n - oy * chunksPerRow) * PX;
     int ocBlock = pc.ocBlock + int(gl_GlobalInvocationID.z);
-    if (ox0 >= pc.outWidth || oy >= pc.outHeight) return;
+    if (oy >= pc.outHeight) return;
     vec4 acc[PX][OCB4];
     for (int p = 0; p < PX; p++)
         for (int g = 0; g < OCB4; g++) acc[p][g] = vec4(0.0);

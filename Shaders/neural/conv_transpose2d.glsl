@@ -5,12 +5,12 @@
 // OCB output channels: the input samples they need form a small window, loaded once per input
 // channel and shared by all phases and channels. Each weight serves one phase, so it is reused
 // only across the CX cells: CX plays the part of conv2d's PX (lavapipe pays per weight load).
-// Like conv2d, each dispatch computes one block of output channels and reads its weights, packed
-// the same way, as a uniform buffer, or on a GPU all blocks at once along z from storage.
+// Like conv2d, blocks of output channels lie along z, each workgroup reading its block's weights,
+// packed the same way, from its own uniform window on lavapipe or from storage on a GPU.
 // SHUFFLE r > 1 stores through nn.PixelShuffle(r) (RIFE 4.x's IFBlock heads): channel oc, pixel
 // (y, x) goes to channel oc / r², pixel (y·r + (oc mod r²) / r, x·r + oc mod r), so the unshuffled
 // tensor is never written.
-layout(local_size_x = 16, local_size_y = 4) in;
+layout(local_size_x = 64) in;
 layout(constant_id = 0) const int K = 4;
 layout(constant_id = 1) const int S = 2;
 layout(constant_id = 2) const int P = 1;
@@ -19,6 +19,7 @@ layout(constant_id = 4) const int ACT = 0;  // 0 none, 1 PReLU, 2 LeakyReLU
 layout(constant_id = 5) const int CX = 2;   // cells per invocation along x
 layout(constant_id = 6) const int UNIFORM_WEIGHTS = 1;  // 0: the block is too big for the window
 layout(constant_id = 7) const int SHUFFLE = 1;  // pixel-shuffle factor of the store
+layout(constant_id = 8) const int WINDOWS = 1;  // blocks a dispatch computes from uniform windows
 
 layout(std430, binding = 0) readonly buffer Input { float src[]; };
 layout(std430, binding = 2) writeonly buffer Output { float dst[]; };
@@ -40,9 +41,12 @@ const int QMAX = (S - 1 + P) / S; // ... and of phase S − 1
 const int WIN = QMAX - QMIN + TAPS;
 
 void main() {
-    ivec2 cell = ivec2(gl_GlobalInvocationID.x * CX, gl_GlobalInvocationID.y);
+    // Numbered along rows of cells, row after row, as in conv2d.
+    int chunksPerRow = ((pc.outWidth + S - 1) / S + CX - 1) / CX;
+    int n = int(gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x + gl_GlobalInvocationID.x);
+    ivec2 cell = ivec2((n % chunksPerRow) * CX, n / chunksPerRow);
     int ocBlock = pc.ocBlock + int(gl_GlobalInvocationID.z);
-    if (cell.x * S >= pc.outWidth || cell.y * S >= pc.outHeight) return;
+    if (cell.y * S >= pc.outHeight) return;
     vec4 acc[CX][S * S][OCB4];
     for (int c = 0; c < CX; c++)
         for (int q = 0; q < S * S; q++)

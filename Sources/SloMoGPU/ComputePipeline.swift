@@ -9,21 +9,25 @@ public final class ComputePipeline {
     public let name: String
     public let bindingCount: Int
     public let uniformBindings: Set<Int>
+    /// Windows each uniform binding holds (BufferUse.uniformArray; 1: a single window, BufferUse.uniform).
+    public let uniformArrayLength: Int
     let pipeline: VkPipeline
     let layout: VkPipelineLayout
     let setLayout: VkDescriptorSetLayout
 
-    init(context: GPUContext, shader: ShaderSource, bindings: Int, uniformBindings: Set<Int>, specialization: [Int32]) throws {
+    init(context: GPUContext, shader: ShaderSource, bindings: Int, uniformBindings: Set<Int>, uniformArrayLength: Int,
+         specialization: [Int32]) throws {
         let device = context.device
         name = shader.name
         bindingCount = bindings
         self.uniformBindings = uniformBindings
+        self.uniformArrayLength = uniformArrayLength
 
         var layoutBindings = (0..<bindings).map { index -> VkDescriptorSetLayoutBinding in
             var binding = VkDescriptorSetLayoutBinding()
             binding.binding = UInt32(index)
             binding.descriptorType = uniformBindings.contains(index) ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
-            binding.descriptorCount = 1
+            binding.descriptorCount = uniformBindings.contains(index) ? UInt32(uniformArrayLength) : 1
             binding.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT.rawValue
             return binding
         }

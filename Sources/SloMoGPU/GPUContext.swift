@@ -62,6 +62,10 @@ public final class GPUContext: @unchecked Sendable {
     /// shaders that read float16 from buffers need them, and are only used when this is true).
     public var supportsFloat16Storage: Bool { float16Storage }
     private let float16Storage: Bool
+    /// Whether a shader may index an array of uniform buffers with a dynamically uniform value
+    /// (BufferUse.uniformArray): a convolution then reads each workgroup's block of weights from
+    /// its own window, all blocks in one dispatch.
+    public let supportsUniformBufferArrays: Bool
     private var messenger: VkDebugUtilsMessengerEXT?
     private var pipelines: [String: ComputePipeline] = [:]
     private let pipelineLock = NSLock()
@@ -105,6 +109,7 @@ public final class GPUContext: @unchecked Sendable {
             var device: VkDevice?
             let physicalDevice = chosen.handle
             var float16 = false
+            var uniformArrays = false
             try withUnsafePointer(to: &priority) { priorityPointer in
                 queueInfo.pQueuePriorities = priorityPointer
                 try withUnsafePointer(to: &queueInfo) { queuePointer in
@@ -128,6 +133,7 @@ public final class GPUContext: @unchecked Sendable {
                             float16 = options.float16 && supported11Pointer.pointee.storageBuffer16BitAccess != 0
                                 && supported11Pointer.pointee.uniformAndStorageBuffer16BitAccess != 0
                                 && supportedPointer.pointee.shaderFloat16 != 0
+                            uniformArrays = query.features.shaderUniformBufferArrayDynamicIndexing != 0
                         }
                     }
                     var enabled11 = VkPhysicalDeviceVulkan11Features()
@@ -138,21 +144,27 @@ public final class GPUContext: @unchecked Sendable {
                     enabled.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES
                     enabled.storageBuffer8BitAccess = VkBool32(VK_TRUE)
                     enabled.shaderFloat16 = VkBool32(float16 ? VK_TRUE : VK_FALSE)
+                    var enabled10 = VkPhysicalDeviceFeatures()
+                    enabled10.shaderUniformBufferArrayDynamicIndexing = VkBool32(uniformArrays ? VK_TRUE : VK_FALSE)
                     try withUnsafeMutablePointer(to: &enabled11) { enabled11Pointer in
                         enabled.pNext = UnsafeMutableRawPointer(enabled11Pointer)
                         try withUnsafePointer(to: &enabled) { enabledPointer in
-                            var deviceInfo = VkDeviceCreateInfo()
-                            deviceInfo.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
-                            deviceInfo.pNext = UnsafeRawPointer(enabledPointer)
-                            deviceInfo.queueCreateInfoCount = 1
-                            deviceInfo.pQueueCreateInfos = queuePointer
-                            try check(vkCreateDevice(physicalDevice, &deviceInfo, nil, &device), "vkCreateDevice")
+                            try withUnsafePointer(to: &enabled10) { enabled10Pointer in
+                                var deviceInfo = VkDeviceCreateInfo()
+                                deviceInfo.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO
+                                deviceInfo.pNext = UnsafeRawPointer(enabledPointer)
+                                deviceInfo.queueCreateInfoCount = 1
+                                deviceInfo.pQueueCreateInfos = queuePointer
+                                deviceInfo.pEnabledFeatures = enabled10Pointer
+                                try check(vkCreateDevice(physicalDevice, &deviceInfo, nil, &device), "vkCreateDevice")
+                            }
                         }
                     }
                 }
             }
             createdDevice = device
             float16Storage = float16
+            supportsUniformBufferArrays = uniformArrays
             self.device = device!
             var queue: VkQueue?
             vkGetDeviceQueue(self.device, queueFamily, 0, &queue)
@@ -188,13 +200,16 @@ public final class GPUContext: @unchecked Sendable {
     }
 
     /// The pipeline for a shader with the given specialisation constants, built once and cached.
-    /// `uniformBindings` are bound as uniform buffers (see BufferUse.uniform), the rest as storage buffers.
-    public func pipeline(_ shader: ShaderSource, bindings: Int, uniformBindings: Set<Int> = [], specialization: [Int32] = []) throws -> ComputePipeline {
-        let key = "\(shader.name)|\(bindings)|\(uniformBindings.sorted())|\(specialization)"
+    /// `uniformBindings` are bound as uniform buffers (see BufferUse.uniform), or as arrays of
+    /// `uniformArrayLength` of them (BufferUse.uniformArray), the rest as storage buffers.
+    public func pipeline(_ shader: ShaderSource, bindings: Int, uniformBindings: Set<Int> = [], uniformArrayLength: Int = 1,
+                         specialization: [Int32] = []) throws -> ComputePipeline {
+        precondition(uniformArrayLength == 1 || supportsUniformBufferArrays, "arrays of uniform buffers are not supported here")
+        let key = "\(shader.name)|\(bindings)|\(uniformBindings.sorted())|\(uniformArrayLength)|\(specialization)"
         return try pipelineLock.withLock {
             if let cached = pipelines[key] { return cached }
             let made = try ComputePipeline(context: self, shader: shader, bindings: bindings, uniformBindings: uniformBindings,
-                                           specialization: specialization)
+                                           uniformArrayLength: uniformArrayLength, specialization: specialization)
             pipelines[key] = made
             return made
         }

@@ -10,18 +10,31 @@ public enum BufferUse {
     /// largest minUniformBufferOffsetAlignment Vulkan allows), at most maxUniformBufferRange long.
     /// Every invocation reading the same address is served once, where storage reads may not be.
     case uniform(GPUBuffer, offset: Int, byteCount: Int)
+    /// Read as an array of uniform buffers, element i the window of `byteCount` bytes at `offsets[i]`
+    /// (each as for `uniform`), for a pipeline made with `uniformArrayLength` offsets.count.
+    case uniformArray(GPUBuffer, offsets: [Int], byteCount: Int)
 
     var buffer: GPUBuffer {
-        switch self { case let .read(b), let .write(b), let .readWrite(b), let .uniform(b, _, _): return b }
+        switch self {
+        case let .read(b), let .write(b), let .readWrite(b), let .uniform(b, _, _), let .uniformArray(b, _, _): return b
+        }
+    }
+    /// The uniform windows (offset, bytes) the use binds, in array order; none for storage.
+    var windows: [(offset: Int, byteCount: Int)] {
+        switch self {
+        case let .uniform(_, offset, byteCount): return [(offset, byteCount)]
+        case let .uniformArray(_, offsets, byteCount): return offsets.map { ($0, byteCount) }
+        case .read, .write, .readWrite: return []
+        }
     }
     var reads: Bool { if case .write = self { return false } else { return true } }
     var writes: Bool {
         switch self {
-        case .read, .uniform: return false
+        case .read, .uniform, .uniformArray: return false
         case .write, .readWrite: return true
         }
     }
-    var isUniform: Bool { if case .uniform = self { return true } else { return false } }
+    var isUniform: Bool { !windows.isEmpty }
 }
 
 /// A value passed to a shader as a 32-bit push constant.
@@ -218,10 +231,12 @@ public struct Recorder {
         precondition(uses.count == pipeline.bindingCount, "\(pipeline.name) takes \(pipeline.bindingCount) buffers")
         precondition(uses.indices.allSatisfy { uses[$0].isUniform == pipeline.uniformBindings.contains($0) },
                      "\(pipeline.name) takes uniform buffers at bindings \(pipeline.uniformBindings.sorted())")
+        precondition(uses.allSatisfy { !$0.isUniform || $0.windows.count == pipeline.uniformArrayLength },
+                     "\(pipeline.name) takes arrays of \(pipeline.uniformArrayLength) uniform windows")
         precondition(push.count * 4 <= ComputePipeline.pushConstantBytes, "\(pipeline.name): too many push constants")
         dispatchCount += 1
         bindingCount += uses.count
-        uniformBindingCount += uses.filter(\.isUniform).count
+        uniformBindingCount += uses.map(\.windows.count).reduce(0, +)
         guard let commandBuffer, groups.x > 0, groups.y > 0, groups.z > 0 else { return }
         settle(before: uses)
         let device = context.device
@@ -235,23 +250,29 @@ public struct Recorder {
             allocation.pSetLayouts = layoutPointer
             try check(vkAllocateDescriptorSets(device, &allocation, &set), "vkAllocateDescriptorSets(\(pipeline.name))")
         }
-        let infos = uses.map { use -> VkDescriptorBufferInfo in
-            if case let .uniform(buffer, offset, byteCount) = use {
-                precondition(offset % 256 == 0 && byteCount <= context.maxUniformBufferRange && offset + byteCount <= buffer.byteCount,
-                             "\(pipeline.name): uniform window \(offset)+\(byteCount) of \(buffer.label)")
-                return VkDescriptorBufferInfo(buffer: buffer.handle, offset: VkDeviceSize(offset), range: VkDeviceSize(byteCount))
+        // One info per storage binding, one per window of a uniform binding, in binding order.
+        let infosPerUse = uses.map { use -> [VkDescriptorBufferInfo] in
+            guard use.isUniform else {
+                return [VkDescriptorBufferInfo(buffer: use.buffer.handle, offset: 0, range: VkDeviceSize(VK_WHOLE_SIZE))]
             }
-            return VkDescriptorBufferInfo(buffer: use.buffer.handle, offset: 0, range: VkDeviceSize(VK_WHOLE_SIZE))
+            let buffer = use.buffer
+            return use.windows.map { window in
+                precondition(window.offset % 256 == 0 && window.byteCount <= context.maxUniformBufferRange
+                             && window.offset + window.byteCount <= buffer.byteCount,
+                             "\(pipeline.name): uniform window \(window.offset)+\(window.byteCount) of \(buffer.label)")
+                return VkDescriptorBufferInfo(buffer: buffer.handle, offset: VkDeviceSize(window.offset), range: VkDeviceSize(window.byteCount))
+            }
         }
-        infos.withUnsafeBufferPointer { infoPointer in
+        let firstInfo = infosPerUse.reduce(into: [0]) { starts, infos in starts.append(starts.last! + infos.count) }
+        infosPerUse.joined().map { $0 }.withUnsafeBufferPointer { infoPointer in
             var writes = uses.indices.map { index -> VkWriteDescriptorSet in
                 var write = VkWriteDescriptorSet()
                 write.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
                 write.dstSet = set
                 write.dstBinding = UInt32(index)
-                write.descriptorCount = 1
+                write.descriptorCount = UInt32(infosPerUse[index].count)
                 write.descriptorType = uses[index].isUniform ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
-                write.pBufferInfo = infoPointer.baseAddress! + index
+                write.pBufferInfo = infoPointer.baseAddress! + firstInfo[index]
                 return write
             }
             vkUpdateDescriptorSets(device, UInt32(writes.count), &writes, 0, nil)

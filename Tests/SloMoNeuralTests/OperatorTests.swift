@@ -84,6 +84,9 @@ final class OperatorTests: XCTestCase {
             // 90 inputs × 5×5: float32 fits one vec4 of channels in the window, float16 two (one pair),
             // and 13 channels leave the second block's pair half empty.
             (90, 13, 5, 1, 2, 5, 6, .leakyReLU(0.1), nil),
+            // 517 outputs: 33 blocks of 16 channels, more than one dispatch's uniform windows hold
+            // (NetworkRecorder.windowsPerDispatch), so the layer takes two dispatches on lavapipe.
+            (2, 517, 3, 1, 1, 4, 5, .prelu, nil),
         ]
         for (ic, oc, k, s, p, h, w, activation, order) in cases {
             let hasResidual = order != nil
@@ -130,6 +133,8 @@ final class OperatorTests: XCTestCase {
             // RIFE 4.x's IFBlock head: 52 channels stored through PixelShuffle(2) as 13; and a factor 3.
             (12, 52, 4, 2, 1, 5, 7, false, 2),
             (5, 18, 4, 2, 1, 3, 4, false, 3),
+            // 131 outputs: 33 blocks of 4 channels, two dispatches' worth of uniform windows.
+            (3, 131, 4, 2, 1, 3, 4, true, 1),
         ]
         for (ic, oc, k, s, p, h, w, prelu, r) in cases {
             let x = randomTensor([ic, h, w], &generator)

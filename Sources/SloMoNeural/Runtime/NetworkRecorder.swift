@@ -1,13 +1,15 @@
 import SloMoGPU
 
-/// Records a network's layers into a GPUSequence: one dispatch per layer (per block of output
-/// channels for convolutions on lavapipe, see ConvDispatch), barriers derived by the Recorder from
-/// each layer's declared reads and writes, and a count of the work for benchmarks.
+/// Records a network's layers into a GPUSequence: one dispatch per layer (convolutions with more
+/// blocks of output channels than a dispatch has uniform windows take more on lavapipe, see
+/// ConvDispatch), barriers derived by the Recorder from each layer's declared reads and writes, and
+/// a count of the work for benchmarks.
 public struct NetworkRecorder {
     /// How a convolution's blocks of output channels are dispatched.
     public enum ConvDispatch: CaseIterable, Sendable {
-        /// One dispatch per block, its weights a uniform window, 5 output pixels (2 transposed cells)
-        /// per invocation: lavapipe pays per invocation and per weight gathered across SIMD lanes.
+        /// Each block's weights read from a uniform window of its own, up to `windowsPerDispatch`
+        /// blocks a dispatch, 5 output pixels (2 transposed cells) per invocation: lavapipe pays per
+        /// invocation and per weight gathered across SIMD lanes.
         case perBlock
         /// One dispatch per layer, blocks along z, weights from storage, one pixel (cell) per
         /// invocation: a GPU needs the parallelism; per block, a 40×24 layer of RIFE's coarsest
@@ -61,6 +63,19 @@ public struct NetworkRecorder {
 
     func groups(_ n: Int, _ size: Int) -> Int { (n + size - 1) / size }
 
+    /// Blocks of output channels a convolution dispatch computes on lavapipe, each from its own
+    /// uniform window: the coarse levels' layers then run as one dispatch (192 channels in 24 blocks)
+    /// on both cores, where a dispatch per block left one core waiting at each of ~20 barriers a layer.
+    static let windowsPerDispatch = 32
+
+    /// Workgroups of 64 for `invocations` numbered row after row (conv2d, conv_transpose2d): along x,
+    /// wrapping into y past 4096 groups so that no count exceeds the 65535 every device allows.
+    func rowMajorGroups(_ invocations: Int, z: Int) -> (x: Int, y: Int, z: Int) {
+        let needed = groups(invocations, 64)
+        let x = min(needed, 4096)
+        return (x, groups(needed, x), z)
+    }
+
     /// Records `body` with its layers' offsets pointing into `other`: a network whose parameters exceed
     /// what one storage-buffer binding may cover (maxStorageBufferRange, 128 MiB on lavapipe) keeps
     /// them in several buffers.
@@ -101,44 +116,52 @@ public struct NetworkRecorder {
         let channelBlocks = groups(layer.outChannels, 4 * block)
         let perLayer = convDispatch == .perLayer
         let pixels = convDispatch.pixelsPerInvocation, cells = convDispatch.cellsPerInvocation
-        // Per block: one dispatch each, reading its block's weights as a uniform buffer. Per layer:
-        // one dispatch with the blocks along z, reading weights from storage.
+        // Per layer: one dispatch with the blocks along z, reading weights from storage. Per block:
+        // each workgroup reads its block's weights from a uniform window of its own, up to
+        // `windowsPerDispatch` blocks a dispatch (one where the device cannot index windows).
         let uniformWindow = layer.uniformWeights && !perLayer
         let uniform: Int32 = uniformWindow ? 1 : 0
-        let blocksAlongZ = perLayer ? channelBlocks : 1
+        let windows = perLayer || !context.supportsUniformBufferArrays ? 1 : Self.windowsPerDispatch
+        let blocksPerDispatch = perLayer ? channelBlocks : windows
         // float16 weights: the *_f16 shader variants, which also read the weights buffer as
         // pairs of f16vec4 through one more storage binding (for blocks too big for the window).
         let half = layer.precision == .float16
         precondition(!half || context.supportsFloat16Storage, "float16 weights need 16-bit storage buffers")
         let halfBinding: [BufferUse] = half ? [.read(weights)] : []
-        for channelBlock in 0..<(perLayer ? 1 : channelBlocks) {
-            let blockBase = layer.weightOffset + channelBlock * layer.blockStride
-            // Without a uniform window the layer binds any valid window there and reads binding 4.
-            let blockWeights = BufferUse.uniform(weights, offset: uniformWindow ? blockBase * 16 : 0,
-                                                 byteCount: WeightPacker.uniformWindowBytes)
+        for firstBlock in stride(from: 0, to: channelBlocks, by: blocksPerDispatch) {
+            let blocks = min(blocksPerDispatch, channelBlocks - firstBlock)
+            let blockBase = layer.weightOffset + firstBlock * layer.blockStride
+            // Without uniform windows the layer binds any valid window there and reads binding 4;
+            // windows past the last block repeat it.
+            let offsets = (0..<windows).map { window in
+                uniformWindow ? (blockBase + min(window, blocks - 1) * layer.blockStride) * 16 : 0
+            }
+            let blockWeights = BufferUse.uniformArray(weights, offsets: offsets, byteCount: WeightPacker.uniformWindowBytes)
             // The convolution's own output shape; a pixel shuffle is the shader's store.
             let shape: [PushValue] = [.int(input.offset), .int(input.channels), .int(input.height), .int(input.width),
                                       .int(output.offset), .int(layer.outChannels), .int(size.height), .int(size.width),
-                                      .int(channelBlock), .int(layer.biasOffset), .int(layer.slopeOffset), .int(blockBase)]
+                                      .int(firstBlock), .int(layer.biasOffset), .int(layer.slopeOffset), .int(blockBase)]
             if layer.transposed {
                 precondition(residual == nil, "transposed convolutions fuse no residual")
                 let pipeline = try context.pipeline(half ? .conv_transpose2d_f16 : .conv_transpose2d, bindings: half ? 5 : 4, uniformBindings: [1],
+                                                    uniformArrayLength: windows,
                                                     specialization: [Int32(layer.kernel), Int32(layer.stride), Int32(layer.padding), Int32(block), act,
-                                                                     Int32(cells), uniform, Int32(r)])
+                                                                     Int32(cells), uniform, Int32(r), Int32(windows)])
                 try recorder.dispatch(pipeline, [.read(input.buffer), blockWeights, .write(output.buffer), .read(weights)] + halfBinding,
                                       push: shape + [.float(leak), .int(layer.blockStride)],
-                                      groups: (groups(groups(size.width, layer.stride * cells), 16),
-                                              groups(groups(size.height, layer.stride), 4), blocksAlongZ), label: layer.kind)
+                                      groups: rowMajorGroups(groups(groups(size.width, layer.stride), cells) * groups(size.height, layer.stride), z: blocks),
+                                      label: layer.kind)
             } else {
                 if let residual { precondition(residual.channels == output.channels && residual.plane == output.plane, "residual shape") }
                 let pipeline = try context.pipeline(half ? .conv2d_f16 : .conv2d, bindings: half ? 6 : 5, uniformBindings: [1],
+                                                    uniformArrayLength: windows,
                                                     specialization: [Int32(layer.kernel), Int32(layer.stride), Int32(pixels),
-                                                                     Int32(block), act, residual == nil ? 0 : order.rawValue, uniform])
+                                                                     Int32(block), act, residual == nil ? 0 : order.rawValue, uniform, Int32(windows)])
                 // Without a residual the input stands in for binding 3, which the shader then never reads.
                 let residualView = residual ?? input
                 try recorder.dispatch(pipeline, [.read(input.buffer), blockWeights, .write(output.buffer), .read(residualView.buffer), .read(weights)] + halfBinding,
                                       push: shape + [.int(residualView.offset), .int(layer.padding), .float(leak), .int(layer.blockStride)],
-                                      groups: (groups(groups(output.width, pixels), 16), groups(output.height, 4), blocksAlongZ), label: layer.kind)
+                                      groups: rowMajorGroups(groups(output.width, pixels) * output.height, z: blocks), label: layer.kind)
             }
         }
         let layerFlops = layer.flops(inputHeight: input.height, inputWidth: input.width)
