@@ -71,7 +71,7 @@ void main() {
             for (int kx = 0; kx < K; kx++) {
                 for (int g = 0; g < OCB4; g++) {
                     vec4 w = weight(g, ic, ky * K + kx, taps);
-                    for (int p = 0; p < PX; p++) acc[p][g] += row[p * STRIDE + kx] * w;
+                    for (int p = 0; p < PX; p++) acc[p][g] = fma(vec4(row[p * STRIDE + kx]), w, acc[p][g]);
                 }
             }
         }

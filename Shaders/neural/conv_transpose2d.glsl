@@ -76,7 +76,7 @@ void main() {
                         int wx = qx - jx - QMIN + TAPS - 1, kx = rx + jx * S;
                         for (int g = 0; g < OCB4; g++) {
                             vec4 w = weight(g, ic, ky * K + kx, K * K);
-                            for (int c = 0; c < CX; c++) acc[c][py * S + px][g] += window[wy][wx + c] * w;
+                            for (int c = 0; c < CX; c++) acc[c][py * S + px][g] = fma(vec4(window[wy][wx + c]), w, acc[c][py * S + px][g]);
                         }
                     }
                 }
