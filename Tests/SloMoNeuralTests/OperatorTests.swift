@@ -199,6 +199,49 @@ final class OperatorTests: XCTestCase {
         XCTAssertLessThanOrEqual(relativeError(tensors.read(output), expected), Self.tolerance)
     }
 
+    /// RIFE 4.x's block input made in one pass against the reference's warps, upsampling, concat and
+    /// resizes, at RIFE's scale pairs and on a frame size that is not square.
+    func testBlockInputMatchesWarpsAndResizes() throws {
+        typealias R = NeuralReference
+        var generator = SplitMix64(seed: 5)
+        let (h, w) = (32, 48)
+        for (scale, previousScale) in [(8, 16), (4, 8), (2, 4)] {
+            let frame0 = randomTensor([3, h, w], &generator), frame1 = randomTensor([3, h, w], &generator)
+            let features = randomTensor([8, h, w], &generator)
+            let previous = randomTensor([13, h / previousScale, w / previousScale], &generator)
+            // Flow reaching well outside the picture exercises the border clamping.
+            let flow = randomTensor([4, h, w], &generator, range: -9...9)
+            let t: Float = 0.3
+            let warped = R.concat([R.warp(frame0, flow: R.slice(flow, 0..<2)), R.warp(frame1, flow: R.slice(flow, 2..<4)),
+                                   R.warp(R.slice(features, 0..<4), flow: R.slice(flow, 0..<2)),
+                                   R.warp(R.slice(features, 4..<8), flow: R.slice(flow, 2..<4)), R.plane(t, height: h, width: w),
+                                   R.resize(R.slice(previous, 4..<13), scaleFactor: Double(previousScale))])
+            let down = 1 / Double(scale)
+            let expected = R.concat([R.resize(warped, scaleFactor: down), R.resize(flow, scaleFactor: down, multiplier: Float(down))])
+
+            let plane = h * w
+            let tensors = try HostTensors([3 * plane, 3 * plane, 8 * plane, previous.count, 5 * plane, expected.count])
+            let frame0View = TensorView(buffer: tensors.buffers[0], channels: 3, height: h, width: w)
+            let frame1View = TensorView(buffer: tensors.buffers[1], channels: 3, height: h, width: w)
+            let featureView = TensorView(buffer: tensors.buffers[2], channels: 8, height: h, width: w)
+            let previousView = TensorView(buffer: tensors.buffers[3], channels: 13, height: h / previousScale, width: w / previousScale)
+            let state = TensorView(buffer: tensors.buffers[4], channels: 5, height: h, width: w)
+            let output = TensorView(buffer: tensors.buffers[5], channels: 28, height: h / scale, width: w / scale)
+            tensors.write(frame0, to: frame0View)
+            tensors.write(frame1, to: frame1View)
+            tensors.write(features, to: featureView)
+            tensors.write(previous, to: previousView)
+            tensors.write(R.plane(t, height: h, width: w), to: state.channels(0..<1))
+            tensors.write(flow, to: state.channels(1..<5))
+            try run(WeightPacker()) { network in
+                try network.blockInput(frame0: frame0View, frame1: frame1View, features: featureView, previous: previousView,
+                                       previousScale: previousScale, flow: state.channels(1..<5), time: state.channels(0..<1),
+                                       scale: scale, output)
+            }
+            XCTAssertLessThanOrEqual(relativeError(tensors.read(output), expected), Self.tolerance, "block input at scale \(scale)")
+        }
+    }
+
     func testPixelShuffleReferenceFollowsPyTorch() {
         // nn.PixelShuffle(2) on channels 0…7 of one pixel: channel c·4 + i·2 + j lands in channel c at (i, j).
         let shuffled = NeuralReference.pixelShuffle(HostTensor(shape: [8, 1, 1], values: (0..<8).map(Float.init)), 2)

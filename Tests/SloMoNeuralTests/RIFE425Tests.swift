@@ -118,7 +118,7 @@ final class RIFE425Tests: XCTestCase {
         XCTAssertLessThanOrEqual(192 / 8, NetworkRecorder.windowsPerDispatch)
         XCTAssertEqual(stage("conv 3×3 s1")?.dispatches, 4 + 8 * 5)
         XCTAssertEqual(Set(profile.map(\.stage)), ["frame_to_tensor", "conv 3×3 s2", "conv 3×3 s1", "deconv 4×4 s2", "time_plane", "resize",
-                                                   "warp", "add", "mask_blend", "tensor_to_frame"])
+                                                   "block_input", "warp", "add", "mask_blend", "tensor_to_frame"])
         XCTAssertEqual(profile.reduce(0) { $0 + $1.flops }, profiled.lastFlops, accuracy: 1)
         XCTAssertTrue(profile.allSatisfy { $0.milliseconds >= 0 && $0.dispatches > 0 })
         XCTAssertTrue(try synthesize(profiling: false).0.lastProfile().isEmpty, "no timestamps unless profiling")

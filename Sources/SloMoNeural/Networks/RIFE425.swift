@@ -160,8 +160,13 @@ public final class RIFE425 {
                     try network.resize(f, input.channels(6..<14), scaleFactor: down)
                     try network.resize(s.channels(State.time..<State.time + 1), input.channels(14..<15), scaleFactor: down)
                 } else {
-                    try network.resize(s.channels(0..<State.flow), input.channels(0..<State.flow), scaleFactor: down)
-                    try network.resize(flow, input.channels(State.flow..<State.count), scaleFactor: down, multiplier: Float(down))
+                    // Warped and upsampled only where the resize reads: the full-size state is made
+                    // for the finest block alone.
+                    let previousScale = Self.scales[index - 1]
+                    let previous = TensorView(buffer: shuffled, channels: Self.blockOutputs, height: height / previousScale,
+                                              width: width / previousScale)
+                    try network.blockInput(frame0: frame0, frame1: frame1, features: f, previous: previous, previousScale: previousScale,
+                                           flow: flow, time: s.channels(State.time..<State.time + 1), scale: scale, input)
                 }
             }
             let (h, w) = (height / scale, width / scale)
@@ -184,15 +189,18 @@ public final class RIFE425 {
                 let target = index == 0 ? flow : view(delta, 4)
                 try network.resize(out.channels(0..<4), target, scaleFactor: Double(scale), multiplier: Float(scale))
                 if index > 0 { try network.add(target, into: flow) }
-                try network.resize(out.channels(4..<Self.blockOutputs), s.channels(State.mask..<State.flow), scaleFactor: Double(scale))
             }
             let warped0 = s.channels(State.warped0..<State.warped0 + 3), warped1 = s.channels(State.warped1..<State.warped1 + 3)
-            try network.warp(frame0, flow: flow.channels(0..<2), warped0)
-            try network.warp(frame1, flow: flow.channels(2..<4), warped1)
             if last {
+                try network.warp(frame0, flow: flow.channels(0..<2), warped0)
+                try network.warp(frame1, flow: flow.channels(2..<4), warped1)
                 // The finest block's mask needs no resize: it is the block output's channel 4.
                 try network.maskBlend(warped0, warped1, mask: out.channels(4..<5), output)
-            } else {
+            } else if Self.scales[index + 1] == 1 {
+                // The finest block reads the full-size state itself.
+                try network.resize(out.channels(4..<Self.blockOutputs), s.channels(State.mask..<State.flow), scaleFactor: Double(scale))
+                try network.warp(frame0, flow: flow.channels(0..<2), warped0)
+                try network.warp(frame1, flow: flow.channels(2..<4), warped1)
                 try network.warp(f.channels(0..<4), flow: flow.channels(0..<2), s.channels(State.features..<State.features + 4))
                 try network.warp(f.channels(4..<8), flow: flow.channels(2..<4), s.channels(State.features + 4..<State.time))
             }
