@@ -15,7 +15,7 @@
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const int K = 3;        // kernel size
 layout(constant_id = 1) const int STRIDE = 1;
-layout(constant_id = 2) const int PX = 5;       // output pixels per invocation (along x)
+layout(constant_id = 2) const int PX = 10;      // output pixels per invocation (along x)
 layout(constant_id = 3) const int OCB4 = 4;     // output channels per invocation, in vec4s
 layout(constant_id = 4) const int ACT = 0;      // 0 none, 1 PReLU, 2 LeakyReLU
 layout(constant_id = 5) const int RESIDUAL = 0; // 1: add the residual tensor after the activation, 2: before it
