@@ -16,7 +16,7 @@ layout(constant_id = 1) const int S = 2;
 layout(constant_id = 2) const int P = 1;
 layout(constant_id = 3) const int OCB4 = 1;
 layout(constant_id = 4) const int ACT = 0;  // 0 none, 1 PReLU, 2 LeakyReLU
-layout(constant_id = 5) const int CX = 2;   // cells per invocation along x
+layout(constant_id = 5) const int CX = 6;   // cells per invocation along x
 layout(constant_id = 6) const int UNIFORM_WEIGHTS = 1;  // 0: the block is too big for the window
 layout(constant_id = 7) const int SHUFFLE = 1;  // pixel-shuffle factor of the store
 layout(constant_id = 8) const int WINDOWS = 1;  // blocks a dispatch computes from uniform windows
