@@ -9,7 +9,7 @@ public final class ComputePipeline {
     public let name: String
     public let bindingCount: Int
     public let uniformBindings: Set<Int>
-    /// Windows each uniform binding holds (BufferUse.uniformArray; 1: a single window, BufferUse.uniform).
+    /// Windows each uniform binding holds (BufferUse.uniform's offsets).
     public let uniformArrayLength: Int
     let pipeline: VkPipeline
     let layout: VkPipelineLayout

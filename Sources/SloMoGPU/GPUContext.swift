@@ -63,7 +63,7 @@ public final class GPUContext: @unchecked Sendable {
     public var supportsFloat16Storage: Bool { float16Storage }
     private let float16Storage: Bool
     /// Whether a shader may index an array of uniform buffers with a dynamically uniform value
-    /// (BufferUse.uniformArray): a convolution then reads each workgroup's block of weights from
+    /// (BufferUse.uniform with several windows): a convolution then reads each workgroup's block of weights from
     /// its own window, all blocks in one dispatch.
     public let supportsUniformBufferArrays: Bool
     private var messenger: VkDebugUtilsMessengerEXT?
@@ -200,8 +200,8 @@ public final class GPUContext: @unchecked Sendable {
     }
 
     /// The pipeline for a shader with the given specialisation constants, built once and cached.
-    /// `uniformBindings` are bound as uniform buffers (see BufferUse.uniform), or as arrays of
-    /// `uniformArrayLength` of them (BufferUse.uniformArray), the rest as storage buffers.
+    /// `uniformBindings` are bound as arrays of `uniformArrayLength` uniform buffers (BufferUse.uniform),
+    /// the rest as storage buffers.
     public func pipeline(_ shader: ShaderSource, bindings: Int, uniformBindings: Set<Int> = [], uniformArrayLength: Int = 1,
                          specialization: [Int32] = []) throws -> ComputePipeline {
         precondition(uniformArrayLength == 1 || supportsUniformBufferArrays, "arrays of uniform buffers are not supported here")

@@ -6,31 +6,29 @@ public enum BufferUse {
     case read(GPUBuffer)
     case write(GPUBuffer)
     case readWrite(GPUBuffer)
-    /// Read as a uniform buffer: `byteCount` bytes from `offset`, which must be a multiple of 256 (the
-    /// largest minUniformBufferOffsetAlignment Vulkan allows), at most maxUniformBufferRange long.
-    /// Every invocation reading the same address is served once, where storage reads may not be.
-    case uniform(GPUBuffer, offset: Int, byteCount: Int)
-    /// Read as an array of uniform buffers, element i the window of `byteCount` bytes at `offsets[i]`
-    /// (each as for `uniform`), for a pipeline made with `uniformArrayLength` offsets.count.
-    case uniformArray(GPUBuffer, offsets: [Int], byteCount: Int)
+    /// Read as an array of uniform buffers (one, for a pipeline made with the default
+    /// `uniformArrayLength`), element i the window of `byteCount` bytes from `offsets[i]`, which must
+    /// be a multiple of 256 (the largest minUniformBufferOffsetAlignment Vulkan allows), at most
+    /// maxUniformBufferRange long. Every invocation reading the same address is served once, where
+    /// storage reads may not be.
+    case uniform(GPUBuffer, offsets: [Int], byteCount: Int)
 
     var buffer: GPUBuffer {
         switch self {
-        case let .read(b), let .write(b), let .readWrite(b), let .uniform(b, _, _), let .uniformArray(b, _, _): return b
+        case let .read(b), let .write(b), let .readWrite(b), let .uniform(b, _, _): return b
         }
     }
     /// The uniform windows (offset, bytes) the use binds, in array order; none for storage.
     var windows: [(offset: Int, byteCount: Int)] {
         switch self {
-        case let .uniform(_, offset, byteCount): return [(offset, byteCount)]
-        case let .uniformArray(_, offsets, byteCount): return offsets.map { ($0, byteCount) }
+        case let .uniform(_, offsets, byteCount): return offsets.map { ($0, byteCount) }
         case .read, .write, .readWrite: return []
         }
     }
     var reads: Bool { if case .write = self { return false } else { return true } }
     var writes: Bool {
         switch self {
-        case .read, .uniform, .uniformArray: return false
+        case .read, .uniform: return false
         case .write, .readWrite: return true
         }
     }

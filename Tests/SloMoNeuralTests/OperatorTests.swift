@@ -19,15 +19,28 @@ final class OperatorTests: XCTestCase {
 
     /// Runs `body` once on a fresh sequence, with `packer`'s weights uploaded, convolutions dispatched
     /// as `dispatch` says (default: as this device prefers).
-    private func run(_ packer: WeightPacker, dispatch: NetworkRecorder.ConvDispatch? = nil,
+    private func run(_ packer: WeightPacker, dispatch: ConvDispatchCase? = nil,
                      _ body: (inout NetworkRecorder) throws -> Void) throws {
         let weights = try NetworkWeights(context: sharedContext, packer: packer, label: "test weights")
         let sequence = try GPUSequence(context: sharedContext)
         try NetworkRecorder.record(sequence, context: sharedContext, weights: weights.buffer) { network in
-            if let dispatch { network.convDispatch = dispatch }
+            if let dispatch {
+                network.convDispatch = dispatch.dispatch
+                if let windows = dispatch.windows { network.windowsPerDispatch = windows }
+            }
             try body(&network)
         }
         try sequence.run()
+    }
+
+    /// Every way a convolution may be dispatched: per layer, per block with as many uniform windows as
+    /// the device allows, and per block one window a dispatch (devices that cannot index them).
+    struct ConvDispatchCase: CustomStringConvertible {
+        var dispatch: NetworkRecorder.ConvDispatch
+        var windows: Int?
+        static let all = NetworkRecorder.ConvDispatch.allCases.map { ConvDispatchCase(dispatch: $0) }
+            + [ConvDispatchCase(dispatch: .perBlock, windows: 1)]
+        var description: String { "\(dispatch)" + (windows.map { " with \($0) window a dispatch" } ?? "") }
     }
 
     func testConv2dMatchesReference() throws { try checkConv2d(.float32) }
@@ -85,7 +98,7 @@ final class OperatorTests: XCTestCase {
             // and 13 channels leave the second block's pair half empty.
             (90, 13, 5, 1, 2, 5, 6, .leakyReLU(0.1), nil),
             // 517 outputs: 33 blocks of 16 channels, more than one dispatch's uniform windows hold
-            // (NetworkRecorder.windowsPerDispatch), so the layer takes two dispatches on lavapipe.
+            // (NetworkRecorder.maxWindowsPerDispatch), so the layer takes two dispatches on lavapipe.
             (2, 517, 3, 1, 1, 4, 5, .prelu, nil),
         ]
         for (ic, oc, k, s, p, h, w, activation, order) in cases {
@@ -109,7 +122,7 @@ final class OperatorTests: XCTestCase {
             tensors.write(x, to: input)
             if let residual { tensors.write(residual, to: residualView) }
             let magnitude = NeuralReference.conv2d(absolute(x), weight: absolute(weight), bias: nil, stride: s, padding: p)
-            for dispatch in NetworkRecorder.ConvDispatch.allCases {
+            for dispatch in ConvDispatchCase.all {
                 tensors.write(HostTensor(shape: [oc, oh, ow], values: [Float](repeating: .nan, count: oc * oh * ow)), to: output)
                 try run(packer, dispatch: dispatch) {
                     try $0.conv(layer, input, output, residual: hasResidual ? residualView : nil, order: order ?? .afterActivation)
@@ -154,7 +167,7 @@ final class OperatorTests: XCTestCase {
             let output = TensorView(buffer: tensors.buffers[1], channels: oc / (r * r), height: oh, width: ow)
             tensors.write(x, to: input)
             let magnitude = NeuralReference.convTranspose2d(absolute(x), weight: absolute(weight), bias: nil, stride: s, padding: p)
-            for dispatch in NetworkRecorder.ConvDispatch.allCases {
+            for dispatch in ConvDispatchCase.all {
                 tensors.write(HostTensor(shape: [output.channels, oh, ow], values: [Float](repeating: .nan, count: output.count)), to: output)
                 try run(packer, dispatch: dispatch) { try $0.conv(layer, input, output, pixelShuffle: r) }
                 check(tensors.read(output), rounded: shuffle(expected), exact: shuffle(exact), magnitude: shuffle(magnitude), precision,

@@ -115,7 +115,7 @@ final class RIFE425Tests: XCTestCase {
         // One dispatch a layer: on GPUs all blocks of output channels along z reading storage; on
         // lavapipe each workgroup reads its block from its own uniform window, and no layer has more
         // blocks than a dispatch has windows (c = 192: 24 blocks of 8 channels).
-        XCTAssertLessThanOrEqual(192 / 8, NetworkRecorder.windowsPerDispatch)
+        XCTAssertLessThanOrEqual(192 / 8, NetworkRecorder.maxWindowsPerDispatch)
         XCTAssertEqual(stage("conv 3×3 s1")?.dispatches, 4 + 8 * 5)
         XCTAssertEqual(Set(profile.map(\.stage)), ["frame_to_tensor", "conv 3×3 s2", "conv 3×3 s1", "deconv 4×4 s2", "time_plane", "resize",
                                                    "block_input", "warp", "add", "mask_blend", "tensor_to_frame"])

@@ -38,12 +38,16 @@ public struct NetworkRecorder {
     /// The same FLOPs by layer type (ConvLayer.kind), the labels a profiled sequence reports them under.
     public private(set) var flopsByLayer: [String: Double] = [:]
     public var convDispatch: ConvDispatch
+    /// Blocks a `.perBlock` convolution dispatch computes, each from its own uniform window: up to
+    /// `maxWindowsPerDispatch`, or one where the device cannot index arrays of uniform buffers.
+    var windowsPerDispatch: Int
 
     public init(recorder: Recorder, context: GPUContext, weights: GPUBuffer) {
         self.recorder = recorder
         self.context = context
         self.weights = weights
         convDispatch = .preferred(for: context)
+        windowsPerDispatch = context.supportsUniformBufferArrays ? Self.maxWindowsPerDispatch : 1
     }
 
     /// Records `body` into `sequence` (replacing its recording) and returns the FLOPs it recorded.
@@ -68,10 +72,10 @@ public struct NetworkRecorder {
 
     func groups(_ n: Int, _ size: Int) -> Int { (n + size - 1) / size }
 
-    /// Blocks of output channels a convolution dispatch computes on lavapipe, each from its own
+    /// Most blocks of output channels a convolution dispatch computes on lavapipe, each from its own
     /// uniform window: the coarse levels' layers then run as one dispatch (192 channels in 24 blocks)
     /// on both cores, where a dispatch per block left one core waiting at each of ~20 barriers a layer.
-    static let windowsPerDispatch = 32
+    static let maxWindowsPerDispatch = 32
 
     /// Workgroups of 64 for `invocations` numbered row after row (conv2d, conv_transpose2d): along x,
     /// wrapping into y past 4096 groups so that no count exceeds the 65535 every device allows.
@@ -123,10 +127,10 @@ public struct NetworkRecorder {
         let pixels = convDispatch.pixelsPerInvocation, cells = convDispatch.cellsPerInvocation
         // Per layer: one dispatch with the blocks along z, reading weights from storage. Per block:
         // each workgroup reads its block's weights from a uniform window of its own, up to
-        // `windowsPerDispatch` blocks a dispatch (one where the device cannot index windows).
+        // `windowsPerDispatch` blocks a dispatch.
         let uniformWindow = layer.uniformWeights && !perLayer
         let uniform: Int32 = uniformWindow ? 1 : 0
-        let windows = perLayer || !context.supportsUniformBufferArrays ? 1 : Self.windowsPerDispatch
+        let windows = perLayer ? 1 : windowsPerDispatch
         let blocksPerDispatch = perLayer ? channelBlocks : windows
         // float16 weights: the *_f16 shader variants, which also read the weights buffer as
         // pairs of f16vec4 through one more storage binding (for blocks too big for the window).
@@ -141,7 +145,7 @@ public struct NetworkRecorder {
             let offsets = (0..<windows).map { window in
                 uniformWindow ? (blockBase + min(window, blocks - 1) * layer.blockStride) * 16 : 0
             }
-            let blockWeights = BufferUse.uniformArray(weights, offsets: offsets, byteCount: WeightPacker.uniformWindowBytes)
+            let blockWeights = BufferUse.uniform(weights, offsets: offsets, byteCount: WeightPacker.uniformWindowBytes)
             // The convolution's own output shape; a pixel shuffle is the shader's store.
             let shape: [PushValue] = [.int(input.offset), .int(input.channels), .int(input.height), .int(input.width),
                                       .int(output.offset), .int(layer.outChannels), .int(size.height), .int(size.width),
