@@ -7,12 +7,34 @@ public struct LentFrame {
     /// Driver sequence number, or a running count; gaps reveal dropped frames.
     public var sequence: UInt64
     public var bytes: UnsafeRawBufferPointer
+    /// The same bytes in a dma-buf, where the source exported its buffer: a device can import it
+    /// and copy the frame itself, with no CPU copy.
+    public var dmaBuf: DmaBufSlice?
 
-    public init(format: FrameFormat, timestamp: UInt64, sequence: UInt64, bytes: UnsafeRawBufferPointer) {
+    public init(format: FrameFormat, timestamp: UInt64, sequence: UInt64, bytes: UnsafeRawBufferPointer, dmaBuf: DmaBufSlice? = nil) {
         self.format = format
         self.timestamp = timestamp
         self.sequence = sequence
         self.bytes = bytes
+        self.dmaBuf = dmaBuf
+    }
+}
+
+/// Where a lent frame's bytes lie in a dma-buf (a capture buffer exported with VIDIOC_EXPBUF).
+/// The descriptor stays the source's, valid while its ring lasts: `ring` changes whenever the
+/// source makes its buffers anew, so an importer knows when a descriptor number means a new buffer.
+public struct DmaBufSlice: Equatable, Sendable {
+    public var fd: Int32
+    /// The whole buffer's size, and where the frame starts in it.
+    public var bufferBytes: Int
+    public var offset: Int
+    public var ring: UInt64
+
+    public init(fd: Int32, bufferBytes: Int, offset: Int, ring: UInt64) {
+        self.fd = fd
+        self.bufferBytes = bufferBytes
+        self.offset = offset
+        self.ring = ring
     }
 }
 

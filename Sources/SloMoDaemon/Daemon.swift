@@ -379,6 +379,7 @@ public final class Daemon: ControlHandler, @unchecked Sendable {
         func number(_ value: Double?) -> JSONValue { value.map { .number(($0 * 1000).rounded() / 1000) } ?? .null }
         return .object([
             ("captured", .number(Double(stats.captured))),
+            ("imported", .number(Double(stats.importedFrames))),
             ("synthesised", .number(Double(stats.synthesised))),
             ("synthesised_by_mode", .object(QualityLevel.allCases.dropFirst().map { ($0.description, .number(Double(stats.publishedByLevel[$0.rawValue]))) })),
             ("repeated", .number(Double(stats.repeated))),

@@ -86,6 +86,9 @@ public final class Pipeline: @unchecked Sendable {
     var captureStopping = false
     /// Owned by the capture thread: fits frames into `format` after a source change.
     var fitter: FrameFitter?
+    /// Owned by the capture thread: copies frames the source lends as dma-bufs on the device;
+    /// nil where the device cannot import them, or after an import failed.
+    var importer: DmaBufImporter?
     var started = false
     /// The network the engine holds, the one the loader has built for it, and where the last
     /// request stands (see PipelineNetwork.swift).
@@ -169,6 +172,7 @@ public final class Pipeline: @unchecked Sendable {
             throw error
         }
         interpolators = made
+        importer = context.supportsDmaBufImport ? try? DmaBufImporter(context: context) : nil
         pool = FramePool(frameBytes: format.byteCount)
         requested = settings
         applied = settings

@@ -40,13 +40,15 @@ extension Pipeline {
                     if buffer == nil { stats.droppedInput += 1 }
                     state.unlock()
                     guard let buffer else { return }
+                    var imported = false
                     if let fitter {
                         do { try fitter.fit(frame.bytes, into: pool[buffer]) } catch {
                             state.withLock { pool.release(buffer) }
                             throw error
                         }
                     } else {
-                        pool[buffer].copyMemory(from: UnsafeRawBufferPointer(rebasing: frame.bytes[..<format.byteCount]))
+                        imported = copyOnDevice(frame, into: buffer)
+                        if !imported { pool[buffer].copyMemory(from: UnsafeRawBufferPointer(rebasing: frame.bytes[..<format.byteCount])) }
                     }
                     state.lock()
                     if inputQueue.count >= Pipeline.inputQueueLimit {
@@ -56,6 +58,7 @@ extension Pipeline {
                     }
                     inputQueue.append(InputFrame(buffer: buffer, timestamp: frame.timestamp, sequence: frame.sequence))
                     stats.captured += 1
+                    if imported { stats.importedFrames += 1 }
                     stats.signalLost = nil
                     stats.timestamp = source.timestampMeaning
                     stats.drainedInput = source.drainedFrames
@@ -70,6 +73,21 @@ extension Pipeline {
         heartbeats[0] = .max
         state.broadcast()
         state.unlock()
+    }
+
+    /// Copies a frame the source lends as a dma-buf into pool buffer `buffer` on the device; false
+    /// where it cannot (no dma-buf, no importer), and for good after an import fails (a driver
+    /// whose buffers the device cannot map), so the caller copies it on the CPU.
+    private func copyOnDevice(_ frame: LentFrame, into buffer: Int) -> Bool {
+        guard let slice = frame.dmaBuf, let importer else { return false }
+        do {
+            try importer.copy(slice, byteCount: format.byteCount, into: pool.frame(buffer))
+        } catch {
+            logger.warning("cannot import the capture buffers as dma-bufs (\(error)); copying frames on the CPU")
+            self.importer = nil
+            return false
+        }
+        return true
     }
 
     static func describe(_ format: FrameFormat) -> String {

@@ -25,6 +25,8 @@ public struct PipelineSnapshot: Sendable {
     public var network: NetworkLoad?
     /// Frames taken from the source.
     public var captured = 0
+    /// Of those, frames the device copied from the capture driver's dma-buf (no CPU copy).
+    public var importedFrames = 0
     /// Synthesised frames delivered in their slots.
     public var synthesised = 0
     /// Synthesised frames ready in time for their slots, by the QualityLevel that made them.

@@ -66,6 +66,10 @@ public final class GPUContext: @unchecked Sendable {
     /// (BufferUse.uniform with several windows): a convolution then reads each workgroup's block of weights from
     /// its own window, all blocks in one dispatch.
     public let supportsUniformBufferArrays: Bool
+    /// Whether buffers may be imported from dma-bufs (VK_KHR_external_memory_fd and
+    /// VK_EXT_external_memory_dma_buf, enabled where the device has both): a V4L2 capture buffer
+    /// exported with VIDIOC_EXPBUF is then read by the device where the driver wrote it (ImportedBuffer).
+    public let supportsDmaBufImport: Bool
     private var messenger: VkDebugUtilsMessengerEXT?
     private var pipelines: [String: ComputePipeline] = [:]
     private let pipelineLock = NSLock()
@@ -110,6 +114,9 @@ public final class GPUContext: @unchecked Sendable {
             let physicalDevice = chosen.handle
             var float16 = false
             var uniformArrays = false
+            let dmaBufExtensions = ["VK_KHR_external_memory_fd", "VK_EXT_external_memory_dma_buf"]
+            let dmaBuf = Set(dmaBufExtensions).isSubset(of: GPUContext.extensions(of: physicalDevice))
+            let deviceExtensions = dmaBuf ? dmaBufExtensions : []
             try withUnsafePointer(to: &priority) { priorityPointer in
                 queueInfo.pQueuePriorities = priorityPointer
                 try withUnsafePointer(to: &queueInfo) { queuePointer in
@@ -156,7 +163,11 @@ public final class GPUContext: @unchecked Sendable {
                                 deviceInfo.queueCreateInfoCount = 1
                                 deviceInfo.pQueueCreateInfos = queuePointer
                                 deviceInfo.pEnabledFeatures = enabled10Pointer
-                                try check(vkCreateDevice(physicalDevice, &deviceInfo, nil, &device), "vkCreateDevice")
+                                try deviceExtensions.withCStringArray { names in
+                                    deviceInfo.enabledExtensionCount = UInt32(deviceExtensions.count)
+                                    deviceInfo.ppEnabledExtensionNames = names
+                                    try check(vkCreateDevice(physicalDevice, &deviceInfo, nil, &device), "vkCreateDevice")
+                                }
                             }
                         }
                     }
@@ -165,6 +176,7 @@ public final class GPUContext: @unchecked Sendable {
             createdDevice = device
             float16Storage = float16
             supportsUniformBufferArrays = uniformArrays
+            supportsDmaBufImport = dmaBuf
             self.device = device!
             var queue: VkQueue?
             vkGetDeviceQueue(self.device, queueFamily, 0, &queue)
@@ -271,6 +283,17 @@ public final class GPUContext: @unchecked Sendable {
             }
         }
         return instance!
+    }
+
+    /// The names of the device extensions a physical device offers.
+    private static func extensions(of physicalDevice: VkPhysicalDevice) -> Set<String> {
+        var count: UInt32 = 0
+        vkEnumerateDeviceExtensionProperties(physicalDevice, nil, &count, nil)
+        var properties = [VkExtensionProperties](repeating: VkExtensionProperties(), count: Int(count))
+        vkEnumerateDeviceExtensionProperties(physicalDevice, nil, &count, &properties)
+        return Set(properties.prefix(Int(count)).map { property in
+            withUnsafeBytes(of: property.extensionName) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        })
     }
 
     private static func makeMessenger(_ instance: VkInstance, log: ValidationLog) throws -> VkDebugUtilsMessengerEXT {

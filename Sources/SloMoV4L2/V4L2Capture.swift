@@ -44,7 +44,8 @@ public struct CaptureConfig: Equatable, Sendable {
 /// driver's, so the gap shows. Timestamps are the driver's when it stamps CLOCK_MONOTONIC,
 /// otherwise taken at dequeue; a driver whose stamps run ahead of the clock is held back to it
 /// (`DriverStamps`). MJPEG is decoded to yuv420p; every other format is lent as the
-/// driver wrote it where that is the engine's packed layout, otherwise copied into it once
+/// driver wrote it where that is the engine's packed layout, with the buffer as a dma-buf where
+/// the driver exports it (a GPU can then copy the frame itself), otherwise copied into it once
 /// (`FramePlanes`: padded rows, planes in buffers of their own, interleaved chroma).
 ///
 /// A source that changes mid-stream (V4L2_EVENT_SOURCE_CHANGE: an HDMI source switching
@@ -90,6 +91,14 @@ public final class V4L2Capture: FrameSource {
     private var planes: FramePlanes?
     /// Where frames go when the driver's layout is not the engine's.
     private var repacked: UnsafeMutableRawBufferPointer?
+    /// Per buffer, plane 0 as a dma-buf (VIDIOC_EXPBUF), where frames are lent as the driver
+    /// wrote them and the driver exports its buffers; empty otherwise.
+    private var exported: [Int32] = []
+    /// Counts the rings made, so that a dma-buf's descriptor number names one buffer (DmaBufSlice.ring).
+    private var ring: UInt64 = 0
+    /// Whether frames are lent with their dma-buf (the driver exports its buffers and the frame
+    /// needs no decoding or repacking). Valid after `open`.
+    public var exportsDmaBufs: Bool { !exported.isEmpty }
     /// When the stall clock started: the last frame's (or source change's) arrival while waiting,
     /// or the consumer's return to `next`. 0 until that return, after `open` and after each lent
     /// frame: a consumer that spends a while before its next read (the daemon's warm-up) is not stalled.
@@ -300,8 +309,22 @@ public final class V4L2Capture: FrameSource {
             decoder = try MJPEGDecoder(width: format.width, height: format.height, maxCompressedBytes: buffers.map { $0[0].count }.max()!)
         } else if planes?.inPlace == false {
             repacked = .allocate(byteCount: format.byteCount, alignment: 64)
+        } else {
+            exportBuffers(device)
         }
         streaming = false
+    }
+
+    /// Exports every buffer of the ring as a dma-buf, or none: a driver that cannot (EINVAL,
+    /// ENOTTY) lends its frames as bytes only.
+    private func exportBuffers(_ device: V4L2Device) {
+        ring += 1
+        do throws(SystemError) {
+            for index in buffers.indices { exported.append(try device.exportBuffer(index, plane: 0, type: bufferType)) }
+        } catch {
+            exported.forEach(Sys.close)
+            exported = []
+        }
     }
 
     /// Hands every buffer of the ring to the driver (after REQBUFS or STREAMOFF, which takes them all back).
@@ -426,7 +449,10 @@ public final class V4L2Capture: FrameSource {
         let sequence = buffer.buffer.sequence
         if sequence < lastSequence { sequenceHigh += 1 << 32 }
         lastSequence = sequence
-        return LentFrame(format: frameFormat, timestamp: timestamp, sequence: sequenceHigh + UInt64(sequence), bytes: bytes)
+        let dmaBuf = exported.isEmpty || decoder != nil || repacked != nil ? nil
+            : DmaBufSlice(fd: exported[buffer.index], bufferBytes: mappings[0].count,
+                          offset: bytes.baseAddress! - UnsafeRawPointer(mappings[0].baseAddress!), ring: ring)
+        return LentFrame(format: frameFormat, timestamp: timestamp, sequence: sequenceHigh + UInt64(sequence), bytes: bytes, dmaBuf: dmaBuf)
     }
 
     private func requeue(_ buffer: inout V4L2Buffer, on device: V4L2Device) throws(CaptureError) {
@@ -448,6 +474,8 @@ public final class V4L2Capture: FrameSource {
     private func releaseBuffers(_ device: V4L2Device) {
         buffers.joined().forEach(Sys.munmap)
         buffers = []
+        exported.forEach(Sys.close)
+        exported = []
         // The buffers are freed only once unmapped; then the driver can take new ones (and new timings).
         _ = try? device.requestBuffers(0, type: bufferType)
         decoder = nil

@@ -148,6 +148,18 @@ extension DeviceNode {
         return mappings
     }
 
+    /// A dma-buf descriptor for plane `plane` of buffer `index` (VIDIOC_EXPBUF), read-only and
+    /// closed on exec; the caller closes it.
+    func exportBuffer(_ index: Int, plane: Int, type: v4l2_buf_type) throws(SystemError) -> Int32 {
+        var export = v4l2_exportbuffer()
+        export.type = type.rawValue
+        export.index = UInt32(index)
+        export.plane = UInt32(plane)
+        export.flags = UInt32(O_RDONLY | O_CLOEXEC)
+        try ioctl(UInt(slomo_vidioc_expbuf()), &export, "VIDIOC_EXPBUF")
+        return export.fd
+    }
+
     func queue(_ buffer: inout V4L2Buffer) throws(SystemError) {
         try exchange(UInt(slomo_vidioc_qbuf()), &buffer, "VIDIOC_QBUF")
     }

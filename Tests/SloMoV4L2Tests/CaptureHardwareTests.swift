@@ -120,6 +120,8 @@ final class CaptureHardwareTests: XCTestCase {
         let lines = try run.section("daemon_mplane")
         XCTAssertTrue(lines.contains { $0.hasPrefix("FMT") && $0.contains("Multiplanar") }, "slomod set an MPLANE format: \(lines.joined(separator: "\n"))")
         let recording = try checkDaemonRun(run, lines: lines, name: "mplane")
+        let stats = try daemonStats(lines)
+        XCTAssertEqual(stats["imported"] as? NSNumber, stats["captured"] as? NSNumber, "vivid's buffers imported as dma-bufs: \(stats)")
         // vivid's bars as the probe read them (limited range), as ffmpeg's gray shows them (full).
         let probed = try XCTUnwrap(ResultLine.all("CAPTURE", in: try run.section("capture_mplane")).first { $0["format"] == "nv12" })
         let levels = bars(probed).compactMap(\.first).map { (Double($0) - 16) * 255 / 219 }
@@ -140,6 +142,8 @@ final class CaptureHardwareTests: XCTestCase {
         let lines = try run.section("daemon_mjpeg")
         XCTAssertTrue(lines.contains { $0.hasPrefix("PARM") && $0.contains("2.000") }, "the camera runs at 2 fps: \(lines.joined(separator: "\n"))")
         let recording = try checkDaemonRun(run, lines: lines, name: "mjpeg")
+        // Decoded on the CPU, so nothing to import.
+        XCTAssertEqual((try daemonStats(lines)["imported"] as? NSNumber)?.intValue, 0)
         // testsrc2 keeps about a third of its pixels the same in every frame: those must show in
         // every output frame. slomod writes JPEG's full-range samples and ffmpeg reads the
         // loopback as limited range (it ignores V4L2's quantization field), so the source is
@@ -240,13 +244,18 @@ final class CaptureHardwareTests: XCTestCase {
 
     /// slomod ran from `NAME_steady` to `NAME_end` at ×2 over a 2 fps camera: the consumer saw 4
     /// fps, evenly spaced, one size, a picture that moves. Returns the recording and that window.
+    /// The daemon's `stats` reply, as the scenario took it before stopping the daemon.
+    private func daemonStats(_ lines: [String]) throws -> [String: Any] {
+        let statsLine = try XCTUnwrap(lines.first { $0.hasPrefix("STATS ") }, lines.joined(separator: "\n"))
+        let json = try JSONSerialization.jsonObject(with: Data(statsLine.dropFirst(6).utf8)) as? [String: Any]
+        return try XCTUnwrap(json?["result"] as? [String: Any], statsLine)
+    }
+
     private func checkDaemonRun(_ run: VMRun, lines: [String], name: String) throws -> (recording: Recording, window: Range<Int>) {
         let text = lines.joined(separator: "\n")
         XCTAssertTrue(lines.contains("DAEMON_EXIT rc=0"), "SIGTERM: a clean exit\n\(text)")
         XCTAssertTrue(lines.contains { $0 == "CONSUMER rc=255" || $0 == "CONSUMER rc=0" }, text)
-        let statsLine = try XCTUnwrap(lines.first { $0.hasPrefix("STATS ") }, text)
-        let json = try JSONSerialization.jsonObject(with: Data(statsLine.dropFirst(6).utf8)) as? [String: Any]
-        let stats = try XCTUnwrap(json?["result"] as? [String: Any], statsLine)
+        let stats = try daemonStats(lines)
         let captured = (stats["captured"] as? NSNumber)?.doubleValue ?? 0
         let delivered = (stats["delivered"] as? NSNumber)?.doubleValue ?? 0
         XCTAssertGreaterThan(captured, 20, "\(stats)")
