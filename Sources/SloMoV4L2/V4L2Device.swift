@@ -148,14 +148,15 @@ extension DeviceNode {
         return mappings
     }
 
-    /// A dma-buf descriptor for plane `plane` of buffer `index` (VIDIOC_EXPBUF), read-only and
-    /// closed on exec; the caller closes it.
+    /// A dma-buf descriptor for plane `plane` of buffer `index` (VIDIOC_EXPBUF), closed on exec;
+    /// the caller closes it. Read-write although only read: lavapipe maps an imported dma-buf
+    /// writable and refuses a read-only one (VK_ERROR_INVALID_EXTERNAL_HANDLE, seen with vivid).
     func exportBuffer(_ index: Int, plane: Int, type: v4l2_buf_type) throws(SystemError) -> Int32 {
         var export = v4l2_exportbuffer()
         export.type = type.rawValue
         export.index = UInt32(index)
         export.plane = UInt32(plane)
-        export.flags = UInt32(O_RDONLY | O_CLOEXEC)
+        export.flags = UInt32(O_RDWR | O_CLOEXEC)
         try ioctl(UInt(slomo_vidioc_expbuf()), &export, "VIDIOC_EXPBUF")
         return export.fd
     }
