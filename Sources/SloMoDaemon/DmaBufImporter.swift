@@ -4,7 +4,9 @@ import SloMoGPU
 /// Copies captured frames into pool buffers on the device, from the capture driver's own buffers
 /// imported as dma-bufs (VIDIOC_EXPBUF, VK_EXT_external_memory_dma_buf): the CPU touches no pixel,
 /// and a GPU does the copy by DMA. Each buffer of the source's ring is imported on its first frame
-/// and kept until the source makes a new ring. Owned by the capture thread.
+/// and kept until the first frame of the source's next ring (after a source change or a reopen):
+/// until then the kernel keeps the old buffers alive for this import (videobuf2 orphans buffers
+/// still in use when the ring is freed). Owned by the capture thread.
 final class DmaBufImporter {
     private let context: GPUContext
     private let sequence: GPUSequence
