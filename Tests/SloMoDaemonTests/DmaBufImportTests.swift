@@ -32,6 +32,30 @@ final class DmaBufImportTests: XCTestCase {
         XCTAssertEqual(context.validationLog.messages, [])
     }
 
+    /// A new ring may bring its buffers under the old descriptor numbers (the kernel reuses the
+    /// lowest free one): the importer must import them anew, not copy from the old ring's memory.
+    func testImporterTakesANewRingsBufferUnderAReusedDescriptor() throws {
+        let context = try GPUContext(options: GPUOptions())
+        try XCTSkipUnless(context.supportsDmaBufImport, "\(context.info.name) cannot import dma-bufs")
+        let importer = try DmaBufImporter(context: context)
+        let (arenas, frames) = try HostFrame.allocate(1, byteCount: 512, context: context)
+        defer { withExtendedLifetime(arenas) {} }
+        func copied(_ buffer: SharedMemory, ring: UInt64) throws -> [UInt8] {
+            try importer.copy(DmaBufSlice(fd: buffer.fd, bufferBytes: buffer.bytes.count, offset: 64, ring: ring), byteCount: 512, into: frames[0])
+            return [UInt8](frames[0].bytes)
+        }
+        var first: SharedMemory? = try SharedMemory(byteCount: 4096)
+        first!.bytes.initializeMemory(as: UInt8.self, repeating: 1)
+        let firstFD = first!.fd
+        XCTAssertEqual(try copied(first!, ring: 1), [UInt8](repeating: 1, count: 512))
+        first = nil
+        let second = try SharedMemory(byteCount: 4096)
+        second.bytes.initializeMemory(as: UInt8.self, repeating: 2)
+        XCTAssertEqual(second.fd, firstFD, "the test needs the descriptor number reused")
+        XCTAssertEqual(try copied(second, ring: 2), [UInt8](repeating: 2, count: 512))
+        XCTAssertEqual(context.validationLog.messages, [])
+    }
+
     func testDaemonCopiesFramesLentAsDmaBufsOnTheDevice() throws {
         let pattern = TestPatternSource(width: 160, height: 96, frameRate: Rational(20), loopFrames: 12)
         try pattern.open()
