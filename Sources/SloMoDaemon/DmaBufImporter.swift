@@ -7,6 +7,11 @@ import SloMoGPU
 /// and kept until the first frame of the source's next ring (after a source change or a reopen):
 /// until then the kernel keeps the old buffers alive for this import (videobuf2 orphans buffers
 /// still in use when the ring is freed). Owned by the capture thread.
+///
+/// The copy shares the device's one queue, so it waits behind work already submitted: at most the
+/// rest of the engine's current pair, which the engine would finish before taking the frame anyway,
+/// or a network load's timing runs, during which the engine holds its last frame too (and the
+/// capture drains to the freshest frame after). A separate transfer queue would decouple them.
 final class DmaBufImporter {
     private let context: GPUContext
     private let sequence: GPUSequence
