@@ -96,9 +96,6 @@ public final class V4L2Capture: FrameSource {
     private var exported: [Int32] = []
     /// Counts the rings made, so that a dma-buf's descriptor number names one buffer (DmaBufSlice.ring).
     private var ring: UInt64 = 0
-    /// Whether frames are lent with their dma-buf (the driver exports its buffers and the frame
-    /// needs no decoding or repacking). Valid after `open`.
-    public var exportsDmaBufs: Bool { !exported.isEmpty }
     /// When the stall clock started: the last frame's (or source change's) arrival while waiting,
     /// or the consumer's return to `next`. 0 until that return, after `open` and after each lent
     /// frame: a consumer that spends a while before its next read (the daemon's warm-up) is not stalled.
@@ -449,7 +446,8 @@ public final class V4L2Capture: FrameSource {
         let sequence = buffer.buffer.sequence
         if sequence < lastSequence { sequenceHigh += 1 << 32 }
         lastSequence = sequence
-        let dmaBuf = exported.isEmpty || decoder != nil || repacked != nil ? nil
+        // Exported only where frames are lent in place (makeBuffers).
+        let dmaBuf = exported.isEmpty ? nil
             : DmaBufSlice(fd: exported[buffer.index], bufferBytes: mappings[0].count,
                           offset: bytes.baseAddress! - UnsafeRawPointer(mappings[0].baseAddress!), ring: ring)
         return LentFrame(format: frameFormat, timestamp: timestamp, sequence: sequenceHigh + UInt64(sequence), bytes: bytes, dmaBuf: dmaBuf)

@@ -16,7 +16,7 @@ final class DmaBufImportTests: XCTestCase {
         let exported = try SharedMemory(byteCount: 8192)
         var generator = SystemRandomNumberGenerator()
         for i in 0..<exported.bytes.count { exported.bytes[i] = UInt8.random(in: 0...255, using: &generator) }
-        let imported = try ImportedBuffer(context: context, dmaBuf: exported.fd, byteCount: 8192, label: "memfd")
+        let imported = try ImportedBuffer(context: context, dmaBuf: exported.fd, byteCount: 8192, label: "tmpfs file")
         let arena = BufferArena(context: context, placement: .host)
         let host = try arena.allocate([("copy", 4096)])[0]
         let sequence = try GPUSequence(context: context)
