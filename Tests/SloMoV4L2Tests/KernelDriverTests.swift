@@ -64,10 +64,14 @@ final class KernelDriverTests: XCTestCase {
         XCTAssertTrue(ffmpeg.contains("30 fps"), ffmpeg)
         XCTAssertTrue(lines.contains { $0.hasPrefix("V4L2CTL rc=0") }, lines.joined(separator: "\n"))
         XCTAssertTrue(lines.contains { $0.hasPrefix("GSTREAMER rc=0") }, lines.joined(separator: "\n"))
-        for (name, count) in [("ffmpeg.yuv", 50), ("v4l2ctl.raw", 90), ("gstreamer.yuv", 40)] {
+        // ffmpeg's v4l2 input hands out the buffers it reads as references to the mapping, not
+        // copies, until one buffer of the driver's 8 is left queued: so the packets it reads
+        // while probing (up to 7) stay mapped until it writes them, and the writer may refill
+        // them meanwhile. The other consumers copy each frame before taking the next.
+        for (name, count, heldWhileProbing) in [("ffmpeg.yuv", 50, 7), ("v4l2ctl.raw", 90, 1), ("gstreamer.yuv", 40, 1)] {
             let data = try Data(contentsOf: run.file(files + name))
             XCTAssertEqual(data.count, count * frameBytes, "\(name): whole frames of the negotiated size")
-            checkRamp(data, frameBytes: frameBytes, name: name)
+            checkRamp(data, frameBytes: frameBytes, name: name, heldWhileProbing: heldWhileProbing)
         }
         let captures = ResultLine.all("CAPTURE", in: lines)
         XCTAssertEqual(captures.count, 2, lines.joined(separator: "\n"))
@@ -102,7 +106,7 @@ final class KernelDriverTests: XCTestCase {
     /// v4l2loopback 0.12 lets the writer reuse a buffer a reader still holds once the reader falls
     /// a ring behind (seen only on a starved guest): such a frame turns, from one row on, into a
     /// newer frame of the ramp. A few of those are the driver's; anything else fails.
-    private func checkRamp(_ data: Data, frameBytes: Int, name: String) {
+    private func checkRamp(_ data: Data, frameBytes: Int, name: String, heldWhileProbing: Int) {
         var previous = -1
         var steps: [Int] = []
         var torn: [String] = [], overwritten: [String] = []
@@ -129,14 +133,14 @@ final class KernelDriverTests: XCTestCase {
         XCTAssertEqual(torn, [], "\(name): torn or foreign frames (frame#number@row)")
         XCTAssertLessThanOrEqual(overwritten.count, 3, "\(name): frames overwritten by the driver's ring: \(overwritten)")
         // A reader joining a running stream first gets the latest frame at once, then waits for
-        // the next; ffmpeg also probes the stream on its first frame (seconds under TCG), and it
-        // has been seen to get the joined frame twice (a first step of 0). ffmpeg keeps that
-        // first buffer mapped, not copied, while it probes, and the writer may fill it again
-        // meanwhile (a newer whole frame: the first step goes back, -3 seen on 0.13, by no more
-        // than the two rings of 8 the writer can be ahead). So the first step may be anything
-        // but further back than that; the rest must rise, and steadily.
-        XCTAssertGreaterThanOrEqual(steps.first ?? 0, -16, "\(name): frame numbers must not go back, got steps \(steps)")
-        if !steps.isEmpty { steps.removeFirst() }
+        // the next (ffmpeg has been seen to get the joined frame twice: a first step of 0). A
+        // frame the consumer still held mapped while probing may have been refilled by the
+        // writer (a newer whole frame: a step goes back, -3 seen on 0.13 at the first step and at
+        // the third, by no more than the two rings of 8 the writer can be ahead). So those steps
+        // may be anything but further back than that; the rest must rise, and steadily.
+        let probing = steps.prefix(heldWhileProbing)
+        XCTAssertTrue(probing.allSatisfy { $0 >= -16 }, "\(name): frame numbers must not go back a ring, got steps \(steps)")
+        steps.removeFirst(probing.count)
         XCTAssertTrue(steps.allSatisfy { $0 > 0 }, "\(name): frame numbers must rise, got steps \(steps)")
         let mean = Double(steps.reduce(0, +)) / Double(max(steps.count, 1))
         XCTAssertLessThan(mean, 1.5, "\(name): too many frames dropped, steps \(steps)")
