@@ -10,19 +10,32 @@
 /// shows a repeated frame) calls one at once (until the window has its first evaluation's worth,
 /// such a sample is the delay's floor: the plan from the warm-up is only a guess); it falls only
 /// after `lowerAfter` evaluations in a row ask for at least `hysteresis` (or 5 %) less (each
-/// change costs one stutter or one skipped slot).
+/// change costs one stutter or one skipped slot). The first `coldPairs` after a start only raise
+/// it: they run cold and are not kept.
+///
+/// The constants come from replaying the samples of two 300-s runs of the defaults (640×360
+/// 30 → 60, lavapipe on 2 cores; BENCHMARKS-daemon.md) through this planner: 0.995 over 300 pairs
+/// plus 3 ms held the delay at 43 ms where 99 % of pairs were ready within 38–39 ms, and a few
+/// slow pairs raised it for ten seconds at a time (p99 latency 56–60 ms); 0.99 over 1,800 pairs plus
+/// 2 ms, without the cold pairs, synthesised 99.6–99.8 % of slots at a p99 of 41–45 ms.
 struct LatencyPlanner: Sendable {
     /// Samples the delay must cover: a pair whose first slot has room has room for all of them.
-    static let quantile = 0.995
-    /// Kept over the quantile for what the window has not seen (wake-up jitter on a busy machine).
-    static let margin: UInt64 = 3_000_000
-    static let window = 300
+    static let quantile = 0.99
+    /// Kept over the quantile for what the window has not seen (the output's own wake-up was
+    /// within 0.2 ms of its slot for 99 % of frames in those runs, 2.3 ms at worst).
+    static let margin: UInt64 = 2_000_000
+    /// A minute at 30 fps: long enough that a spell of slow pairs is a few of its samples, not
+    /// its whole tail.
+    static let window = 1_800
     static let evaluateEvery = 30
     /// Measured on a loaded 2-core machine, the need swings by tens of milliseconds within seconds:
     /// lowering after 3 evaluations changed the delay every 4.5 s (each change a stutter).
     static let lowerAfter = 5
     static let hysteresis: UInt64 = 2_000_000
     static let hysteresisFraction = 0.05
+    /// The first pairs after a start or a new level (caches and the engine's buffers still cold)
+    /// were seen 10–15 ms slower than the rest; kept, they set the first evaluation.
+    static let coldPairs = 10
     /// Until samples arrive: the warm-up's GPU cost times this, for uploads, copies and scheduling.
     static let costAllowance = 1.5
     static let lagAllowance: UInt64 = 2_000_000
@@ -39,6 +52,7 @@ struct LatencyPlanner: Sendable {
     private var count = 0
     private var sinceEvaluation = 0
     private var lowerVotes = 0
+    private var coldLeft = LatencyPlanner.coldPairs
     /// The first evaluation after a restart replaces the guess outright, up or down.
     private var evaluated = false
 
@@ -57,6 +71,7 @@ struct LatencyPlanner: Sendable {
         next = 0
         sinceEvaluation = 0
         lowerVotes = 0
+        coldLeft = LatencyPlanner.coldPairs
         median = nil
         need = nil
         evaluated = false
@@ -74,11 +89,18 @@ struct LatencyPlanner: Sendable {
         next = 0
         sinceEvaluation = 0
         lowerVotes = 0
+        coldLeft = LatencyPlanner.coldPairs
     }
 
     /// One pair: the time from its first in-between slot's instant to when its last synthesised
     /// frame was ready. Returns the new delay when it changes.
     mutating func record(readyAfterInstant sample: UInt64) -> UInt64? {
+        if coldLeft > 0 {
+            coldLeft -= 1
+            guard sample + LatencyPlanner.margin > delay, delay < bound else { return nil }
+            delay = min(bound, sample + LatencyPlanner.margin)
+            return delay
+        }
         samples[next] = sample
         next = (next + 1) % samples.count
         count = min(count + 1, samples.count)

@@ -209,11 +209,11 @@ extension Pipeline {
         let changed = planner.record(readyAfterInstant: sample)
         if let changed {
             timeline.change(ratio: appliedRatio, delay: changed)
-            let need = planner.need.map { "99.5 % of pairs ready within \(String(format: "%.1f", Double($0) / 1e6)) ms" }
+            let need = planner.need.map { "\(String(format: "%g", LatencyPlanner.quantile * 100)) % of pairs ready within \(String(format: "%.1f", Double($0) / 1e6)) ms" }
                 ?? "a pair ready after \(String(format: "%.1f", Double(sample) / 1e6)) ms"
             // Small steps are routine (a fraction of a frame interval, unseen); large ones are news.
             let step = changed > previousDelay ? changed - previousDelay : previousDelay - changed
-            logger.log(level: step >= 5_000_000 ? .info : .debug, "latency: delay \(String(format: "%.1f", Double(changed) / 1e6)) ms (\(need), + \(LatencyPlanner.margin / 1_000_000) ms margin; bound \(String(format: "%.0f", Double(planner.bound) / 1e6)) ms)")
+            logger.log(level: step >= 5_000_000 ? .info : .debug, "latency: delay \(String(format: "%.1f", Double(changed) / 1e6)) ms (\(need), + \(String(format: "%g", Double(LatencyPlanner.margin) / 1e6)) ms margin; bound \(String(format: "%.0f", Double(planner.bound) / 1e6)) ms)")
         }
         state.lock()
         if let changed { stats.delayMilliseconds = Double(changed) / 1e6 }

@@ -18,7 +18,7 @@ public struct PipelineSnapshot: Sendable {
     public var delayMilliseconds: Double
     /// The median time from a pair's first in-between instant to its frames being ready: the
     /// least delay that would show half of them (the physical floor), and the planner's
-    /// 99.5th percentile of it, which the delay covers with its margin.
+    /// 99th percentile of it, which the delay covers with its margin.
     public var latencyFloorMilliseconds: Double?
     public var delayNeedMilliseconds: Double?
     /// The network the settings asked for, and where its load stands; nil for the flow modes.
