@@ -8,9 +8,9 @@ import XCTest
 /// through slomod into the output loopback; vivid's HDMI input as a capture card whose source
 /// changes timings mid-stream, through V4L2Capture and through slomod. Without the VM tooling
 /// (scripts/vm-deps.sh) these tests fail. The source change through slomod runs only with
-/// SLOMO_VM_LONG=1: slomod's start at the HDMI input's 640×480 took 568 s in an emulated guest,
-/// which would put this boot past its 40-minute limit on a slow day; without it that test says
-/// it was skipped and why.
+/// SLOMO_VM_LONG=1: slomod's start at the HDMI input's 640×480 took 568 s in one emulated guest
+/// and 170 s in another (the scenario 219 s, the boot 1,018 s), which on a slow day would put CI
+/// near its hour; without it that test says it was skipped and why.
 final class CaptureHardwareTests: XCTestCase {
     static let longRun = ProcessInfo.processInfo.environment["SLOMO_VM_LONG"] == "1"
     static let scenarios = ["capture_mplane", "daemon_mplane", "daemon_mjpeg", "capture_source_change"]
