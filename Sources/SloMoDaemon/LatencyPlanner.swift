@@ -95,20 +95,20 @@ struct LatencyPlanner: Sendable {
     /// One pair: the time from its first in-between slot's instant to when its last synthesised
     /// frame was ready. Returns the new delay when it changes.
     mutating func record(readyAfterInstant sample: UInt64) -> UInt64? {
-        if coldLeft > 0 {
+        let cold = coldLeft > 0
+        if cold {
             coldLeft -= 1
-            guard sample + LatencyPlanner.margin > delay, delay < bound else { return nil }
+        } else {
+            samples[next] = sample
+            next = (next + 1) % samples.count
+            count = min(count + 1, samples.count)
+            sinceEvaluation += 1
+        }
+        if sample + LatencyPlanner.margin > delay, cold || count < LatencyPlanner.evaluateEvery, delay < bound {
             delay = min(bound, sample + LatencyPlanner.margin)
             return delay
         }
-        samples[next] = sample
-        next = (next + 1) % samples.count
-        count = min(count + 1, samples.count)
-        sinceEvaluation += 1
-        if sample + LatencyPlanner.margin > delay, count < LatencyPlanner.evaluateEvery, delay < bound {
-            delay = min(bound, sample + LatencyPlanner.margin)
-            return delay
-        }
+        guard !cold else { return nil }
         let missed = sample > delay
         guard sinceEvaluation >= LatencyPlanner.evaluateEvery || missed else { return nil }
         sinceEvaluation = 0
