@@ -139,7 +139,7 @@ final class KernelDriverTests: XCTestCase {
         // the third, by no more than the two rings of 8 the writer can be ahead). So those steps
         // may be anything but further back than that; the rest must rise, and steadily.
         let probing = steps.prefix(heldWhileProbing)
-        XCTAssertTrue(probing.allSatisfy { $0 >= -16 }, "\(name): frame numbers must not go back a ring, got steps \(steps)")
+        XCTAssertTrue(probing.allSatisfy { $0 >= -16 }, "\(name): frame numbers must not go back more than two rings, got steps \(steps)")
         steps.removeFirst(probing.count)
         XCTAssertTrue(steps.allSatisfy { $0 > 0 }, "\(name): frame numbers must rise, got steps \(steps)")
         let mean = Double(steps.reduce(0, +)) / Double(max(steps.count, 1))
