@@ -1,5 +1,6 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 // Forward projection, step 2 of 2: the intermediate flows F_t→0, F_t→1 of each flow cell at time t,
 // chosen per cell by warping error among the pairs that the winners of it and its 8 neighbours
 // carry (see flow_project.comp) and Super SloMo's linear approximation at the cell,
@@ -59,20 +60,26 @@ void resolve(ivec2 p, int step, float t) {
     int plane = pc.width * pc.height;
     int cell = step * plane + p.y * pc.width + p.x;
     vec2 f01 = flow[pc.flowOffset + p.y * pc.width + p.x], f10 = flow[pc.flowOffset + plane + p.y * pc.width + p.x];
-    vec4 flows = vec4(-(1.0 - t) * t * f01 + t * t * f10, (1.0 - t) * (1.0 - t) * f01 - t * (1.0 - t) * f10);
-    float best = warpError(vec2(p), flows);
+    vec4 linear = vec4(-(1.0 - t) * t * f01 + t * t * f10, (1.0 - t) * (1.0 - t) * f01 - t * (1.0 - t) * f10);
     const ivec2 offsets[9] = ivec2[](ivec2(0, 0), ivec2(-1, 0), ivec2(1, 0), ivec2(0, -1), ivec2(0, 1),
                                      ivec2(-1, -1), ivec2(1, -1), ivec2(-1, 1), ivec2(1, 1));
-    for (int k = 0; k < NEIGHBOURS; k++) {
-        ivec2 n = p + offsets[k];
-        if (n.x < 0 || n.y < 0 || n.x >= pc.width || n.y >= pc.height) continue;
-        uint key = keys[step * plane + n.y * pc.width + n.x];
-        if (key == ~0u) continue;
-        int source = int(key & ((1u << pc.indexBits) - 1u));
-        vec4 projected = carriedFlows(source >= plane ? 1 : 0, flow[pc.flowOffset + source], t);
-        float e = warpError(vec2(p), projected);
-        if (e <= best) {
-            flows = projected;
+    // The linear pair (k = 0), then each projection; one warpError in a loop left rolled, because
+    // lavapipe compiles every inlined copy (ten a cell unrolled, seconds on a cold shader cache).
+    vec4 flows = linear;
+    float best = 0.0;
+    [[dont_unroll]] for (int k = 0; k <= NEIGHBOURS; k++) {
+        vec4 candidate = linear;
+        if (k > 0) {
+            ivec2 n = p + offsets[k - 1];
+            if (n.x < 0 || n.y < 0 || n.x >= pc.width || n.y >= pc.height) continue;
+            uint key = keys[step * plane + n.y * pc.width + n.x];
+            if (key == ~0u) continue;
+            int source = int(key & ((1u << pc.indexBits) - 1u));
+            candidate = carriedFlows(source >= plane ? 1 : 0, flow[pc.flowOffset + source], t);
+        }
+        float e = warpError(vec2(p), candidate);
+        if (k == 0 || e <= best) {
+            flows = candidate;
             best = e;
         }
     }

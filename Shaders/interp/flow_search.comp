@@ -130,12 +130,16 @@ void main() {
     float det = determinant(hessian);
     mat2 inverse = det > 1e-12 ? inverse(hessian) : mat2(0.0);
 
+    // Every cost below is evaluated at one of two call sites, the start's candidates and the descent:
+    // lavapipe inlines each call (a warp of the whole patch), and ten copies took its compiler
+    // seconds on a cold shader cache.
     vec2 u = vec2(0.0);
-    // The start's cost and first right-hand side come with the first iteration's warp, unless a test
-    // below measured them.
     float startCost = 0.0;
     vec2 startB = vec2(0.0), b;
     bool startMeasured = false;
+    // Starts to compare with `u` by their cost; the first of equals wins (u itself, when measured).
+    vec2 candidates[4];
+    int candidateCount = 0;
     if (pc.propagate != 0) {
         int plane = direction * pc.columns * pc.rows;
         ivec2 cell = ivec2(index % pc.columns, index / pc.columns);
@@ -148,51 +152,45 @@ void main() {
         for (int k = 0; k < 4; k++) {
             ivec2 n = cell + offsets[k];
             if (n.x < 0 || n.y < 0 || n.x >= pc.columns || n.y >= pc.rows) continue;
-            vec2 candidate = previous[plane + n.y * pc.columns + n.x];
-            if (candidate == u) continue;
-            float c = cost(imageBase, origin, candidate, templateMean, templateEnergy, templateTerm, b);
-            if (c < startCost) {
-                u = candidate;
-                startCost = c;
-                startB = b;
-            }
+            candidates[candidateCount++] = previous[plane + n.y * pc.columns + n.x];
         }
     } else if (pc.initWidth > 0 && (pc.initIsWarm == 0 || params.warmStart != 0)) {
         vec2 center = vec2(origin) + 0.5 * float(PATCH - 1);
         vec2 at = (center + 0.5) / pc.initScale - 0.5;
         u = pc.initScale * sampleFlow(pc.initOffset + direction * pc.initWidth * pc.initHeight, pc.initWidth, pc.initHeight, at);
     }
-    // Motion goes on: where the coarser level missed a fast-moving surface the previous pair's flow
-    // often has it (bikes ×2: fast 35.06 → 35.26 dB, quality 35.30 → 36.20; carphone ±0.01).
     if (pc.propagate == 0 && pc.initIsWarm == 0 && pc.warmWidth > 0 && params.warmStart != 0) {
+        // Motion goes on: where the coarser level missed a fast-moving surface the previous pair's
+        // flow often has it (bikes ×2: fast 35.06 → 35.26 dB, quality 35.30 → 36.20; carphone ±0.01).
         vec2 at = (vec2(origin) + 0.5 * float(PATCH - 1) + 0.5) / pc.warmScale - 0.5;
-        vec2 warm = pc.warmScale * sampleFlow(pc.warmOffset + direction * pc.warmWidth * pc.warmHeight, pc.warmWidth, pc.warmHeight, at);
-        startCost = cost(imageBase, origin, u, templateMean, templateEnergy, templateTerm, startB);
-        float warmCost = cost(imageBase, origin, warm, templateMean, templateEnergy, templateTerm, b);
-        if (warmCost < startCost) {
-            u = warm;
-            startCost = warmCost;
-            startB = b;
-        }
-        startMeasured = true;
-    }
-    if (pc.propagate == 0 && pc.initIsWarm != 0 && u != vec2(0.0)) {
+        candidates[candidateCount++] = u;
+        candidates[candidateCount++] = pc.warmScale * sampleFlow(pc.warmOffset + direction * pc.warmWidth * pc.warmHeight,
+                                                                 pc.warmWidth, pc.warmHeight, at);
+    } else if (pc.propagate == 0 && pc.initIsWarm != 0 && u != vec2(0.0)) {
         // The previous pair's motion is only a guess: keep it only where it beats standing still.
-        startCost = cost(imageBase, origin, u, templateMean, templateEnergy, templateTerm, startB);
-        float stillCost = cost(imageBase, origin, vec2(0.0), templateMean, templateEnergy, templateTerm, b);
-        if (stillCost <= startCost) {
-            u = vec2(0.0);
-            startCost = stillCost;
+        candidates[candidateCount++] = vec2(0.0);
+        candidates[candidateCount++] = u;
+    }
+    for (int k = 0; k < candidateCount; k++) {
+        vec2 candidate = candidates[k];
+        if (startMeasured && candidate == u) continue;
+        float c = cost(imageBase, origin, candidate, templateMean, templateEnergy, templateTerm, b);
+        if (!startMeasured || c < startCost) {
+            u = candidate;
+            startCost = c;
             startB = b;
+            startMeasured = true;
         }
-        startMeasured = true;
     }
     // Descent that stops where the cost rises, keeping the last point that lowered it (as OpenCV's
     // DIS does): plain Gauss–Newton walks off large displacements once it overshoots (bikes, fast
-    // preset, before projection and propagation: 34.45 dB without this test, 34.59 with it).
+    // preset, before projection and propagation: 34.45 dB without this test, 34.59 with it). The
+    // pass after the last step only measures where that step led, and keeps it if no worse.
     vec2 best = u, bestB = startB;
     float bestCost = startCost;
-    for (int iteration = 0; iteration < pc.iterations; iteration++) {
+    for (int iteration = 0; iteration <= pc.iterations; iteration++) {
+        bool last = iteration == pc.iterations;
+        if (last && u == best) break;
         float c;
         if (iteration == 0 && startMeasured) {
             c = startCost;
@@ -208,17 +206,11 @@ void main() {
         best = u;
         bestCost = c;
         bestB = b;
+        if (last) break;
         vec2 step = inverse * b;
         u -= step;
-        if (dot(step, step) < 1e-4) break;
-    }
-    if (u != best) {
-        float c = cost(imageBase, origin, u, templateMean, templateEnergy, templateTerm, b);
-        if (c <= bestCost) {
-            best = u;
-            bestCost = c;
-            bestB = b;
-        }
+        // A step this small ends the descent: the next pass only measures where it led.
+        if (dot(step, step) < 1e-4) iteration = pc.iterations - 1;
     }
     int at = direction * pc.columns * pc.rows + index;
     patches[at] = best;

@@ -133,7 +133,8 @@ uint packBytes(uvec4 bytes) { return bytes.x | (bytes.y << 8) | (bytes.z << 16) 
 
 // Two 2×2 blocks side by side per invocation: lavapipe pays per invocation and per store, so a
 // yuv420p frame whose rows hold whole words takes its 4×2 pixels of luma as two word stores (the
-// same bytes storeBlock writes one at a time, as it does for every other layout).
+// same bytes storeBlock writes one at a time, as it does for every other layout). Both layouts
+// share one loop, so lavapipe compiles the synthesis once per block, not once per block and layout.
 void main() {
     int step = int(gl_GlobalInvocationID.z);
     ivec2 first = ivec2(gl_GlobalInvocationID.x * 4, gl_GlobalInvocationID.y * 2);
@@ -141,29 +142,28 @@ void main() {
     if (first.x >= w || first.y >= h) return;
     float t = params.times[step];
     int base = step * pc.outputBytes;
-    if (FORMAT == F_YUV420P && pc.wordStores != 0) {
-        uvec4 luma[2];  // one word per row
-        int chromaIndex = base + w * h + (first.y >> 1) * (w >> 1) + (first.x >> 1);
-        for (int block = 0; block < 2; block++) {
-            vec3 values[4];
-            synthesizeBlock(first + ivec2(block * 2, 0), step, t, values);
+    bool wordStores = FORMAT == F_YUV420P && pc.wordStores != 0;
+    uvec4 luma[2];  // one word per row
+    int chromaIndex = base + w * h + (first.y >> 1) * (w >> 1) + (first.x >> 1);
+    for (int block = 0; block < 2; block++) {
+        ivec2 origin = first + ivec2(block * 2, 0);
+        if (origin.x >= w) break;
+        vec3 values[4];
+        synthesizeBlock(origin, step, t, values);
+        if (wordStores) {
             for (int i = 0; i < 4; i++) luma[i >> 1][block * 2 + (i & 1)] = encodeSamples(values[i], pc.color).x;
             vec2 sum = vec2(0.0);
             for (int i = 0; i < 4; i++) sum += values[i].yz;
             uvec3 chroma = encodeSamples(vec3(values[0].x, sum / 4.0), pc.color);
             packed[chromaIndex + block] = uint8_t(chroma.y);
             packed[chromaIndex + block + (w >> 1) * (h >> 1)] = uint8_t(chroma.z);
+        } else {
+            storeBlock(origin, values, base, pc.color);
         }
+    }
+    if (wordStores) {
         int lumaWord = (base + first.y * w + first.x) >> 2;
         packedWords[lumaWord] = packBytes(luma[0]);
         packedWords[lumaWord + (w >> 2)] = packBytes(luma[1]);
-        return;
-    }
-    for (int block = 0; block < 2; block++) {
-        ivec2 origin = first + ivec2(block * 2, 0);
-        if (origin.x >= w) return;
-        vec3 values[4];
-        synthesizeBlock(origin, step, t, values);
-        storeBlock(origin, values, base, pc.color);
     }
 }
