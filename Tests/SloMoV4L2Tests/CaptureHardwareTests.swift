@@ -7,14 +7,9 @@ import XCTest
 /// ffmpeg reads; an MJPEG camera (ffmpeg writing MJPEG into a second v4l2loopback device)
 /// through slomod into the output loopback; vivid's HDMI input as a capture card whose source
 /// changes timings mid-stream, through V4L2Capture and through slomod. Without the VM tooling
-/// (scripts/vm-deps.sh) these tests fail. The source change through slomod runs only with
-/// SLOMO_VM_LONG=1: slomod's start at the HDMI input's 640×480 took 568 s in one emulated guest
-/// and 170 s in another (the scenario 219 s, the boot 1,018 s), which on a slow day would put CI
-/// near its hour; without it that test says it was skipped and why.
+/// (scripts/vm-deps.sh) these tests fail.
 final class CaptureHardwareTests: XCTestCase {
-    static let longRun = ProcessInfo.processInfo.environment["SLOMO_VM_LONG"] == "1"
-    static let scenarios = ["capture_mplane", "daemon_mplane", "daemon_mjpeg", "capture_source_change"]
-        + (longRun ? ["daemon_source_change"] : [])
+    static let scenarios = ["capture_mplane", "daemon_mplane", "daemon_mjpeg", "capture_source_change", "daemon_source_change"]
     static let width = 320, height = 180
     static let inputRate = 2.0
     nonisolated(unsafe) private static var booted: Result<VMRun, Error>?
@@ -206,7 +201,6 @@ final class CaptureHardwareTests: XCTestCase {
     /// the output holds its last frame: the fitted picture is checked on the host, in
     /// SloMoDaemonTests.SourceChangeTests.)
     func testHDMISourceChangeThroughSlomodKeepsTheOutputGoing() throws {
-        try XCTSkipUnless(Self.longRun, "slomod through an HDMI source change runs with SLOMO_VM_LONG=1 (about 10 minutes more in the VM)")
         let run = try vm()
         let lines = try run.section("daemon_source_change")
         let text = lines.joined(separator: "\n")
