@@ -475,8 +475,9 @@ scenario_capture_source_change() {
 # and keep coming, and the capture must go on. Under TCG the fit of each new frame takes about a
 # second on lavapipe, so those frames reach the output later than any latency bound allows and
 # it holds its last frame: that the fitted picture moves is SourceChangeTests' to show, on the host.
-# YU12: the format daemon_warmup's test pattern compiled every shader for (the Mesa cache is
-# keyed by shader and format, not size); under TCG each shader a new format needs takes minutes.
+# In yuv420p (V4L2's YU12), the test pattern's format: daemon_warmup's start compiled every shader
+# slomod needs for it (the shaders are specialised by pixel format, not size), and under TCG each
+# shader that another format needs adds minutes to the start.
 scenario_daemon_source_change() {
     daemon_warmup || return 1
     hdmi_input 640x480p59 || return 1
