@@ -49,7 +49,8 @@ private let validationCallback: PFN_vkDebugUtilsMessengerCallbackEXT = { _, _, d
 /// made from them (command pools belong to the sequences, so each records on its own thread). Everything else borrows these handles.
 public final class GPUContext: @unchecked Sendable {
     public let info: GPUDeviceInfo
-    public let validationLog = ValidationLog()
+    public let validationLog: ValidationLog
+    private let options: GPUOptions
     let instance: VkInstance
     let physicalDevice: VkPhysicalDevice
     let device: VkDevice
@@ -83,7 +84,22 @@ public final class GPUContext: @unchecked Sendable {
         return try enumerate(instance).map(\.info)
     }
 
-    public init(options: GPUOptions = GPUOptions()) throws {
+    public convenience init(options: GPUOptions = GPUOptions()) throws {
+        try self.init(options: options, log: ValidationLog())
+    }
+
+    /// The same device opened again, with a queue of its own and the same options, reporting to
+    /// the same validation log: work submitted there neither waits behind this context's queue nor
+    /// holds it up (lavapipe runs each queue on a thread of its own).
+    public func twin() throws -> GPUContext {
+        var same = options
+        same.device = String(info.index)
+        return try GPUContext(options: same, log: validationLog)
+    }
+
+    private init(options: GPUOptions, log: ValidationLog) throws {
+        self.options = options
+        validationLog = log
         instance = try GPUContext.makeInstance(validation: options.validation)
         var createdDevice: VkDevice?
         do {

@@ -258,6 +258,47 @@ final class NeuralPipelineTests: XCTestCase {
         XCTAssertEqual(context.validationLog.messages, [], "Vulkan validation (SLOMO_VULKAN_VALIDATION=1)")
     }
 
+    /// `set mode rife` on a cold shader cache (a fresh Mesa cache folder, as on a new machine):
+    /// lavapipe compiles RIFE's shaders when they first run, about a minute on this CPU. The loader
+    /// times the network on a twin of the engine's device, so that compile runs on the twin's
+    /// queue and the engine goes on making every pair meanwhile (timed on the engine's own queue,
+    /// the engine stopped for the whole compile: 964 input frames dropped at 640×360).
+    func testColdNetworkLoadDoesNotHoldUpTheEngine() throws {
+        try requireWeights()
+        let cache = try scratchDirectory(self)
+        let variable = "MESA_SHADER_CACHE_DIR"
+        let saved = ProcessInfo.processInfo.environment[variable]
+        setenv(variable, cache, 1)
+        defer { if let saved { setenv(variable, saved, 1) } else { unsetenv(variable) } }
+        let (pipeline, settings, context) = try makePipeline(width: 160, height: 96, fps: 30, mode: .flow, budget: 90, sink: NullSink())
+        pipeline.start()
+        var stopped = false
+        defer { if !stopped { pipeline.stop() } }
+        Thread.sleep(forTimeInterval: 2)
+        var rife = settings
+        rife.mode = .rife
+        XCTAssertTrue(try pipeline.update(rife), "a load began")
+        let loading = pipeline.snapshot()
+        var waited = 0.0
+        while pipeline.snapshot().network?.state == .loading, waited < 300 {
+            Thread.sleep(forTimeInterval: 0.5)
+            waited += 0.5
+        }
+        let ready = pipeline.snapshot()
+        pipeline.stop()
+        stopped = true
+        let captured = ready.captured - loading.captured, synthesised = ready.synthesised - loading.synthesised
+        let dropped = ready.dropped - loading.dropped
+        print("cold load: \(waited) s; meanwhile captured \(captured), synthesised \(synthesised), dropped \(dropped), late \(ready.late - loading.late)")
+        XCTAssertEqual(ready.network?.state, .ready)
+        XCTAssertGreaterThan(waited, 5, "the shaders were compiled (a warm cache loads RIFE 4.25 in about a second)")
+        XCTAssertGreaterThan(Double(captured), 20 * waited, "capture went on at about 30 fps")
+        XCTAssertGreaterThan(Double(synthesised), 0.8 * Double(captured), "a frame made for nearly every pair")
+        XCTAssertLessThan(Double(dropped), 0.05 * Double(captured), "no input frame dropped for an engine held up")
+        XCTAssertNil(pipeline.failure)
+        XCTAssertEqual(context.validationLog.messages, [], "Vulkan validation (SLOMO_VULKAN_VALIDATION=1)")
+    }
+
     /// Mode rife at start with a frame-rate budget: the warm-up times the network, and the
     /// controller starts (and stays) below it, with nothing piling up late. Costs are forgotten
     /// after 20 pairs here (300 normally), so the controller probes rife again and again: each
