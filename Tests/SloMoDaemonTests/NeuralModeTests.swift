@@ -200,6 +200,16 @@ final class NeuralPipelineTests: XCTestCase {
         return (pipeline, settings, context)
     }
 
+    /// Seconds waited while the pipeline's network loaded, at most `limit`.
+    func waitWhileTheNetworkLoads(_ pipeline: Pipeline, atMost limit: Double) -> Double {
+        var waited = 0.0
+        while pipeline.snapshot().network?.state == .loading, waited < limit {
+            Thread.sleep(forTimeInterval: 0.1)
+            waited += 0.1
+        }
+        return waited
+    }
+
     /// Starts on flow, then `set mode rife` live: `update` returns at once, the loader thread
     /// builds and times the network while flow frames keep coming, and with a budget of seconds
     /// every pair after the hand-over is made by it.
@@ -227,11 +237,7 @@ final class NeuralPipelineTests: XCTestCase {
         XCTAssertEqual(loading.network?.source.model, .rife425)
         XCTAssertFalse(try pipeline.update(rife), "asked again while it loads: no second load")
         // Reading the weights takes seconds in a debug build; frames keep coming meanwhile.
-        var waited = 0.0
-        while pipeline.snapshot().network?.state == .loading, waited < 60 {
-            Thread.sleep(forTimeInterval: 0.1)
-            waited += 0.1
-        }
+        let waited = waitWhileTheNetworkLoads(pipeline, atMost: 60)
         let ready = pipeline.snapshot()
         print("network ready after \(waited) s; delivered \(ready.delivered - loading.delivered) meanwhile")
         XCTAssertEqual(ready.network?.state, .ready)
@@ -279,11 +285,7 @@ final class NeuralPipelineTests: XCTestCase {
         rife.mode = .rife
         XCTAssertTrue(try pipeline.update(rife), "a load began")
         let loading = pipeline.snapshot()
-        var waited = 0.0
-        while pipeline.snapshot().network?.state == .loading, waited < 300 {
-            Thread.sleep(forTimeInterval: 0.5)
-            waited += 0.5
-        }
+        let waited = waitWhileTheNetworkLoads(pipeline, atMost: 300)
         let ready = pipeline.snapshot()
         pipeline.stop()
         stopped = true
