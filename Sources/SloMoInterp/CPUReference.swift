@@ -174,10 +174,6 @@ public enum CPUReference {
         return sum
     }
 
-    static func sample(_ plane: Plane<SIMD3<Float>>, _ p: SIMD2<Float>, _ warp: WarpFilter) -> SIMD3<Float> {
-        warp == .catmullRom ? catmullRom(plane, p.x, p.y) : bilinear(plane, p.x, p.y)
-    }
-
     public static func downsample(_ plane: Plane<Float>, width: Int, height: Int) -> Plane<Float> {
         var values = [Float](repeating: 0, count: width * height)
         for y in 0..<height {
@@ -432,16 +428,17 @@ public enum CPUReference {
 
     // MARK: fuse.comp
 
-    /// The 2×2 block at `origin` at time t, from full-resolution frames and the finest level's intermediate
-    /// flows at t: one flow and visibility estimate at the block centre, frame samples per pixel.
-    public static func fuseBlock(origin: (x: Int, y: Int), t: Float, frame0: Plane<SIMD3<Float>>, frame1: Plane<SIMD3<Float>>,
-                                 intermediate: Plane<SIMD4<Float>>, consistency0: Plane<Float>, consistency1: Plane<Float>,
-                                 flowScale: Float, sigma: Float, useFlow: Bool, warp: WarpFilter) -> [SIMD3<Float>] {
+    /// The `blockWidth`×2 block at `origin` at time t, row by row, from full-resolution frames and the
+    /// finest level's intermediate flows at t: one flow and visibility estimate at the block centre,
+    /// frame samples per pixel.
+    public static func fuseBlock(origin: (x: Int, y: Int), blockWidth: Int, t: Float, frame0: Plane<SIMD3<Float>>,
+                                 frame1: Plane<SIMD3<Float>>, intermediate: Plane<SIMD4<Float>>, consistency0: Plane<Float>,
+                                 consistency1: Plane<Float>, flowScale: Float, sigma: Float, useFlow: Bool) -> [SIMD3<Float>] {
         let w = frame0.width, h = frame0.height
-        let pixels = (0..<4).map { (min(origin.x + $0 & 1, w - 1), min(origin.y + $0 >> 1, h - 1)) }
+        let pixels = (0..<2 * blockWidth).map { (min(origin.x + $0 % blockWidth, w - 1), min(origin.y + $0 / blockWidth, h - 1)) }
         if !useFlow { return pixels.map { frame0[$0.0, $0.1] + (frame1[$0.0, $0.1] - frame0[$0.0, $0.1]) * t } }
         func grid(_ p: SIMD2<Float>) -> (Float, Float) { ((p.x + 0.5) / flowScale - 0.5, (p.y + 0.5) / flowScale - 0.5) }
-        let center = SIMD2(Float(origin.x) + 0.5, Float(origin.y) + 0.5)
+        let center = SIMD2(Float(origin.x) + Float(blockWidth - 1) / 2, Float(origin.y) + 0.5)
         let (gx, gy) = grid(center)
         let flows = bilinear(intermediate, gx, gy)
         let ft0 = SIMD2(flows.x, flows.y), ft1 = SIMD2(flows.z, flows.w)
@@ -456,7 +453,7 @@ public enum CPUReference {
         }
         return pixels.map { x, y in
             let p0 = SIMD2(Float(x), Float(y)) + ft0, p1 = SIMD2(Float(x), Float(y)) + ft1
-            let g0 = sample(frame0, p0, warp), g1 = sample(frame1, p1, warp)
+            let g0 = catmullRom(frame0, p0.x, p0.y), g1 = catmullRom(frame1, p1.x, p1.y)
             let edge = min(max((abs(g0.x - g1.x) - 0.02) / 0.06, 0), 1)
             let disagreement = edge * edge * (3 - 2 * edge)
             let v0 = 1 / (1 + disagreement * c1 / sigma), v1 = 1 / (1 + disagreement * c0 / sigma)

@@ -26,7 +26,6 @@ public enum FlowPreset: String, CaseIterable, Sendable {
         // DIS "ultrafast"-like: flow at quarter resolution, no variational refinement. On Mesa 25's
         // lavapipe against 4 iterations, stride 5 and one refinement of two sweeps: bikes 9.5 → 5.8 ms
         // per frame at 34.44 → 34.45 dB, 1280×720 37.7 → 25.8 ms, Middlebury 33.42 → 33.32 dB.
-        // Fast warps bilinearly: Catmull-Rom costs it a quarter more time (bikes 640×360 on lavapipe).
         // Below 320 pixels wide it estimates flow at half resolution (carphone 176×144: 34.29 → 34.51 dB).
         // Its intermediate flows choose among the 4-neighbours' projections, not the 3×3 ones: bikes ×2
         // 35.26 → 35.27 dB, ×4 31.14 → 31.13, carphone 34.51 either way, for flow_resolve's time
@@ -34,11 +33,11 @@ public enum FlowPreset: String, CaseIterable, Sendable {
         // Without propagation it would save another 3.4 ms, for bikes 35.16 and carphone 34.44 (below
         // DIS-medium + fusion's 34.46): propagation stays.
         case .fast: return FlowParameters(finestLevel: 2, patchSize: 10, stride: 6, iterations: 3, propagationIterations: 2,
-                                          refinements: 0, sweeps: 0, smoothness: 2, minimumFlowWidth: 80, warp: .bilinear,
+                                          refinements: 0, sweeps: 0, smoothness: 2, minimumFlowWidth: 80,
                                           resolveNeighbours: 5)
         // DIS "medium"-like: flow at half resolution, denser patches, more variational refinement.
         case .quality: return FlowParameters(finestLevel: 1, patchSize: 10, stride: 5, iterations: 6, propagationIterations: 3,
-                                             refinements: 1, sweeps: 5, smoothness: 2, minimumFlowWidth: 160, warp: .catmullRom,
+                                             refinements: 1, sweeps: 5, smoothness: 2, minimumFlowWidth: 160,
                                              resolveNeighbours: 9)
         }
     }
@@ -49,15 +48,7 @@ public enum Visualization: String, CaseIterable, Sendable {
     case flow, visibility
 }
 
-/// How the synthesis samples a frame at a warped position.
-public enum WarpFilter: Int32, Sendable {
-    case bilinear
-    /// Bicubic (Catmull-Rom): keeps texture that bilinear sampling blurs at fractional positions;
-    /// measured with the quality preset: carphone +0.46 dB, Middlebury +0.67 dB, bikes unchanged.
-    case catmullRom
-}
-
-/// The knobs of the DIS flow estimator, and the warp of the synthesis that uses its flow.
+/// The knobs of the DIS flow estimator and of the choice of intermediate flows.
 public struct FlowParameters: Equatable, Sendable {
     /// Pyramid level (0 = full resolution) at which flow is finally estimated.
     public var finestLevel: Int
@@ -77,7 +68,6 @@ public struct FlowParameters: Equatable, Sendable {
     /// Small frames get a finer flow than `finestLevel`, so the field stays at least this wide
     /// (measured on the 176×144 carphone clip, flow at full instead of half resolution: +0.14 dB).
     public var minimumFlowWidth: Int?
-    public var warp: WarpFilter
     /// Cells whose projected winners compete in flow_resolve.comp beside the linear pair: 5 (the
     /// cell and its 4-neighbours) or 9 (its 3×3 neighbourhood).
     public var resolveNeighbours: Int
@@ -162,4 +152,9 @@ public struct FlowPlan: Equatable, Sendable {
 
     /// Full resolution over the finest flow level's resolution.
     public var flowScale: Float { Float(1 << finest) }
+
+    /// Pixels along x that share one flow sample in the fusion (fuse.comp; its blocks are two rows
+    /// high): 4 where a flow cell is 4 pixels wide, else 2 (4-wide blocks on half-resolution flow
+    /// cost the quality preset 0.18 dB on bikes).
+    public var fusionBlockWidth: Int { finest >= 2 ? 4 : 2 }
 }

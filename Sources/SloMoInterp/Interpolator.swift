@@ -312,7 +312,7 @@ public final class Interpolator: FrameSynthesizer {
         let flowPush: [PushValue] = [.int(finest.width), .int(finest.height), .float(plan.flowScale)]
         switch key.work {
         case .blend, .flow:
-            let fuse = try context.pipeline(.fuse, bindings: 5, specialization: [formatConstant, plan.parameters.warp.rawValue])
+            let fuse = try context.pipeline(.fuse, bindings: 5, specialization: [formatConstant, Int32(plan.fusionBlockWidth)])
             try recorder.dispatch(fuse, [.read(frames), .read(intermediate), .read(consistency), .read(params), .write(outputs)],
                                   push: colorPush + [.int(previous * pixels), .int(slot * pixels)] + flowPush
                                       + [.int(slotStride), .int(key.work == .flow ? 1 : 0), .float(occlusionSigma),
