@@ -89,6 +89,7 @@ void synthesizeBlock(ivec2 origin, int step, float t, out vec3 values[8]) {
     int w = pc.color.width, h = pc.color.height;
     if (pc.useFlow == 0) {
         for (int i = 0; i < 8; i++) {
+            if ((i & 3) >= BLOCK_WIDTH) continue;
             ivec2 p = min(origin + ivec2(i & 3, i >> 2), ivec2(w - 1, h - 1));
             values[i] = mix(unpackInternal(frames[pc.frame0 + p.y * w + p.x]), unpackInternal(frames[pc.frame1 + p.y * w + p.x]), t);
         }
